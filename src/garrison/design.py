@@ -1,0 +1,198 @@
+"""The Design: the hub every renderer, report, store and check consumes. Versioned JSON schema."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from garrison.requirements import Requirements
+
+DESIGN_SCHEMA_VERSION = 1
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(Frozen):
+    """A value that is honestly a range (low <= expected <= high)."""
+
+    low: float
+    expected: float
+    high: float
+
+
+class MemoryBreakdown(Frozen):
+    """Per-GPU (or per-host for CPU) memory, GiB."""
+
+    total_gib: float
+    usable_gib: float  # what the engine is allowed to take (e.g. gpu_memory_utilization x total)
+    weights_gib: float
+    activations_gib: float  # peak of the engine's profiling run
+    runtime_gib: float  # CUDA context, NCCL buffers, CUDA graphs, non-torch allocations
+    kv_cache_gib: float  # what is left for KV cache and fixed per-sequence state
+    free_gib: float  # memory outside the engine's share
+
+
+class Estimate(Frozen):
+    """One configuration's memory and speed; the `garrison estimate --json` object."""
+
+    fits: bool
+    reason: str
+    model: str
+    device: str  # GPU id or CPU id
+    device_kind: Literal["gpu", "cpu"]
+    engine: str
+    quant: str
+    kv_dtype: str
+    gpus: int  # the whole system
+    tp: int
+    pp: int
+    replicas: int
+    max_model_len: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    weights_gib_per_gpu: float
+    kv_cache_gib_per_gpu: float
+    kv_cache_tokens: int  # per replica
+    kv_bytes_per_token: float  # whole model, all layers (per replica)
+    fixed_state_bytes_per_seq: float  # linear-attention / SSM state per sequence (per replica)
+    max_concurrency: float  # KV tokens / max model len, per replica (as vLLM prints it)
+    concurrency: int  # sequences per replica the speed numbers below assume
+    input_len: int
+    output_len: int
+    prefill_tokens_per_s: float  # per replica, at input_len
+    decode_tokens_per_s_single: float  # one sequence alone
+    output_tokens_per_s: float  # whole system at the concurrency
+    ttft_ms: float
+    itl_ms: float
+    memory: MemoryBreakdown
+    ranges: dict[str, Range] = {}
+    assumptions: tuple[str, ...] = ()
+
+
+class LoadPoint(Frozen):
+    """One point of a simulated or measured load curve."""
+
+    rate_rpm: float
+    ttft_p95_ms: float
+    itl_p95_ms: float
+    e2e_p95_ms: float
+    output_tokens_per_s: float
+    mean_waiting: float
+    mean_running: float
+    preemptions: int = 0
+
+
+class ScalingTriggers(Frozen):
+    """Thresholds for alert rules and the capacity runbook, with the load at which each fires."""
+
+    gpu_utilization_pct: float = 85
+    queue_depth: float = 5
+    p95_latency_s: float = 5
+    vram_pct: float = 90
+    error_rate_pct: float = 1
+    sustained_for: str = "10m"
+    rpm_at_queue_trigger: float | None = None  # simulated load at which the queue trigger fires
+    rpm_at_latency_trigger: float | None = None
+
+
+class Alternative(Frozen):
+    summary: str
+    annual_cost_usd: float
+    capex_usd: Range | None = None
+    why_lost: str
+
+
+class Deployment(Frozen):
+    """How one use case is served."""
+
+    use_case: str
+    kind: Literal["chat", "code", "batch"]
+    model_id: str  # catalogue id, or a path for local models
+    model_name: str  # what clients pass as `model`
+    model_path: str | None = None  # local folder / .gguf the operator provided
+    engine: str
+    engine_image: str
+    quant: str
+    kv_dtype: str
+    device: str  # gpu or cpu id
+    device_kind: Literal["gpu", "cpu"]
+    gpus_per_replica: int
+    tp: int
+    pp: int
+    replicas: int
+    nodes_per_replica: int = 1
+    max_model_len: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    gpu_memory_utilization: float
+    fim: bool = False
+    requests_per_minute: float
+    concurrent_requests: int
+    input_tokens: int
+    output_tokens: int
+    ttft_p95_target_ms: float | None = None
+    itl_p95_target_ms: float | None = None
+    estimate: Estimate
+    load_curve: tuple[LoadPoint, ...] = ()
+    triggers: ScalingTriggers = ScalingTriggers()
+    reasons: tuple[str, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
+
+
+class Server(Frozen):
+    """One server type in the bill of materials."""
+
+    name: str
+    role: str  # inference | gateway | monitoring
+    count: int
+    gpu: str | None
+    gpus_per_server: int
+    cpu: str
+    cpu_sockets: int
+    ram_gib: int
+    nvme_tb: float
+    network: str
+    psu_w: int  # per server, with redundancy and margin
+    power_typical_w: float  # per server
+    power_max_w: float
+    cooling_btu_h: float  # per server at max draw
+    rack_units: int
+    price_usd: Range | None = None
+    hosts: tuple[str, ...] = ()  # which deployments run here
+    notes: tuple[str, ...] = ()
+
+
+class Escalation(Frozen):
+    kind: Literal["budget", "model-too-large", "security", "latency", "capacity", "data"]
+    field: str
+    problem: str
+    options: tuple[str, ...]
+
+
+class Costs(Frozen):
+    capex_usd: Range
+    annual_power_usd: float
+    annual_maintenance_usd: float
+    annual_opex_usd: float
+    three_year_tco_usd: Range
+
+
+class Design(Frozen):
+    """A complete, justified platform design."""
+
+    schema_version: Literal[1] = DESIGN_SCHEMA_VERSION
+    garrison_version: str
+    name: str
+    requirements: Requirements
+    deployments: tuple[Deployment, ...]
+    servers: tuple[Server, ...]
+    platform_reasons: tuple[str, ...] = ()
+    costs: Costs
+    assumptions: tuple[str, ...] = ()
+    escalations: tuple[Escalation, ...] = ()
+    catalogue_as_of: str = ""
+    calibration: str = "default"
+    extra: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,89 @@
+"""What sizing needs to know about a model, independent of where it came from."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# How each decoder layer keeps context:
+#   full     - KV grows with every token (standard / GQA / MQA attention)
+#   sliding  - KV grows up to `sliding_window` tokens, then stays
+#   mla      - multi-head latent attention: one compressed latent per token (kv_lora_rank + rope dim)
+#   linear   - linear attention / SSM (Gated DeltaNet, Mamba, KDA): a fixed state per sequence
+LayerKind = Literal["full", "sliding", "mla", "linear"]
+
+
+class MoE(BaseModel):
+    """Mixture-of-experts shape."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_experts: int = Field(ge=1)
+    experts_per_token: int = Field(ge=1)
+    expert_intermediate_size: int = Field(ge=1)
+    shared_experts: int = Field(ge=0, default=0)
+    shared_intermediate_size: int = Field(ge=0, default=0)  # per shared expert
+    first_dense_layers: int = Field(ge=0, default=0)  # leading layers with a dense MLP instead
+
+
+class MLA(BaseModel):
+    """Multi-head latent attention shape (DeepSeek-V2/V3 style)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kv_lora_rank: int = Field(ge=1)
+    qk_rope_head_dim: int = Field(ge=0)
+    qk_nope_head_dim: int = Field(ge=0)
+    v_head_dim: int = Field(ge=1)
+    q_lora_rank: int | None = None
+    # DeepSeek-V3.2 / GLM-5 sparse-attention indexer keeps its own key per token per layer
+    index_head_dim: int = Field(ge=0, default=0)
+
+
+class LinearAttention(BaseModel):
+    """Fixed per-sequence recurrent state of a linear-attention / SSM layer, in elements."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state_elements_per_layer: int = Field(ge=0)  # recurrent state (e.g. heads x k_dim x v_dim)
+    conv_elements_per_layer: int = Field(ge=0, default=0)  # short-conv cache
+    params_per_layer: int = Field(ge=0)  # weights of the layer's mixer (replaces attention)
+    state_dtype_bytes: float = 4.0  # engines keep the recurrent state in fp32 by default
+
+
+class ModelSpec(BaseModel):
+    """Shape, attention layout, MoE and weight facts of one decoder-only model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    source: Literal["catalogue", "hf-folder", "gguf", "inline"]
+    architecture: str  # HF `architectures[0]` or GGUF `general.architecture`
+    hidden_size: int = Field(ge=1)
+    num_layers: int = Field(ge=1)
+    vocab_size: int = Field(ge=1)
+    intermediate_size: int = Field(ge=0)  # dense MLP width (0 if every layer is MoE)
+    num_attention_heads: int = Field(ge=1)
+    num_kv_heads: int = Field(ge=1)
+    head_dim: int = Field(ge=1)  # read from config when present; not always hidden/heads
+    v_head_dim: int | None = None  # when V heads differ from K heads (None = head_dim)
+    layer_kinds: tuple[LayerKind, ...]  # one entry per decoder layer
+    sliding_window: int | None = None
+    attention_sinks: bool = False
+    mla: MLA | None = None
+    moe: MoE | None = None
+    linear: LinearAttention | None = None
+    tie_word_embeddings: bool = False
+    max_context: int = Field(ge=1)
+    mtp_layers: int = Field(ge=0, default=0)  # multi-token-prediction layers kept in the checkpoint
+    vision_params: int = Field(ge=0, default=0)  # vision tower + projector
+    # Exact weight bytes and dtype when the files were read (safetensors headers / GGUF tensors).
+    weight_bytes_exact: int | None = None
+    native_dtype: str = "bf16"  # bf16 | fp16 | fp32 | fp8 | mxfp4 | nvfp4 | int4 | a GGUF file type
+    quant_method: str | None = None  # from quantization_config (fp8, awq, gptq, mxfp4, compressed-tensors)
+    # params of the linear layers that a quantiser converts (attention + MLP/experts); the rest stays 16-bit
+    license: str | None = None
+    fim: bool = False
+    params_total_b_card: float | None = None  # the model card's number, for cross-checking the count
+    params_active_b_card: float | None = None

@@ -1,0 +1,164 @@
+"""The organisation's requirements (YAML in), validated strictly: unknown keys are errors."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+UseCaseKind = Literal["chat", "code", "batch"]
+Engine = Literal["vllm", "sglang", "llama.cpp", "tgi", "trtllm", "localai", "tabby"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelRef(Strict):
+    """A model: a catalogue id, a local HF folder or .gguf file, or `recommend`."""
+
+    id: str | None = None  # catalogue id or alias, e.g. "qwen3-32b"
+    path: str | None = None  # local folder with config.json, or a .gguf file
+    quant: str | None = None  # pin a weight format (fp8, awq, Q4_K_M, ...); None lets the planner choose
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ModelRef:
+        if (self.id is None) == (self.path is None):
+            raise ValueError("give exactly one of `id` (catalogue) or `path` (folder or .gguf)")
+        return self
+
+    @property
+    def recommend(self) -> bool:
+        return self.id == "recommend"
+
+
+class Latency(Strict):
+    """Latency targets, at P95 unless stated."""
+
+    ttft_p95_ms: float | None = Field(default=None, gt=0, le=600_000)
+    itl_p95_ms: float | None = Field(default=None, gt=0, le=60_000)
+    e2e_p95_s: float | None = Field(default=None, gt=0, le=86_400)
+    min_output_tokens_per_s: float | None = Field(default=None, gt=0, le=100_000)  # per stream
+
+
+class Load(Strict):
+    """Expected load. Give concurrency or a request rate; otherwise it is derived from `users`."""
+
+    users: int | None = Field(default=None, ge=1, le=1_000_000)
+    concurrent_requests: int | None = Field(default=None, ge=1, le=100_000)
+    requests_per_minute: float | None = Field(default=None, gt=0, le=10_000_000)
+    input_tokens: int = Field(default=1024, ge=1, le=10_000_000)
+    output_tokens: int = Field(default=256, ge=1, le=1_000_000)
+    tokens_per_day: float | None = Field(default=None, gt=0)  # batch: the daily volume to finish
+
+
+class UseCase(Strict):
+    """One way the organisation uses LLMs."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    kind: UseCaseKind
+    models: tuple[ModelRef | str, ...] = Field(min_length=1)
+    context_length: int = Field(default=8192, ge=256, le=10_000_000)
+    load: Load = Load()
+    latency: Latency = Latency()
+    fim: bool = False  # code completion with fill-in-the-middle
+    high_availability: bool = False  # at least two replicas on separate servers
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _refs(cls, v: object) -> object:
+        if isinstance(v, (str, dict)):
+            v = [v]
+        if isinstance(v, list):
+            out: list[object] = []
+            for item in v:
+                if isinstance(item, str):
+                    is_path = item.startswith(("/", "./", "../", "~")) or item.endswith(".gguf")
+                    out.append(ModelRef(path=item) if is_path else ModelRef(id=item))
+                else:
+                    out.append(item)
+            return tuple(out)
+        return v
+
+    def model_refs(self) -> tuple[ModelRef, ...]:
+        return tuple(m if isinstance(m, ModelRef) else ModelRef(id=m) for m in self.models)
+
+
+class Budget(Strict):
+    capex_usd: float | None = Field(default=None, gt=0)
+    opex_usd_per_year: float | None = Field(default=None, gt=0)
+
+
+class Power(Strict):
+    usd_per_kwh: float = Field(default=0.15, gt=0, le=5)
+    pue: float = Field(default=1.4, ge=1.0, le=3.0)
+
+
+class Security(Strict):
+    """Security posture. Every stack gets TLS, API keys and denied egress regardless."""
+
+    air_gapped: bool = False
+    vlan_segmented: bool = False
+    zero_trust_gateway: bool = False
+    internal_networks: tuple[str, ...] = ("10.0.0.0/8",)
+    compliance: tuple[str, ...] = ()
+    data_residency: str | None = None
+
+    @field_validator("internal_networks")
+    @classmethod
+    def _cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as e:
+                raise ValueError(f"{cidr!r} is not a network in CIDR form, e.g. 10.20.0.0/16") from e
+        return v
+
+
+class Growth(Strict):
+    headroom_pct: float = Field(default=30, ge=0, le=500)  # capacity kept free for growth
+    horizon_months: int = Field(default=24, ge=1, le=120)
+
+
+class OwnedGPU(Strict):
+    name: str
+    count: int = Field(ge=1, le=4096)
+
+
+class Hardware(Strict):
+    """What the organisation already has, and what the planner may use."""
+
+    owned_gpus: tuple[OwnedGPU, ...] = ()
+    allowed_gpus: tuple[str, ...] = ()  # empty = any in the catalogue
+    allowed_engines: tuple[Engine, ...] = ()
+    cpu_only: bool = False
+    max_gpus_per_server: int = Field(default=8, ge=1, le=16)
+    cpu: str | None = None  # CPU for a CPU-only site (catalogue id)
+
+
+class Organisation(Strict):
+    name: str = Field(min_length=1)
+    team_size: int = Field(ge=1, le=10_000_000)
+
+
+class Requirements(Strict):
+    """Everything Garrison needs to plan a platform."""
+
+    schema_version: Literal[1] = 1
+    organisation: Organisation
+    use_cases: tuple[UseCase, ...] = Field(min_length=1)
+    budget: Budget = Budget()
+    power: Power = Power()
+    security: Security = Security()
+    growth: Growth = Growth()
+    hardware: Hardware = Hardware()
+    compliance_notes: str = ""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Requirements:
+        names = [u.name for u in self.use_cases]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"use case names must be unique; repeated: {', '.join(sorted(dup))}")
+        return self

@@ -1,0 +1,1 @@
+"""Sizing physics: memory per GPU, KV capacity, and step time from a roofline."""
