@@ -2,4 +2,4 @@
 
 from garrison.modelspec.spec import MLA, LayerKind, LinearAttention, ModelSpec, MoE
 
-__all__ = ["MLA", "LayerKind", "LinearAttention", "ModelSpec", "MoE"]
+__all__ = ["MLA", "LayerKind", "LinearAttention", "MoE", "ModelSpec"]
