@@ -11,6 +11,12 @@ import typer
 from garrison.errors import CheckFailed, InputError
 
 
+class Interrupted(CheckFailed):
+    """Ctrl-C ended the run early; the partial results were printed (exit 130, as for SIGINT)."""
+
+    exit_code = 130
+
+
 def _csv(text: str | None, option: str, cast: type) -> tuple[float, ...]:
     if not text:
         return ()
@@ -152,4 +158,4 @@ def register(app: typer.Typer) -> None:
         if result.steps and all(s.requests == 0 for s in result.steps):
             raise CheckFailed("bench", "every request failed", "see the errors column")
         if result.interrupted:
-            raise typer.Exit(130)
+            raise Interrupted("bench", "interrupted (Ctrl-C): partial results printed above")
