@@ -117,30 +117,87 @@ def make_design(
     from garrison.requirements import Requirements
 
     req = Requirements.model_validate(
-        {"organisation": {"name": "test", "team_size": 5}, "use_cases": [{"name": "chat", "kind": "chat", "models": ["tiny"]}]}
+        {
+            "organisation": {"name": "test", "team_size": 5},
+            "use_cases": [{"name": "chat", "kind": "chat", "models": ["tiny"]}],
+        }
     )
-    mem = MemoryBreakdown(total_gib=1, usable_gib=1, weights_gib=0.001, activations_gib=0, runtime_gib=0,
-                          kv_cache_gib=0.01, free_gib=0)
+    mem = MemoryBreakdown(
+        total_gib=1,
+        usable_gib=1,
+        weights_gib=0.001,
+        activations_gib=0,
+        runtime_gib=0,
+        kv_cache_gib=0.01,
+        free_gib=0,
+    )
     est = Estimate(
-        fits=True, reason="", model=model_name, device="cpu-test", device_kind="cpu", engine="llama.cpp",
-        quant="f32", kv_dtype="f16", gpus=0, tp=1, pp=1, replicas=1, max_model_len=2048, max_num_seqs=4,
-        max_num_batched_tokens=2048, weights_gib_per_gpu=0.001, kv_cache_gib_per_gpu=0.01, kv_cache_tokens=2048,
-        kv_bytes_per_token=1024, fixed_state_bytes_per_seq=0, max_concurrency=4, concurrency=concurrency,
-        input_len=input_len, output_len=output_len, prefill_tokens_per_s=10000, decode_tokens_per_s_single=1000,
-        output_tokens_per_s=output_tokens_per_s, ttft_ms=ttft_ms, itl_ms=itl_ms, memory=mem,
+        fits=True,
+        reason="",
+        model=model_name,
+        device="cpu-test",
+        device_kind="cpu",
+        engine="llama.cpp",
+        quant="f32",
+        kv_dtype="f16",
+        gpus=0,
+        tp=1,
+        pp=1,
+        replicas=1,
+        max_model_len=2048,
+        max_num_seqs=4,
+        max_num_batched_tokens=2048,
+        weights_gib_per_gpu=0.001,
+        kv_cache_gib_per_gpu=0.01,
+        kv_cache_tokens=2048,
+        kv_bytes_per_token=1024,
+        fixed_state_bytes_per_seq=0,
+        max_concurrency=4,
+        concurrency=concurrency,
+        input_len=input_len,
+        output_len=output_len,
+        prefill_tokens_per_s=10000,
+        decode_tokens_per_s_single=1000,
+        output_tokens_per_s=output_tokens_per_s,
+        ttft_ms=ttft_ms,
+        itl_ms=itl_ms,
+        memory=mem,
     )
     dep = Deployment(
-        use_case="chat", kind="chat", model_id="tiny", model_name=model_name, engine="llama.cpp",
-        engine_image="llama.cpp:server", quant="f32", kv_dtype="f16", device="cpu-test", device_kind="cpu",
-        gpus_per_replica=0, tp=1, pp=1, replicas=1, max_model_len=2048, max_num_seqs=4,
-        max_num_batched_tokens=2048, gpu_memory_utilization=0.9, requests_per_minute=60,
-        concurrent_requests=concurrency, input_tokens=input_len, output_tokens=output_len, estimate=est,
+        use_case="chat",
+        kind="chat",
+        model_id="tiny",
+        model_name=model_name,
+        engine="llama.cpp",
+        engine_image="llama.cpp:server",
+        quant="f32",
+        kv_dtype="f16",
+        device="cpu-test",
+        device_kind="cpu",
+        gpus_per_replica=0,
+        tp=1,
+        pp=1,
+        replicas=1,
+        max_model_len=2048,
+        max_num_seqs=4,
+        max_num_batched_tokens=2048,
+        gpu_memory_utilization=0.9,
+        requests_per_minute=60,
+        concurrent_requests=concurrency,
+        input_tokens=input_len,
+        output_tokens=output_len,
+        estimate=est,
     )
     r = Range(low=0, expected=0, high=0)
     return Design(
-        garrison_version="0.1.0", name="tiny-test", requirements=req, deployments=(dep,), servers=(),
-        costs=Costs(capex_usd=r, annual_power_usd=0, annual_maintenance_usd=0, annual_opex_usd=0,
-                    three_year_tco_usd=r),
+        garrison_version="0.1.0",
+        name="tiny-test",
+        requirements=req,
+        deployments=(dep,),
+        servers=(),
+        costs=Costs(
+            capex_usd=r, annual_power_usd=0, annual_maintenance_usd=0, annual_opex_usd=0, three_year_tco_usd=r
+        ),
     )
 
 
@@ -155,3 +212,19 @@ def design_file(tmp_path: Path) -> Callable[..., Path]:
         return p
 
     return write
+
+
+@pytest.fixture(scope="session")
+def llama_server_path() -> Path:
+    """The real llama-server binary; skips (with the command to build it) when it is not built."""
+    p = llama_server_binary()
+    if p is None:
+        pytest.skip("llama-server not built: run scripts/ensure-llama-server.sh")
+    return p
+
+
+@pytest.fixture(scope="session")
+def netns_ok() -> None:
+    """Skips unless this process may create a network namespace (root, unshare, ip)."""
+    if not can_unshare():
+        pytest.skip("needs root, unshare and ip (network namespace)")

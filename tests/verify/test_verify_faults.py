@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 
-
 def _json(p: subprocess.CompletedProcess[str]) -> dict:  # type: ignore[type-arg]
     assert p.stdout.strip(), p.stderr
     return json.loads(p.stdout)  # type: ignore[no-any-return]
@@ -21,8 +20,22 @@ def _json(p: subprocess.CompletedProcess[str]) -> dict:  # type: ignore[type-arg
 
 def test_every_fault_counted_by_type_and_run_survives(cli, stub) -> None:  # type: ignore[no-untyped-def]
     s = stub("--behaviours", "ok,http500,stall,reset,malformed,truncated,ok")
-    p = cli("bench", s.url, "--model", "stub", "--concurrency", "3", "--num-requests", "14",
-            "--timeout", "1.5", "--output-len", "8", "--json", "--no-save")
+    p = cli(
+        "bench",
+        s.url,
+        "--model",
+        "stub",
+        "--concurrency",
+        "3",
+        "--num-requests",
+        "14",
+        "--timeout",
+        "1.5",
+        "--output-len",
+        "8",
+        "--json",
+        "--no-save",
+    )
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
     d = _json(p)
@@ -43,8 +56,20 @@ def test_every_fault_counted_by_type_and_run_survives(cli, stub) -> None:  # typ
 
 def test_metrics_scraped_during_run(cli, stub) -> None:  # type: ignore[no-untyped-def]
     s = stub("--token-delay-ms", "20")
-    p = cli("bench", s.url, "--model", "stub", "--concurrency", "2", "--num-requests", "6",
-            "--output-len", "30", "--json", "--no-save")
+    p = cli(
+        "bench",
+        s.url,
+        "--model",
+        "stub",
+        "--concurrency",
+        "2",
+        "--num-requests",
+        "6",
+        "--output-len",
+        "30",
+        "--json",
+        "--no-save",
+    )
     assert p.returncode == 0, p.stderr
     srv = _json(p)["steps"][0]["server"]
     assert srv["samples"] >= 1
@@ -55,9 +80,26 @@ def test_metrics_scraped_during_run(cli, stub) -> None:  # type: ignore[no-untyp
 def test_ctrl_c_keeps_partial_results(tmp_path: Path, stub, cli_env, run_cli_py) -> None:  # type: ignore[no-untyped-def]
     s = stub("--token-delay-ms", "30")
     proc = subprocess.Popen(
-        [sys.executable, str(run_cli_py), "bench", s.url, "--model", "stub", "--concurrency", "2",
-         "--num-requests", "200", "--output-len", "10", "--json", "--no-save"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path),
+        [
+            sys.executable,
+            str(run_cli_py),
+            "bench",
+            s.url,
+            "--model",
+            "stub",
+            "--concurrency",
+            "2",
+            "--num-requests",
+            "200",
+            "--output-len",
+            "10",
+            "--json",
+            "--no-save",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(tmp_path),
     )
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
@@ -72,9 +114,26 @@ def test_ctrl_c_keeps_partial_results(tmp_path: Path, stub, cli_env, run_cli_py)
 
 def test_rate_sweep_and_max_and_slo_search(cli, stub) -> None:  # type: ignore[no-untyped-def]
     s = stub("--token-delay-ms", "2")
-    p = cli("bench", s.url, "--model", "stub", "--endpoint", "completions", "--rate", "20,max,slo",
-            "--num-requests", "10", "--output-len", "5", "--slo-ttft-ms", "5000", "--slo-itl-ms", "1000",
-            "--json", "--no-save")
+    p = cli(
+        "bench",
+        s.url,
+        "--model",
+        "stub",
+        "--endpoint",
+        "completions",
+        "--rate",
+        "20,max,slo",
+        "--num-requests",
+        "10",
+        "--output-len",
+        "5",
+        "--slo-ttft-ms",
+        "5000",
+        "--slo-itl-ms",
+        "1000",
+        "--json",
+        "--no-save",
+    )
     assert p.returncode == 0, p.stderr
     d = _json(p)
     modes = [(st["mode"], st["rate"]) for st in d["steps"]]
@@ -86,8 +145,22 @@ def test_rate_sweep_and_max_and_slo_search(cli, stub) -> None:  # type: ignore[n
 
 def test_tight_slo_lowers_goodput(cli, stub) -> None:  # type: ignore[no-untyped-def]
     s = stub("--token-delay-ms", "5")
-    p = cli("bench", s.url, "--model", "stub", "--concurrency", "2", "--num-requests", "6", "--output-len", "5",
-            "--slo-itl-ms", "1", "--json", "--no-save")
+    p = cli(
+        "bench",
+        s.url,
+        "--model",
+        "stub",
+        "--concurrency",
+        "2",
+        "--num-requests",
+        "6",
+        "--output-len",
+        "5",
+        "--slo-itl-ms",
+        "1",
+        "--json",
+        "--no-save",
+    )
     step = _json(p)["steps"][0]
     assert step["requests"] == 6 and step["goodput_requests_per_s"] == 0
 
@@ -95,14 +168,25 @@ def test_tight_slo_lowers_goodput(cli, stub) -> None:  # type: ignore[no-untyped
 def test_out_dir_writes_offline_report(cli, stub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     s = stub()
     out = tmp_path / "out"
-    p = cli("bench", s.url, "--model", "stub", "--concurrency", "1,2", "--num-requests", "4", "--out", str(out),
-            "--no-save")
+    p = cli(
+        "bench",
+        s.url,
+        "--model",
+        "stub",
+        "--concurrency",
+        "1,2",
+        "--num-requests",
+        "4",
+        "--out",
+        str(out),
+        "--no-save",
+    )
     assert p.returncode == 0, p.stderr
     res = json.loads((out / "results.json").read_text())
     assert len(res["steps"]) == 2
     html = (out / "report.html").read_text()
     assert html.count("<svg") >= 3
-    for external in ('src="http', "href=\"http", "<script src", "<link"):
+    for external in ('src="http', 'href="http', "<script src", "<link"):
         assert external not in html
     p2 = cli("bench", s.url, "--model", "stub", "--num-requests", "2", "--out", str(out), "--no-save")
     assert p2.returncode == 2 and "--force" in p2.stderr
@@ -147,7 +231,9 @@ def test_broken_dataset_line(cli, stub, tmp_path: Path) -> None:  # type: ignore
     assert p.returncode == 2
     assert "line 3" in p.stderr and "Traceback" not in p.stderr
     ds.write_text('{"prompt": "hello", "output_len": 4}\n{"prompt": "world"}\n')
-    p = cli("bench", s.url, "--model", "stub", "--dataset", str(ds), "--num-requests", "4", "--json", "--no-save")
+    p = cli(
+        "bench", s.url, "--model", "stub", "--dataset", str(ds), "--num-requests", "4", "--json", "--no-save"
+    )
     assert p.returncode == 0, p.stderr
     d = _json(p)
     assert d["workload"]["prompt_source"].startswith("dataset")

@@ -20,8 +20,17 @@ def _result(ttft_s: float = 0.05, gap_s: float = 0.01, n_tok: int = 32) -> Bench
     for i in range(8):
         t0 = i * 0.1
         times = [t0 + ttft_s + k * gap_s for k in range(n_tok)]
-        recs.append(RequestRecord(start_s=t0, end_s=times[-1], first_token_s=times[0], token_times_s=times,
-                                  input_tokens=32, output_tokens=n_tok, tokens_from_usage=True))
+        recs.append(
+            RequestRecord(
+                start_s=t0,
+                end_s=times[-1],
+                first_token_s=times[0],
+                token_times_s=times,
+                input_tokens=32,
+                output_tokens=n_tok,
+                tokens_from_usage=True,
+            )
+        )
     step = summarise_step(recs, mode="concurrency", concurrency=4)
     wl = Workload(endpoint="chat", input_len="32", output_len="32", prompt_source="test")
     return BenchResult(url="https://gw:8443", model="tiny", workload=wl, steps=(step,))
@@ -32,7 +41,9 @@ def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
     st = Store(url)
     assert st.applied_migrations() == [name for name, _ in MIGRATIONS]
     assert Store(url).migrate() == []  # re-opening applies nothing
-    assert {"designs", "bench_runs", "verifications", "migrations"} <= set(inspect(st.engine).get_table_names())
+    assert {"designs", "bench_runs", "verifications", "migrations"} <= set(
+        inspect(st.engine).get_table_names()
+    )
 
 
 def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:
@@ -52,7 +63,9 @@ def test_failed_migration_rolls_back_whole(tmp_path: Path) -> None:
 
 def test_save_and_compare_round_trip(tmp_path: Path, design_file) -> None:  # type: ignore[no-untyped-def]
     st = Store(f"sqlite:///{tmp_path / 'g.db'}")
-    design = Design.model_validate_json(design_file("tiny", ttft_ms=50, itl_ms=20, output_tokens_per_s=100).read_text())
+    design = Design.model_validate_json(
+        design_file("tiny", ttft_ms=50, itl_ms=20, output_tokens_per_s=100).read_text()
+    )
     did = st.save_design(design)
     rid = st.save_bench_run(_result(), design_id=did)
     got, linked = st.get_run(rid)
@@ -89,9 +102,21 @@ def test_ids_and_missing_rows(tmp_path: Path) -> None:
 
 def test_history_cli_shows_run_next_to_prediction(cli, stub, design_file) -> None:  # type: ignore[no-untyped-def]
     s = stub()
-    dpath = design_file("stub", ttft_ms=1000, itl_ms=0.05, output_tokens_per_s=5, concurrency=2, input_len=16,
-                        output_len=8)
-    p = cli("bench", s.url, "--design", str(dpath), "--num-requests", "6", "--input-len", "16", "--output-len", "8")
+    dpath = design_file(
+        "stub", ttft_ms=1000, itl_ms=0.05, output_tokens_per_s=5, concurrency=2, input_len=16, output_len=8
+    )
+    p = cli(
+        "bench",
+        s.url,
+        "--design",
+        str(dpath),
+        "--num-requests",
+        "6",
+        "--input-len",
+        "16",
+        "--output-len",
+        "8",
+    )
     assert p.returncode == 0, p.stderr
     assert "measured vs predicted" in p.stdout and "ttft_ms" in p.stdout
     assert "saved as run-1" in p.stderr

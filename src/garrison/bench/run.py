@@ -55,7 +55,7 @@ class BenchConfig:
     ca: str | None = None
     insecure: bool = False
     metrics_url: str | None = None  # default: <root>/metrics
-    scrape_interval_s: float = 1.0
+    scrape_interval_s: float = 0.5
     search_iterations: int = 5
     seed: int = 0
     progress: bool = False
@@ -241,7 +241,7 @@ async def _run_async(
         # one unrecorded warm-up request: connection set-up and lazy imports stay out of the first step
         await run.one([])
         remove_sigint = _install_sigint(run.stop)
-        scraper.start()
+        await scraper.start()
         progress = _progress(cfg)
         run.on_done = progress.advance
         interrupted = False
@@ -249,13 +249,16 @@ async def _run_async(
         loop = asyncio.get_running_loop()
 
         async def measure(kind: str, value: float) -> Step:
-            t0, c0 = loop.time(), time.process_time()
+            t0 = loop.time()
+            await scraper.sample()
+            c0 = time.process_time()
             progress.label(f"{kind} {value:g}")
             if kind == "concurrency":
                 recs, intr = await run.concurrency_step(int(value))
             else:
                 recs, intr = await run.rate_step(value, rng)
-            await asyncio.sleep(0)
+            cpu = time.process_time() - c0
+            await scraper.sample()
             step = summarise_step(
                 recs,
                 mode="concurrency" if kind == "concurrency" else ("max" if value == MAX else "rate"),
@@ -263,7 +266,7 @@ async def _run_async(
                 rate=None if kind == "concurrency" or value == MAX else value,
                 slo_ttft_ms=cfg.slo_ttft_ms,
                 slo_itl_ms=cfg.slo_itl_ms,
-                cpu_s=time.process_time() - c0,
+                cpu_s=cpu,
                 interrupted=intr,
                 server=scraper.window(t0, loop.time()),
             )

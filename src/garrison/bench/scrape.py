@@ -46,25 +46,30 @@ class Scraper:
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     available: bool | None = None  # None until the first scrape
     _task: asyncio.Task[None] | None = None
+    _client: httpx.AsyncClient | None = None
+
+    async def sample(self) -> None:
+        """Take one sample now (also called at the start and end of every step, so short steps have data)."""
+        if self._client is None or self.available is False:
+            return
+        try:
+            r = await self._client.get(self.url)
+        except (httpx.HTTPError, ValueError):
+            self.available = bool(self.samples)
+            return
+        vals = parse_metrics(r.text) if r.status_code == 200 else {}
+        if vals:
+            self.samples.append((asyncio.get_running_loop().time(), vals))
+        self.available = bool(vals) or bool(self.samples)
 
     async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        async with httpx.AsyncClient(verify=self.verify, timeout=5, headers=self.headers) as c:  # type: ignore[arg-type]
-            while True:
-                try:
-                    r = await c.get(self.url)
-                    if r.status_code == 200:
-                        vals = parse_metrics(r.text)
-                        self.available = bool(vals)
-                        if vals:
-                            self.samples.append((loop.time(), vals))
-                    else:
-                        self.available = False if self.available is None else self.available
-                except (httpx.HTTPError, ValueError):
-                    self.available = False if self.available is None else self.available
-                await asyncio.sleep(self.interval_s)
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.sample()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(verify=self.verify, timeout=5, headers=self.headers)  # type: ignore[arg-type]
+        await self.sample()
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
@@ -72,6 +77,8 @@ class Scraper:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._client is not None:
+            await self._client.aclose()
 
     def window(self, t0: float, t1: float) -> ServerMetrics:
         """Mean and max of queue depth, running and KV usage for samples with t0 <= t <= t1."""

@@ -59,4 +59,6 @@ def register(app: typer.Typer) -> None:
             typer.echo("all checks passed" if report.ok else "some checks FAILED")
         if not report.ok:
             failed = [c.name for c in report.checks if not c.ok]
-            raise CheckFailed("verify", f"{len(failed)} of {len(report.checks)} checks failed: {', '.join(failed)}")
+            raise CheckFailed(
+                "verify", f"{len(failed)} of {len(report.checks)} checks failed: {', '.join(failed)}"
+            )
