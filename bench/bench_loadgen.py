@@ -170,6 +170,7 @@ def _guidellm(
         "output_tokens_per_s": g("output_tokens_per_second", "mean"),
         "output_tokens": int(g("output_token_count", "mean") * g("output_token_count", "count")),
         "prompt_tokens_mean": g("prompt_token_count", "mean"),
+        "load_1min": round(os.getloadavg()[0], 2),
     }, cpu
 
 
@@ -206,8 +207,12 @@ def _garrison(url: str, n: int, c: int, in_len: int, out_tok: int) -> tuple[dict
         "ttft_p50_ms": s["ttft_ms"]["p50"],
         "itl_mean_ms": s["itl_ms"]["mean"],
         "itl_p50_ms": s["itl_ms"]["p50"],
+        # GuideLLM's ITL is per request (last - first token) / (n - 1): garrison's TPOT is that quantity
+        "tpot_mean_ms": s["tpot_ms"]["mean"],
+        "tpot_p50_ms": s["tpot_ms"]["p50"],
         "output_tokens_per_s": s["output_tokens_per_s"],
         "output_tokens": s["output_tokens"],
+        "load_1min": round(os.getloadavg()[0], 2),
         "prompt_tokens_mean": s["input_tokens"] / max(1, s["requests"]),
     }, cpu
 
@@ -271,7 +276,19 @@ def part2(venv: Path, binary: Path, small: int, large: int, c: int, out_tok: int
     g_cpu = per_tok(g_large_cpu, g_small_cpu, g_large["output_tokens"], g_small["output_tokens"])
     r_cpu = per_tok(r_large_cpu, r_small_cpu, r_large["output_tokens"], r_small["output_tokens"])
     keys = ("ttft_mean_ms", "ttft_p50_ms", "itl_mean_ms", "itl_p50_ms", "output_tokens_per_s")
+    same_quantity = {  # garrison key -> GuideLLM key measuring the same thing
+        "ttft_mean_ms": "ttft_mean_ms",
+        "ttft_p50_ms": "ttft_p50_ms",
+        "itl_mean_ms": "itl_mean_ms",
+        "tpot_p50_ms": "itl_p50_ms",
+        "output_tokens_per_s": "output_tokens_per_s",
+    }
     return {
+        "ratio_same_definition": {
+            f"{k} / guidellm {v}": round(r_large[k] / g_large[v], 3)
+            for k, v in same_quantity.items()
+            if g_large[v]
+        },
         "concurrency": c,
         "requests": large,
         "output_tokens_per_request": out_tok,

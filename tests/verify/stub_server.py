@@ -67,7 +67,13 @@ class Stub:
                 writer,
                 "200 OK",
                 "application/json",
-                json.dumps({"server_ttft_s": self.server_ttft, "tokens_sent": self.tokens_sent}).encode(),
+                json.dumps(
+                    {
+                        "server_ttft_s": self.server_ttft,
+                        "tokens_sent": self.tokens_sent,
+                        "cpu_s": time.process_time(),
+                    }
+                ).encode(),
             )
             return True
         if path == "/health":

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,12 @@ def test_ctrl_c_keeps_partial_results(tmp_path: Path, stub, cli_env, run_cli_py)
         text=True,
         env=cli_env(tmp_path),
     )
-    time.sleep(4)
+    deadline = time.time() + 60  # wait until the run is measuring (slow start-up on a loaded machine)
+    while time.time() < deadline:
+        with urllib.request.urlopen(s.url + "/stats", timeout=10) as r:
+            if len(json.load(r)["server_ttft_s"]) >= 4:
+                break
+        time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -251,3 +257,26 @@ def test_verify_reports_failures_and_exit_1(cli, stub) -> None:  # type: ignore[
     assert by["auth GET /v1/models"]["ok"] is False
     assert by["health"]["ok"] is True
     assert all(set(c) == {"name", "ok", "detail"} for c in d["checks"])
+
+
+def test_duration_bounds_a_step(cli, stub) -> None:  # type: ignore[no-untyped-def]
+    s = stub("--token-delay-ms", "10")
+    t0 = time.perf_counter()
+    p = cli(
+        "bench",
+        s.url,
+        "--model",
+        "stub",
+        "--concurrency",
+        "2",
+        "--duration",
+        "2",
+        "--output-len",
+        "10",
+        "--json",
+        "--no-save",
+    )
+    assert p.returncode == 0, p.stderr
+    step = _json(p)["steps"][0]
+    assert step["requests"] >= 4  # well over the 100-request default would need 50 s
+    assert 1.5 < step["duration_s"] < 4 and time.perf_counter() - t0 < 30

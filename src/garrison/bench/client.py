@@ -133,10 +133,12 @@ async def stream_request(
                 if not line.startswith("data:"):
                     rec.error, rec.error_detail = "malformed_stream", f"not an SSE line: {line[:80]!r}"
                     return rec
+                if done:
+                    continue  # read to the end of the body so the connection goes back to the pool
                 data = line[5:].strip()
                 if data == "[DONE]":
                     done = True
-                    break
+                    continue
                 try:
                     obj = json.loads(data)
                 except ValueError:

@@ -7,6 +7,7 @@ import math
 import random
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -122,13 +123,44 @@ def _prompts(cfg: BenchConfig, target: Target, verify: Any, rng: random.Random) 
     return approx_prompts(n, cfg.input_len, cfg.output_len, rng), "approximate: 4 characters per token"
 
 
-class _Run:
-    """Shared state of one bench run: client, prompts, stop flag, progress callback."""
+class ClientPool:
+    """Idle single-connection clients, reused LIFO. httpcore's shared pool scans every connection on
+    each request start and end (O(connections) per request, measured as the top CPU cost at 64+
+    streams); one client per in-flight request with its own keep-alive connection avoids that. All
+    clients share one SSL context, so CA certificates load once."""
 
-    def __init__(
-        self, cfg: BenchConfig, target: Target, client: httpx.AsyncClient, prompts: list[Prompt]
-    ) -> None:
-        self.cfg, self.target, self.client = cfg, target, client
+    def __init__(self, verify: ssl.SSLContext | bool, timeout: httpx.Timeout) -> None:
+        self._ssl = httpx.create_ssl_context(verify=verify)
+        self._timeout = timeout
+        self._idle: list[httpx.AsyncClient] = []
+        self._all: list[httpx.AsyncClient] = []
+
+    def acquire(self) -> httpx.AsyncClient:
+        if self._idle:
+            return self._idle.pop()
+        # TCP_NODELAY: headers and body go out as separate writes; without it Nagle + delayed ACK
+        # can add ~40 ms to TTFT on some stacks.
+        transport = httpx.AsyncHTTPTransport(
+            verify=self._ssl,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
+        c = httpx.AsyncClient(transport=transport, timeout=self._timeout)
+        self._all.append(c)
+        return c
+
+    def release(self, c: httpx.AsyncClient) -> None:
+        self._idle.append(c)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(c.aclose() for c in self._all), return_exceptions=True)
+
+
+class _Run:
+    """Shared state of one bench run: clients, prompts, stop flag, progress callback."""
+
+    def __init__(self, cfg: BenchConfig, target: Target, pool: ClientPool, prompts: list[Prompt]) -> None:
+        self.cfg, self.target, self.pool = cfg, target, pool
         self._prompts = prompts
         self._i = 0
         self.stop = asyncio.Event()
@@ -142,7 +174,11 @@ class _Run:
     async def one(self, out: list[RequestRecord]) -> None:
         p = self.next_prompt()
         body = request_body(self.cfg.endpoint, self.cfg.model, p.text, p.max_tokens, self.cfg.ignore_eos)
-        rec = await stream_request(self.client, self.target, self.cfg.endpoint, body, p.input_tokens)
+        client = self.pool.acquire()
+        try:
+            rec = await stream_request(client, self.target, self.cfg.endpoint, body, p.input_tokens)
+        finally:
+            self.pool.release(client)
         out.append(rec)
         self.on_done()
 
@@ -223,21 +259,15 @@ def _install_sigint(stop: asyncio.Event) -> Callable[[], None]:
 async def _run_async(
     cfg: BenchConfig, target: Target, prompts: list[Prompt], verify: Any
 ) -> tuple[list[Step], SloSearch | None, bool]:
-    n_conn = max([*cfg.concurrency, 1, cfg.num_requests if (cfg.rates or cfg.slo_search) else 1])
-    limits = httpx.Limits(max_connections=n_conn + 8, max_keepalive_connections=n_conn + 8)
     timeout = httpx.Timeout(cfg.request_timeout_s, connect=min(30.0, cfg.request_timeout_s))
     steps: list[Step] = []
     rng = random.Random(cfg.seed + 1)
     scraper = Scraper(
         cfg.metrics_url or target.root + "/metrics", target.headers, verify, cfg.scrape_interval_s
     )
-    # TCP_NODELAY: a request's headers and body go out as separate writes; without it Nagle + delayed
-    # ACK can add ~40 ms to TTFT on some stacks.
-    transport = httpx.AsyncHTTPTransport(
-        verify=verify, limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-    )
-    async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
-        run = _Run(cfg, target, client, prompts)
+    pool = ClientPool(verify, timeout)
+    try:
+        run = _Run(cfg, target, pool, prompts)
         # one unrecorded warm-up request: connection set-up and lazy imports stay out of the first step
         await run.one([])
         remove_sigint = _install_sigint(run.stop)
@@ -289,6 +319,8 @@ async def _run_async(
             interrupted = run.stop.is_set()
             remove_sigint()
             await scraper.stop()
+    finally:
+        await pool.aclose()
     return steps, search, interrupted
 
 

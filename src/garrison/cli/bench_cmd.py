@@ -69,7 +69,9 @@ def register(app: typer.Typer) -> None:
             "--rate",
             help="Poisson rate sweep in req/s, e.g. 1,2,4; `max` = all at once; `slo` = search.",
         ),
-        num_requests: int = typer.Option(100, "--num-requests", help="Requests per step."),
+        num_requests: int = typer.Option(
+            None, "--num-requests", help="Requests per step (default 100; unlimited with --duration)."
+        ),
         duration: float = typer.Option(
             None, "--duration", help="Seconds per step (stops launching after it)."
         ),
@@ -122,7 +124,7 @@ def register(app: typer.Typer) -> None:
             or ((dep.estimate.concurrency,) if dep and not rate else ()),
             rates=rates,
             slo_search=search,
-            num_requests=num_requests,
+            num_requests=num_requests if num_requests is not None else (0 if duration else 100),
             duration_s=duration,
             input_len=parse_length(input_len, "--input-len")
             if input_len
