@@ -152,7 +152,7 @@ class RooflineStepModel:
         bytes_gpu = weight_bytes + kv_bytes
         # --- FLOPs per GPU ---
         c = self.counts
-        linear_active = c.active - c.embedding - c.lm_head - c.vision
+        linear_active = c.active - c.embedding - c.lm_head  # active excludes vision and MTP
         sampled = decode_seqs + (1 if prefill_tokens else 0)
         flops = 2 * linear_active * tokens + 2 * c.lm_head * sampled
         full_layers, sliding_layers, linear_layers = self._attention_layers()
