@@ -10,6 +10,7 @@
 #   2. .venv with `pip install -e '.[test]'`, skipped when pyproject.toml has not changed
 #   3. llama.cpp's llama-server, built once (~10 min on 2 cores) into a cache outside the checkout
 #      keyed by version (scripts/ensure-llama-server.sh); exported as GARRISON_LLAMA_SERVER
+#      (an executable GARRISON_LLAMA_SERVER already set is used as is)
 # Checks (all run, even after a failure): ruff check, ruff format --check, mypy, pytest.
 # Exit code: 0 when every step passed, else 1. pytest's "no tests collected" (5) counts as a pass
 # with a warning, so narrowing with -k never fails the run by itself.
@@ -71,8 +72,12 @@ summary() {
 
 # shellcheck disable=SC2317  # called through run_step
 ensure_llama_server() {
-    local bin
-    bin=$(PYTHON="$PY" bash "$ROOT/scripts/ensure-llama-server.sh") || return 1
+    local bin=${GARRISON_LLAMA_SERVER:-}
+    if [[ -n $bin && -x $bin ]]; then
+        echo "using GARRISON_LLAMA_SERVER from the environment"
+    else
+        bin=$(PYTHON="$PY" bash "$ROOT/scripts/ensure-llama-server.sh") || return 1
+    fi
     export GARRISON_LLAMA_SERVER=$bin
     echo "GARRISON_LLAMA_SERVER=$bin"
     "$bin" --version 2>&1 | grep -m1 version

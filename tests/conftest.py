@@ -17,14 +17,10 @@ from typing import Any
 import pytest
 
 from garrison.testing import net
+from garrison.testing.ci import skip_or_fail
 from garrison.testing.net import TlsCert
 from garrison.testing.servers import LlamaServer, cached_llama_server_path, find_llama_server
 from garrison.testing.tiny_gguf import write_tiny_gguf
-
-
-def in_ci() -> bool:
-    """True under CI (CI=true/1/yes): there a missing real component is a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(autouse=True)
@@ -42,10 +38,7 @@ def llama_server_bin() -> Path:
     if found is not None:
         return found
     where = os.environ.get("GARRISON_LLAMA_SERVER") or str(cached_llama_server_path())
-    msg = f"llama-server not found at {where}; run `bash scripts/test.sh` (it builds it once, ~10 min)"
-    if in_ci():
-        pytest.fail(msg + " [CI=true: a missing real component is a failure]", pytrace=False)
-    pytest.skip(msg)
+    skip_or_fail(f"llama-server not found at {where}; `bash scripts/test.sh` builds it once (~10 min)")
 
 
 @pytest.fixture(scope="session")
