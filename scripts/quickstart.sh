@@ -11,7 +11,7 @@ ROOT=$PWD
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-EXAMPLE=${1:-examples/chat-40-users.yaml}
+EXAMPLE=${1:-examples/chat-40-qwen3-next.yaml}
 shift || true
 if [[ ! -f $EXAMPLE ]]; then
     echo "quickstart: $EXAMPLE not found; examples:" examples/*.yaml >&2
