@@ -29,6 +29,7 @@ from garrison.sizing.weights import weight_bytes
 from garrison.modelspec.params import param_counts
 
 HOURS_PER_YEAR = 8760
+_COUNTER: dict[str, int] = {}  # candidates evaluated by the current plan() call (reported in Design.extra)
 MAINTENANCE_FRACTION = 0.08  # support contracts and spares: 5-10% of hardware price a year (assumption)
 DEPRECIATION_YEARS = 3
 
@@ -178,6 +179,7 @@ def plan(
 ) -> Design:
     """Pick, for every use case and model, the cheapest deployment that fits and meets its targets."""
     cat = catalogue
+    _COUNTER.clear()
     parts = server_parts()
     profiles = usage_profiles()
     horizon_years = req.growth.horizon_months / 12
@@ -266,6 +268,7 @@ def plan(
         escalations=tuple(escalations),
         catalogue_as_of=cat.as_of,
         calibration=efficiency.name,
+        extra={"candidates_evaluated": str(_COUNTER.get("candidates", 0))},
     )
 
 
@@ -277,12 +280,14 @@ def _evaluate(uc: UseCase, key: str, spec: ModelSpec, ref: ModelRef, load: LoadT
               cpus: list[CPU], cat: Catalogue, parts: ServerParts, req: Requirements, eff: Efficiency,
               horizon_years: float, owned: dict[str, int]) -> tuple[list[Ranked], list[Sized]]:
     sized_all: list[Sized] = []
+    evaluated = 0
     for opt in enumerate_options(key, spec, gpus, cpus, cat.quant_formats, ref.quant,
                                  req.hardware.allowed_engines, req.hardware.max_gpus_per_server,
                                  lambda g: gpus_per_chassis(g, parts)):
         s = size_option(opt, kind=uc.kind, context_length=uc.context_length, load=load,
                         ttft_target_ms=uc.latency.ttft_p95_ms, itl_target_ms=uc.latency.itl_p95_ms,
                         high_availability=uc.high_availability, eff=eff)
+        evaluated += 1
         if s is not None:
             sized_all.append(s)
     ranked = [_rank(s, req, uc, cat, parts, horizon_years, owned) for s in sized_all if s.meets]
@@ -291,6 +296,7 @@ def _evaluate(uc: UseCase, key: str, spec: ModelSpec, ref: ModelRef, load: LoadT
     # engine (vLLM / SGLang) before llama.cpp's fixed slots
     ranked.sort(key=lambda r: (budget is not None and r.capex_mid > budget, r.tier, round(r.tco),
                                r.sized.option.engine == "llama.cpp"))
+    _COUNTER["candidates"] = _COUNTER.get("candidates", 0) + evaluated
     return ranked, sized_all
 
 
