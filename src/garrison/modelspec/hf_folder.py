@@ -132,7 +132,7 @@ def _weight_files(folder: Path) -> tuple[list[Path], int | None]:
         total = meta.get("total_size") if isinstance(meta, dict) else None
         if isinstance(total, int) and total > 0:
             return [], total
-        return present, None
+        return [], None  # shards missing and no total: a partial sum would not be exact
     files = sorted(folder.glob("*.safetensors"))
     # Mistral repos ship consolidated.safetensors next to the HF shards: count one copy only
     hf = [f for f in files if not f.name.startswith("consolidated")]
