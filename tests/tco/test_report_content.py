@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+
+import pytest
 
 from garrison.cost import compute_tco
 from garrison.report import render_report, report_files
@@ -73,3 +76,29 @@ def test_report_files_names_the_missing_tco(monkeypatch):
     )
     files = report_files(make_design(), tco=compute_tco(make_design(), [], {H100: make_gpu()}))
     assert "cloud price list is empty" in files["report.html"]
+
+
+class LinearStep:
+    """A step-time model with a fixed weight read plus KV read per token (the roofline's decode shape)."""
+
+    kv_capacity_tokens = 200_000
+    block_size = 16
+
+    def step_time_s(
+        self, decode_seqs: int, decode_context_tokens: int, prefill_tokens: int, prefill_context_tokens: int
+    ) -> float:
+        return 0.010 + decode_context_tokens * 1e-7
+
+
+def test_concurrency_curve_from_a_step_model(design, gpus, prices):
+    from garrison.report import concurrency_curve
+
+    dep = design.deployments[0]
+    pts = concurrency_curve(LinearStep(), dep)
+    # ctx = 1000 + 250; 128 x 1250 = 160k tokens fits, so levels 1..128
+    assert [p.concurrency for p in pts] == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert pts[0].itl_ms == pytest.approx(10.125)
+    assert pts[3].output_tokens_per_s == pytest.approx(8 / (0.010 + 8 * 1250 * 1e-7))
+    assert all(b.output_tokens_per_s > a.output_tokens_per_s for a, b in itertools.pairwise(pts))
+    html = render_report(design, compute_tco(design, prices, gpus), curves={"chat": pts})
+    assert "sizing model (decode)" in html

@@ -13,6 +13,7 @@ from garrison.cost.text import mtok, usd
 from garrison.design import Deployment, Design
 from garrison.report import charts
 from garrison.report.charts import Series
+from garrison.report.concurrency import ConcurrencyPoint
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:60rem;
@@ -149,8 +150,9 @@ def _memory(d: Design) -> str:
     return _figure(svg, ("deployment", *names, "total"), rows)
 
 
-def _throughput(dep: Deployment, idx: int) -> str:
-    """Throughput and ITL vs concurrency per replica: the estimate's points, and simulated ones if any."""
+def _throughput(dep: Deployment, idx: int, curve: Sequence[ConcurrencyPoint] = ()) -> str:
+    """Throughput and ITL vs concurrency per replica: the sizing model's curve when given, the
+    estimate's own points, and simulated ones if any."""
     est = dep.estimate
     reps = max(dep.replicas, 1)
     single_itl = 1000.0 / est.decode_tokens_per_s_single if est.decode_tokens_per_s_single > 0 else 0.0
@@ -166,8 +168,14 @@ def _throughput(dep: Deployment, idx: int) -> str:
         if p.mean_running > 0
     )
 
+    model_pts = [(float(p.concurrency), (p.output_tokens_per_s, p.itl_ms)) for p in curve]
+
     def series(i: int, label_est: str, label_sim: str) -> list[Series]:
         out = [Series(label_est, [x for x, _ in est_pts], [v[i] for _, v in est_pts])]
+        if model_pts:
+            out.insert(
+                0, Series("sizing model (decode)", [x for x, _ in model_pts], [v[i] for _, v in model_pts])
+            )
         if sim_pts:
             out.append(Series(label_sim, [x for x, _ in sim_pts], [v[i] for _, v in sim_pts], dashed=True))
         return out
@@ -191,7 +199,8 @@ def _throughput(dep: Deployment, idx: int) -> str:
         series(1, "estimate (mean)", "simulated (P95)"),
         hline=(dep.itl_p95_target_ms, "ITL P95 target") if dep.itl_p95_target_ms else None,
     )
-    rows = [(_fmt(x, 2), _fmt(v[0]), _fmt(v[1]), "estimate") for x, v in est_pts]
+    rows = [(_fmt(x, 2), _fmt(v[0]), _fmt(v[1]), "sizing model (decode)") for x, v in model_pts]
+    rows += [(_fmt(x, 2), _fmt(v[0]), _fmt(v[1]), "estimate") for x, v in est_pts]
     rows += [(_fmt(x, 2), _fmt(v[0]), _fmt(v[1]), "simulated (P95 ITL)") for x, v in sim_pts]
     return svg_t + _figure(svg_l, ("concurrency", "output tok/s", "ITL ms", "source"), rows)
 
@@ -410,6 +419,7 @@ def render_report(
     tco: TCO | None,
     bench_runs: Sequence[Any] | None = None,
     tco_note: str = "no TCO was computed",
+    curves: Mapping[str, Sequence[ConcurrencyPoint]] | None = None,
 ) -> str:
     """The whole report as one HTML string; deterministic for the same inputs."""
     d = design
@@ -421,16 +431,18 @@ def render_report(
         (
             "throughput",
             "Throughput and latency vs concurrency",
-            "".join(_throughput(x, i) for i, x in enumerate(d.deployments)),
+            "".join(
+                _throughput(x, i, (curves or {}).get(x.use_case, ())) for i, x in enumerate(d.deployments)
+            ),
         )
     )
-    curves = [(i, x) for i, x in enumerate(d.deployments) if x.load_curve]
+    simulated = [(i, x) for i, x in enumerate(d.deployments) if x.load_curve]
     sec.append(
         (
             "load",
             "Simulated P95 latency vs load",
-            "".join(_load_curve(x, i) for i, x in curves)
-            if curves
+            "".join(_load_curve(x, i) for i, x in simulated)
+            if simulated
             else "<p>No load simulation in this design.</p>",
         )
     )
