@@ -208,8 +208,13 @@ def estimate(
     # Steady state of continuous batching: each of `conc` requests needs its prefill and
     # output_len decode steps; prefill work is interleaved with decoding (chunked prefill), so
     # per request cycle the replica spends conc x prefill + output_len x step(conc).
+    # Adding prefill and decode time (rather than overlapping them, as a mixed step partly does) is
+    # the conservative side: measured NIM/TRT-LLM sweeps land between sum and max (docs/accuracy.md).
     cycle_s = conc * prefill_s + opts.output_len * itl
     out_tps_replica = conc * opts.output_len / cycle_s if cycle_s > 0 else 0.0
+    if conc > 1:
+        # what a client sees between tokens: decode steps slowed by the other requests' prefill chunks
+        itl = cycle_s / opts.output_len
     ttft = prefill_s + model.decode_step_s(1, opts.input_len) if conc == 1 else prefill_s + itl
     assumptions += [
         f"efficiency '{eff.name}': {eff.gpu_bw if device_kind == 'gpu' else eff.cpu_bw:.2f} of peak bandwidth, "
