@@ -10,11 +10,17 @@ import pytest
 
 from garrison.cost import compute_tco
 from garrison.report import render_report
+from garrison.testing.ci import skip_or_fail
 
 from .browser import CHROMIUM, open_page
 from .conftest import H100, make_deployment, make_design, make_gpu
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        skip_or_fail("chromium is not installed (apt-get install chromium)")
+
 
 BENCH = [
     {"metric": "chat output tok/s", "unit": "tok/s", "predicted": 1000, "measured": 870},
