@@ -14,10 +14,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 _RC: Any = {
     "svg.hashsalt": "garrison",  # fixed ids: the same design renders byte-identical SVG
     "svg.fonttype": "none",  # text stays text: searchable, read by screen readers, no embedded fonts
+    "text.parse_math": False,  # "$" in labels is a dollar sign, not TeX
     "font.family": "sans-serif",
     "font.size": 9,
     "axes.grid": True,
@@ -67,8 +69,9 @@ def line_chart(
     hline: tuple[float, str] | None = None,
     vline: tuple[float, str] | None = None,
     logy: bool = False,
+    money: bool = False,
 ) -> str:
-    """Lines with markers; optional horizontal target and vertical marker."""
+    """Lines with markers; optional horizontal target and vertical marker; `money` formats y as $."""
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(7.0, 3.6))
         for i, s in enumerate(series):
@@ -87,6 +90,8 @@ def line_chart(
             ax.axvline(vline[0], color="#5f6b73", linestyle=":", linewidth=1.2, label=vline[1])
         if logy:
             ax.set_yscale("log")
+        if money:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:,.0f}"))
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)

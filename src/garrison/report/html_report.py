@@ -316,6 +316,7 @@ def _tco(t: TCO | None, note: str) -> str:
             "month",
             "cumulative cost (USD)",
             series,
+            money=True,
         )
         yearly = [(m, *(_fmt(s.y[m], 0) for s in series)) for m in months if m % 6 == 0]
         out.append(_figure(svg, ("month", *(s.label for s in series)), yearly))
