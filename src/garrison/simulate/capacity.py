@@ -213,3 +213,80 @@ def trigger_loads(model: StepTimeModel, engine: EngineConfig, *, workload: Workl
         rate_at_latency_trigger=_bisect_rate(latency_fires, lo, max_rate, rel_tol),
         max_rate=max_rate,
     )
+
+
+class SloBreak(_Frozen):
+    """Where one SLO stops holding along a rate sweep (requests per second, whole deployment)."""
+
+    metric: str  # ttft_p95 | itl_p95 | e2e_p95
+    target_ms: float
+    holds_up_to: float | None  # highest swept rate where it held
+    breaks_at: float | None  # lowest rate where it failed (bisected between sweep points); None: never
+
+
+class Sweep(_Frozen):
+    """A load sweep: one summary per rate and where each SLO breaks."""
+
+    steps: tuple[SimSummary, ...]
+    breaks: tuple[SloBreak, ...]
+    replicas: int
+
+
+def _p95(s: SimSummary, metric: str) -> float:
+    return {"ttft_p95": s.ttft_ms.p95, "itl_p95": s.itl_ms.p95, "e2e_p95": s.e2e_ms.p95}[metric]
+
+
+def sweep_rates(model: StepTimeModel, engine: EngineConfig, workload: Workload, rates: list[float], *,
+                replicas: int = 1, seed: int = 0, slo: Slo | None = None, requests: Requests | None = None,
+                rel_tol: float = 0.02) -> Sweep:
+    """Simulates each rate with the same seeded requests compressed in time (common random numbers).
+
+    With `requests` (a trace), the trace's own timing is rate-scaled: its mean rate becomes each rate.
+    """
+    if not rates:
+        raise InputError("rate", "no rates given", "give e.g. --rate 1,2,4")
+    for r in rates:
+        if not (r > 0 and math.isfinite(r)):
+            raise InputError("rate", f"must be a positive number of requests per second, got {r}",
+                             "give e.g. --rate 1,2,4")
+    if requests is None:
+        unit = generate_requests(workload.model_copy(update={"rate_per_s": 1.0}), seed)
+    else:
+        n = len(requests)
+        span = float(requests.arrival_s[-1] - requests.arrival_s[0])
+        unit_rate = (n - 1) / span if span > 0 and n > 1 else 1.0
+        unit = Requests(requests.arrival_s * unit_rate, requests.input_tokens, requests.output_tokens,
+                        requests.cached_tokens)
+    cache: dict[float, SimSummary] = {}
+
+    def at(rate: float) -> SimSummary:
+        if rate not in cache:
+            scaled = Requests(unit.arrival_s / rate, unit.input_tokens, unit.output_tokens, unit.cached_tokens)
+            cache[rate] = summarise(simulate_deployment(scaled, engine, model, replicas), rate, slo)
+        return cache[rate]
+
+    steps = tuple(at(r) for r in sorted(set(rates)))
+    breaks: list[SloBreak] = []
+    targets = [("ttft_p95", slo.ttft_ms if slo else None), ("itl_p95", slo.itl_ms if slo else None),
+               ("e2e_p95", slo.e2e_ms if slo else None)]
+    for metric, target in targets:
+        if target is None:
+            continue
+        held = [s.rate for s in steps if _p95(s, metric) <= target]
+        failed = [s.rate for s in steps if not _p95(s, metric) <= target]
+        breaks_at = None
+        if failed:
+            hi = min(failed)
+            below = [r for r in held if r < hi]
+            lo = max(below) if below else None
+            if lo is not None:
+                while hi - lo > rel_tol * hi:
+                    mid = math.sqrt(lo * hi)
+                    if _p95(at(mid), metric) <= target:
+                        lo = mid
+                    else:
+                        hi = mid
+            breaks_at = hi
+        breaks.append(SloBreak(metric=metric, target_ms=target, holds_up_to=max(held) if held else None,
+                               breaks_at=breaks_at))
+    return Sweep(steps=steps, breaks=tuple(breaks), replicas=replicas)

@@ -1,0 +1,134 @@
+"""What a simulation runs on: a step model, engine settings and the traffic shape, from a design or a model.
+
+The design path takes the deployment's engine settings, replicas, lengths, rate and P95 targets.
+Its step model is the roofline's when `garrison.sizing` can rebuild one for the deployment, else
+the affine roofline fitted to the numbers the design's estimate records (step_models.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from garrison.design import Deployment, Design
+from garrison.errors import InputError
+from garrison.simulate.engine import EngineConfig
+from garrison.simulate.results import Slo
+from garrison.simulate.step_models import step_model_from_estimate
+from garrison.simulate.workload import LengthDist, Workload
+from garrison.sizing.step_time import StepTimeModel
+
+
+@dataclass(frozen=True)
+class SimulationSetup:
+    """A step model with the engine, replicas, traffic defaults and targets it is simulated under."""
+
+    model: StepTimeModel
+    engine: EngineConfig
+    replicas: int
+    default_rate_per_s: float
+    input_len: LengthDist
+    output_len: LengthDist
+    ttft_ms: float | None
+    itl_ms: float | None
+    description: str
+
+    def workload(self, *, input_len: LengthDist | None, output_len: LengthDist | None, num_requests: int,
+                 burst_size: int = 1, prefix_hit_rate: float = 0.0) -> Workload:
+        """The traffic shape (its rate is set per sweep point)."""
+        return Workload(rate_per_s=1.0, num_requests=num_requests, input_len=input_len or self.input_len,
+                        output_len=output_len or self.output_len, burst_size=burst_size,
+                        prefix_hit_rate=prefix_hit_rate)
+
+    def slo(self, *, ttft_ms: float | None, itl_ms: float | None) -> Slo:
+        """Targets from the command line, else from the design."""
+        return Slo(ttft_ms=ttft_ms if ttft_ms is not None else self.ttft_ms,
+                   itl_ms=itl_ms if itl_ms is not None else self.itl_ms)
+
+
+def scheduler_for(engine: str) -> str:
+    """Which scheduler model an engine name maps to."""
+    e = engine.lower().replace("-", "").replace(".", "").replace("_", "")
+    if e.startswith("llamacpp") or e.startswith("llamaserver") or e == "ollama":
+        return "llamacpp"
+    if e.startswith("sglang"):
+        return "sglang"
+    return "vllm"
+
+
+def _overridden(engine: EngineConfig, overrides: dict[str, int]) -> EngineConfig:
+    upd = {k: v for k, v in overrides.items() if v}
+    return EngineConfig.model_validate({**engine.model_dump(), **upd}) if upd else engine
+
+
+def engine_for_deployment(dep: Deployment) -> EngineConfig:
+    """Engine settings the deployment records."""
+    return EngineConfig(scheduler=scheduler_for(dep.engine),  # type: ignore[arg-type]
+                        max_num_seqs=dep.max_num_seqs,
+                        max_num_batched_tokens=max(dep.max_num_batched_tokens, dep.max_num_seqs),
+                        max_model_len=dep.max_model_len)
+
+
+def _roofline_for_deployment(dep: Deployment) -> StepTimeModel | None:
+    """The sizing package's step model for this deployment, when the installed sizing offers one."""
+    try:
+        mod = importlib.import_module("garrison.sizing.estimate")
+    except ImportError:
+        return None
+    build = getattr(mod, "step_model_for_deployment", None)
+    if build is None:
+        return None
+    model: StepTimeModel = build(dep)
+    return model
+
+
+def setup_from_design(text: str, source: str, *, use_case: str = "",
+                      engine_overrides: dict[str, int] | None = None) -> SimulationSetup:
+    """Reads a design.json's deployment (the first, or `use_case`)."""
+    try:
+        design = Design.model_validate_json(text)
+    except ValidationError as e:
+        raise InputError(source, f"not a Garrison design ({e.error_count()} problems)",
+                         "give a design.json written by garrison plan") from None
+    deps = [d for d in design.deployments if not use_case or d.use_case == use_case]
+    if not deps:
+        names = ", ".join(d.use_case for d in design.deployments) or "none"
+        raise InputError("--use-case", f"no deployment {use_case!r} in {source}", f"one of: {names}")
+    dep = deps[0]
+    engine = _overridden(engine_for_deployment(dep), engine_overrides or {})
+    block = 1 if engine.scheduler == "llamacpp" else 16
+    model = _roofline_for_deployment(dep) or step_model_from_estimate(dep.estimate, block_size=block)
+    return SimulationSetup(
+        model=model, engine=engine, replicas=dep.replicas,
+        default_rate_per_s=max(dep.requests_per_minute / 60.0, 1e-6),
+        input_len=LengthDist(kind="fixed", mean=dep.input_tokens),
+        output_len=LengthDist(kind="fixed", mean=dep.output_tokens),
+        ttft_ms=dep.ttft_p95_target_ms, itl_ms=dep.itl_p95_target_ms,
+        description=f"{source}: {dep.use_case} ({dep.model_name} on {dep.gpus_per_replica}x {dep.device})",
+    )
+
+
+def setup_from_model(model: str, *, gpu: str, gpus: int, quant: str, engine: str, max_model_len: int,
+                     calibration: str, engine_overrides: dict[str, int] | None = None) -> SimulationSetup:
+    """Builds the step model the way `garrison estimate` does (garrison.sizing.estimate.build_step_model)."""
+    try:
+        mod = importlib.import_module("garrison.sizing.estimate")
+    except ImportError:
+        mod = None
+    build: Any = getattr(mod, "build_step_model", None) if mod is not None else None
+    if build is None:
+        raise InputError("MODEL", "this build has no roofline step model to simulate a bare model with",
+                         "give a design.json from garrison plan instead")
+    built = build(model=model, gpu=gpu, gpus=gpus, quant=quant, engine=engine, max_model_len=max_model_len,
+                  calibration=calibration)
+    step_model: StepTimeModel = built
+    eng = EngineConfig(scheduler=scheduler_for(engine),  # type: ignore[arg-type]
+                       max_model_len=max_model_len)
+    return SimulationSetup(
+        model=step_model, engine=_overridden(eng, engine_overrides or {}), replicas=1, default_rate_per_s=1.0,
+        input_len=LengthDist(kind="fixed", mean=512), output_len=LengthDist(kind="fixed", mean=256),
+        ttft_ms=None, itl_ms=None, description=f"{model} on {gpus}x {gpu or 'default GPU'}",
+    )
