@@ -7,9 +7,21 @@ from pathlib import Path
 
 import typer
 
-from garrison.errors import InputError
+from garrison.catalogue import load_catalogue
+from garrison.cli.common import load_model, resolve_quant
+from garrison.errors import GarrisonError, InputError
+from garrison.requirements import ModelRef
 from garrison.simulate.capacity import Sweep, sweep_rates
-from garrison.simulate.setup import SimulationSetup, setup_from_design, setup_from_model
+from garrison.simulate.setup import (
+    SimulationSetup,
+    pick_deployment,
+    read_design,
+    setup_from_design,
+    setup_from_estimate,
+)
+from garrison.sizing.calibration_profiles import load_efficiency
+from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
+from garrison.sizing.step_time import StepTimeModel
 from garrison.simulate.workload import LengthDist, parse_bench_json, parse_trace_csv, requests_from_rows
 
 
@@ -37,6 +49,53 @@ def _print_table(sweep: Sweep, setup: SimulationSetup) -> None:
             typer.echo(f"SLO {b.metric} <= {b.target_ms:g} ms breaks at {b.breaks_at:.3g} req/s")
 
 
+def design_setup(path: Path, use_case: str, overrides: dict[str, int]) -> SimulationSetup:
+    """A design's deployment with its roofline rebuilt from the catalogue (or, failing that, its estimate)."""
+    design = read_design(path.read_text(encoding="utf-8"), str(path))
+    dep = pick_deployment(design, str(path), use_case)
+    model: StepTimeModel | None = None
+    try:
+        cat = load_catalogue()
+        ref = ModelRef(path=dep.model_path) if dep.model_path else ModelRef(id=dep.model_id)
+        _, spec = load_model(ref)
+        fmt = cat.quant(dep.quant)
+        eff = load_efficiency(design.calibration)
+        if dep.device_kind == "gpu":
+            model = step_model_for(spec, fmt, dep.estimate, gpu=cat.gpu(dep.device), efficiency=eff)
+        else:
+            model = step_model_for(spec, fmt, dep.estimate, cpu=cat.cpu(dep.device), efficiency=eff)
+    except (GarrisonError, KeyError, OSError):
+        model = None  # falls back to the step model fitted to the design's own estimate numbers
+    return setup_from_design(design, str(path), use_case=use_case, model=model, engine_overrides=overrides)
+
+
+def model_setup(model: str, *, gpu: str, cpu: str, gpus: int, tp: int | None, quant: str, engine: str,
+                kv_dtype: str, max_model_len: int | None, input_len: int, output_len: int, calibration: str,
+                overrides: dict[str, int]) -> SimulationSetup:
+    """The roofline of one configuration, resolved as `garrison estimate` resolves it."""
+    cat = load_catalogue()
+    is_path = model.endswith(".gguf") or Path(model).expanduser().exists()
+    _, spec = load_model(ModelRef(path=model) if is_path else ModelRef(id=model))
+    if not gpu and not cpu:
+        raise InputError("--gpu", "no device given", "name a --gpu (e.g. h100-sxm) or a --cpu")
+    if cpu:
+        engine = "llama.cpp"
+    fmt = resolve_quant(cat, spec, quant, engine)
+    eff = load_efficiency(calibration or "default")
+    opts = EstimateOptions(engine=engine, gpus=gpus, tp=tp, max_model_len=max_model_len,
+                           max_num_seqs=overrides.get("max_num_seqs") or None,
+                           max_num_batched_tokens=overrides.get("max_num_batched_tokens") or None,
+                           input_len=input_len, output_len=output_len, kv_dtype=kv_dtype, efficiency=eff)
+    g = cat.gpu(gpu) if gpu else None
+    c = cat.cpu(cpu) if cpu else None
+    est = estimate(spec, fmt, gpu=g, cpu=c, opts=opts)
+    if not est.fits:
+        raise InputError("MODEL", f"{model} does not fit: {est.reason}", "more --gpus, another --quant or --gpu")
+    step = step_model_for(spec, fmt, est, gpu=g, cpu=c, efficiency=eff)
+    return setup_from_estimate(est, step, description=f"{model} {fmt.id} on {est.gpus or 1}x {est.device} "
+                               f"(TP {est.tp}, {est.replicas} replica(s))", engine_overrides=overrides)
+
+
 def register(app: typer.Typer) -> None:
     """Adds `garrison simulate`."""
 
@@ -58,11 +117,14 @@ def register(app: typer.Typer) -> None:
         use_case: str = typer.Option("", "--use-case", help="Which deployment of the design (default: first)."),
         slo_ttft_ms: float | None = typer.Option(None, "--slo-ttft-ms", help="P95 TTFT target, ms."),
         slo_itl_ms: float | None = typer.Option(None, "--slo-itl-ms", help="P95 ITL target, ms."),
-        gpu: str = typer.Option("", "--gpu", help="(MODEL) GPU id, as for garrison estimate."),
-        gpus: int = typer.Option(1, "--gpus", help="(MODEL) GPUs per replica (tensor parallel)."),
-        quant: str = typer.Option("", "--quant", help="(MODEL) quantisation, as for garrison estimate."),
-        engine: str = typer.Option("vllm", "--engine", help="(MODEL) vllm | sglang | llamacpp."),
-        max_model_len: int = typer.Option(0, "--max-model-len", help="(MODEL) context length."),
+        gpu: str = typer.Option("", "--gpu", help="(MODEL) GPU name, as for garrison estimate."),
+        cpu: str = typer.Option("", "--cpu", help="(MODEL) CPU name: llama.cpp on CPU."),
+        gpus: int = typer.Option(1, "--gpus", help="(MODEL) GPUs in the whole system (replicas fill the rest)."),
+        tp: int | None = typer.Option(None, "--tp", help="(MODEL) tensor parallel size."),
+        quant: str = typer.Option("auto", "--quant", help="(MODEL) quantisation, as for garrison estimate."),
+        kv_dtype: str = typer.Option("auto", "--kv-dtype", help="(MODEL) auto|bf16|fp16|fp8."),
+        engine: str = typer.Option("vllm", "--engine", help="(MODEL) vllm | sglang | llama.cpp."),
+        max_model_len: int | None = typer.Option(None, "--max-model-len", help="(MODEL) context length."),
         max_num_seqs: int = typer.Option(0, "--max-num-seqs", help="Override the engine's max_num_seqs."),
         max_num_batched_tokens: int = typer.Option(0, "--max-num-batched-tokens", help="Override the token budget."),
         calibration: str = typer.Option("", "--calibration", help="(MODEL) named calibration profile."),
@@ -71,16 +133,18 @@ def register(app: typer.Typer) -> None:
         """Simulate continuous batching under load: TTFT/ITL/E2E percentiles per rate, and where SLOs break."""
         path = Path(model_or_design)
         overrides = {"max_num_seqs": max_num_seqs, "max_num_batched_tokens": max_num_batched_tokens}
+        in_dist = LengthDist.parse(input_len, "--input-len") if input_len else None
+        out_dist = LengthDist.parse(output_len, "--output-len") if output_len else None
         if path.suffix == ".json" and path.is_file():
-            setup = setup_from_design(path.read_text(encoding="utf-8"), str(path), use_case=use_case,
-                                      engine_overrides=overrides)
+            setup = design_setup(path, use_case, overrides)
         else:
-            setup = setup_from_model(model_or_design, gpu=gpu, gpus=gpus, quant=quant, engine=engine,
-                                     max_model_len=max_model_len, calibration=calibration,
-                                     engine_overrides=overrides)
+            setup = model_setup(model_or_design, gpu=gpu, cpu=cpu, gpus=gpus, tp=tp, quant=quant, engine=engine,
+                                kv_dtype=kv_dtype, max_model_len=max_model_len,
+                                input_len=int(in_dist.expected) if in_dist else 1024,
+                                output_len=int(out_dist.expected) if out_dist else 256,
+                                calibration=calibration, overrides=overrides)
         workload = setup.workload(
-            input_len=LengthDist.parse(input_len, "--input-len") if input_len else None,
-            output_len=LengthDist.parse(output_len, "--output-len") if output_len else None,
+            input_len=in_dist, output_len=out_dist,
             num_requests=num_requests, burst_size=burst, prefix_hit_rate=prefix_hit_rate)
         requests = None
         if trace is not None:

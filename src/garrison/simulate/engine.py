@@ -170,6 +170,34 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
     nxt = 0
     done = len(rejected_ids)
 
+    # Decode-only step time as a line in the context, per batch size: n -> (a, b, lo, hi) with
+    # t(n, ctx) = a + b * ctx verified on [lo, hi]. A roofline is affine in the KV read between its
+    # regime changes, so a steady batch reuses one line instead of calling the model every step.
+    lines: dict[int, tuple[float, float, int, int]] = {}
+
+    def affine_decode(nd: int, lo: int, hi: int) -> tuple[float, float] | None:
+        line = lines.get(nd)
+        if line is not None and line[2] <= lo and hi <= line[3]:
+            return line[0], line[1]
+        if hi <= lo:
+            return None
+        # Try a wide stretch first (five points), so later runs with this batch size need no calls;
+        # fall back to the run's own stretch (three points).
+        for a_lo, a_hi, probes in ((0, 4 * hi + 65536, 5), (lo, hi, 3)):
+            f_lo = step_fn(nd, a_lo, 0, 0)
+            f_hi = step_fn(nd, a_hi, 0, 0)
+            b = (f_hi - f_lo) / (a_hi - a_lo)
+            a = f_lo - b * a_lo
+            ok = f_lo > 0
+            for q in range(1, probes - 1):
+                x = a_lo + (a_hi - a_lo) * q // (probes - 1)
+                fx = step_fn(nd, x, 0, 0)
+                ok = ok and abs(a + b * x - fx) <= 1e-9 * fx
+            if ok:
+                lines[nd] = (a, b, a_lo, a_hi)
+                return a, b
+        return None
+
     def preempt_newest(step_k: int, allocated: bool) -> int:
         """Evicts the newest running request; returns it. `allocated`: decodes hold step_k's block."""
         nonlocal used, n_dec, sum_base, preemptions, run_acc
@@ -212,16 +240,17 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
         # request arrives. When the step time is affine in the decode context over the run
         # (checked at both ends and the middle), step i of the run takes f0 + slope * i, so the
         # run's length and duration follow in closed form from the arithmetic series.
-        if n_dec and not prefilling and not waiting and not fresh and last_dec_end == now and fin_heap:
+        if (n_dec and not prefilling and not waiting and fin_heap
+                and (last_dec_end == now or len(fresh) == n_dec)
+                and all(tok_time[i] == now for i in fresh)):
             m = fin_heap[0][0] - kd - 1
-            if m >= 3:
+            if m >= 2:
                 c0 = sum_base + n_dec * (kd + 1)
-                f0 = step_fn(n_dec, c0, 0, 0)
-                f1 = step_fn(n_dec, c0 + n_dec * (m - 1), 0, 0)
-                mid = (m - 1) // 2
-                fmid = step_fn(n_dec, c0 + n_dec * mid, 0, 0)
-                slope = (f1 - f0) / (m - 1)
-                if abs(fmid - (f0 + slope * mid)) <= 1e-9 * fmid and f0 > 0 and f1 > 0:
+                c_end = c0 + n_dec * (m - 1)
+                line = affine_decode(n_dec, c0, c_end)
+                if line is not None:
+                    f0 = line[0] + line[1] * c0
+                    slope = line[1] * n_dec
                     if nxt < n:
                         gap_to_arrival = arrival[nxt] - now
                         half = slope / 2.0
@@ -266,6 +295,7 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                         kd = k2
                         steps += m
                         last_dec_end = now
+                        fresh.clear()  # every decode's last token came at the run's start
                         continue
 
         budget = budget_max
@@ -358,7 +388,15 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 continue
             break  # nothing can run and nothing will arrive (should not happen)
 
-        dt = step_fn(dec_now, (sum_base + n_dec * k) if dec_now else 0, pf_tok, pf_ctx)
+        if pf_tok:
+            dt = step_fn(dec_now, (sum_base + n_dec * k) if dec_now else 0, pf_tok, pf_ctx)
+        else:
+            ctx_now = sum_base + n_dec * k
+            line = lines.get(dec_now)
+            if line is not None and line[2] <= ctx_now <= line[3]:
+                dt = line[0] + line[1] * ctx_now
+            else:
+                dt = step_fn(dec_now, ctx_now, 0, 0)
         start = now
         now += dt
         steps += 1

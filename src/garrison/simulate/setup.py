@@ -7,13 +7,11 @@ the affine roofline fitted to the numbers the design's estimate records (step_mo
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 
-from garrison.design import Deployment, Design
+from garrison.design import Deployment, Design, Estimate
 from garrison.errors import InputError
 from garrison.simulate.engine import EngineConfig
 from garrison.simulate.results import Slo
@@ -72,37 +70,33 @@ def engine_for_deployment(dep: Deployment) -> EngineConfig:
                         max_model_len=dep.max_model_len)
 
 
-def _roofline_for_deployment(dep: Deployment) -> StepTimeModel | None:
-    """The sizing package's step model for this deployment, when the installed sizing offers one."""
+def read_design(text: str, source: str) -> Design:
+    """Parses a design.json."""
     try:
-        mod = importlib.import_module("garrison.sizing.estimate")
-    except ImportError:
-        return None
-    build = getattr(mod, "step_model_for_deployment", None)
-    if build is None:
-        return None
-    model: StepTimeModel = build(dep)
-    return model
-
-
-def setup_from_design(text: str, source: str, *, use_case: str = "",
-                      engine_overrides: dict[str, int] | None = None) -> SimulationSetup:
-    """Reads a design.json's deployment (the first, or `use_case`)."""
-    try:
-        design = Design.model_validate_json(text)
+        return Design.model_validate_json(text)
     except ValidationError as e:
         raise InputError(source, f"not a Garrison design ({e.error_count()} problems)",
                          "give a design.json written by garrison plan") from None
+
+
+def pick_deployment(design: Design, source: str, use_case: str = "") -> Deployment:
+    """The deployment named `use_case`, or the first."""
     deps = [d for d in design.deployments if not use_case or d.use_case == use_case]
     if not deps:
         names = ", ".join(d.use_case for d in design.deployments) or "none"
         raise InputError("--use-case", f"no deployment {use_case!r} in {source}", f"one of: {names}")
-    dep = deps[0]
+    return deps[0]
+
+
+def setup_from_design(design: Design, source: str, *, use_case: str = "", model: StepTimeModel | None = None,
+                      engine_overrides: dict[str, int] | None = None) -> SimulationSetup:
+    """A deployment's settings (the first, or `use_case`); `model`: its roofline, when it could be rebuilt."""
+    dep = pick_deployment(design, source, use_case)
     engine = _overridden(engine_for_deployment(dep), engine_overrides or {})
     block = 1 if engine.scheduler == "llamacpp" else 16
-    model = _roofline_for_deployment(dep) or step_model_from_estimate(dep.estimate, block_size=block)
+    step = model or step_model_from_estimate(dep.estimate, block_size=block)
     return SimulationSetup(
-        model=model, engine=engine, replicas=dep.replicas,
+        model=step, engine=engine, replicas=dep.replicas,
         default_rate_per_s=max(dep.requests_per_minute / 60.0, 1e-6),
         input_len=LengthDist(kind="fixed", mean=dep.input_tokens),
         output_len=LengthDist(kind="fixed", mean=dep.output_tokens),
@@ -111,24 +105,16 @@ def setup_from_design(text: str, source: str, *, use_case: str = "",
     )
 
 
-def setup_from_model(model: str, *, gpu: str, gpus: int, quant: str, engine: str, max_model_len: int,
-                     calibration: str, engine_overrides: dict[str, int] | None = None) -> SimulationSetup:
-    """Builds the step model the way `garrison estimate` does (garrison.sizing.estimate.build_step_model)."""
-    try:
-        mod = importlib.import_module("garrison.sizing.estimate")
-    except ImportError:
-        mod = None
-    build: Any = getattr(mod, "build_step_model", None) if mod is not None else None
-    if build is None:
-        raise InputError("MODEL", "this build has no roofline step model to simulate a bare model with",
-                         "give a design.json from garrison plan instead")
-    built = build(model=model, gpu=gpu, gpus=gpus, quant=quant, engine=engine, max_model_len=max_model_len,
-                  calibration=calibration)
-    step_model: StepTimeModel = built
-    eng = EngineConfig(scheduler=scheduler_for(engine),  # type: ignore[arg-type]
-                       max_model_len=max_model_len)
+def setup_from_estimate(est: Estimate, model: StepTimeModel, *, description: str,
+                        engine_overrides: dict[str, int] | None = None) -> SimulationSetup:
+    """An `estimate`'s configuration (engine, batching limits, lengths) with its step model."""
+    eng = EngineConfig(scheduler=scheduler_for(est.engine),  # type: ignore[arg-type]
+                       max_num_seqs=est.max_num_seqs,
+                       max_num_batched_tokens=max(est.max_num_batched_tokens, est.max_num_seqs),
+                       max_model_len=est.max_model_len)
     return SimulationSetup(
-        model=step_model, engine=_overridden(eng, engine_overrides or {}), replicas=1, default_rate_per_s=1.0,
-        input_len=LengthDist(kind="fixed", mean=512), output_len=LengthDist(kind="fixed", mean=256),
-        ttft_ms=None, itl_ms=None, description=f"{model} on {gpus}x {gpu or 'default GPU'}",
+        model=model, engine=_overridden(eng, engine_overrides or {}), replicas=est.replicas,
+        default_rate_per_s=1.0, input_len=LengthDist(kind="fixed", mean=est.input_len),
+        output_len=LengthDist(kind="fixed", mean=est.output_len), ttft_ms=None, itl_ms=None,
+        description=description,
     )
