@@ -112,8 +112,10 @@ class RooflineStepModel:
         moe = self.spec.moe
         if moe is None:
             return 0.0
-        return (self.spec.num_layers - moe.first_dense_layers) * moe.num_experts * expert_bytes(
-            self.spec, self.fmt
+        return (
+            (self.spec.num_layers - moe.first_dense_layers)
+            * moe.num_experts
+            * expert_bytes(self.spec, self.fmt)
         )
 
     def _attention_layers(self) -> tuple[int, int, int]:
@@ -154,7 +156,7 @@ class RooflineStepModel:
         c = self.counts
         linear_active = c.active - c.embedding - c.lm_head  # active excludes vision and MTP
         sampled = decode_seqs + (1 if prefill_tokens else 0)
-        flops = 2 * linear_active * tokens + 2 * c.lm_head * sampled
+        flops = 2.0 * linear_active * tokens + 2.0 * c.lm_head * sampled
         full_layers, sliding_layers, linear_layers = self._attention_layers()
         heads = spec.num_attention_heads
         pairs_prefill = prefill_tokens * max(prefill_context_tokens - prefill_tokens / 2, prefill_tokens / 2)
