@@ -107,13 +107,13 @@ case "$1" in
   pull) exit 0 ;;
   image)
     case "$3" in
-      --format) echo '["vllm/vllm-openai@sha256:1111111111111111111111111111111111111111111111111111111111111111"]' ;;
+      --format) echo '["vllm/vllm-openai@sha256:DIGEST"]' ;;
       *) echo '[{}]' ;;
     esac ;;
   save) printf 'fake image archive for %s\\n' "$4" > "$3" ;;
   load) exit 0 ;;
 esac
-"""
+""".replace("DIGEST", "1" * 64)
 
 
 def _fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -9,6 +9,7 @@ import typer
 
 from garrison.airgap import generate_keypair, install, lint_dir, pack, verify
 from garrison.airgap.progress import StderrReporter
+from garrison.errors import CheckFailed
 
 airgap_app = typer.Typer(help="Air-gapped installs: pack, verify, install.", no_args_is_help=True)
 
@@ -97,7 +98,16 @@ def verify_cmd(
             + f": {rep.files} files, {rep.bytes} bytes"
             + ("" if rep.complete else " (pack is marked incomplete)")
         )
-    raise typer.Exit(0 if rep.ok else 1)
+    if not rep.ok:  # exit 1 through the CLI's error path (one line on stderr)
+        n = len(rep.missing) + len(rep.truncated) + len(rep.altered) + len(rep.extra) + len(rep.problems)
+        sig = (
+            ""
+            if rep.signature not in ("invalid", "untrusted-key", "absent")
+            else f", signature {rep.signature}"
+        )
+        raise CheckFailed(
+            str(pack_dir), f"verify failed: {n} file problem(s){sig}", "re-copy the files listed"
+        )
 
 
 @airgap_app.command("install")
@@ -171,7 +181,11 @@ def lint_cmd(
         for f in findings:
             typer.echo(f.one_line())
         typer.echo(f"{len(findings)} finding(s)")
-    raise typer.Exit(1 if any(f.severity == "error" for f in findings) else 0)
+    errors = sum(f.severity == "error" for f in findings)
+    if errors:
+        raise CheckFailed(
+            str(bundle), f"{errors} setting(s) would reach the network at run time", "see the list"
+        )
 
 
 def register(app: typer.Typer) -> None:
