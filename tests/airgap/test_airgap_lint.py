@@ -33,8 +33,14 @@ GOOD_COMPOSE = {
         },
     }
 }
-WEBUI_ENV = (
-    "OFFLINE_MODE=true\nHF_HUB_OFFLINE=1\nSCARF_NO_ANALYTICS=true\nDO_NOT_TRACK=true\nANONYMIZED_TELEMETRY=false\n"
+WEBUI_ENV = "\n".join(
+    [
+        "OFFLINE_MODE=true",
+        "HF_HUB_OFFLINE=1",
+        "SCARF_NO_ANALYTICS=true",
+        "DO_NOT_TRACK=true",
+        "ANONYMIZED_TELEMETRY=false",
+    ]
 )
 
 

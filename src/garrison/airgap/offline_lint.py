@@ -267,6 +267,6 @@ def lint_dir(root: Path) -> list[Finding]:
     files = {
         p.relative_to(root).as_posix(): p.read_text(errors="replace")
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.suffix in (".yaml", ".yml", ".env")
+        if p.is_file() and (p.suffix in (".yaml", ".yml", ".env") or p.name == ".env")
     }
     return lint_files(files)
