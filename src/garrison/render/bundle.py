@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from garrison.design import Design
+from garrison.outputs import design_json
 from garrison.render.context import build_context
 from garrison.render.dashboards import dashboards
 
@@ -52,7 +53,7 @@ def render_bundle(design: Design) -> dict[str, str]:
         files[path] = text
     # the k8s gateway loads the same nginx.conf (kustomize cannot read files above its root)
     files["k8s/base/gateway/nginx.conf"] = files["gateway/nginx.conf"]
-    files["design.json"] = design.model_dump_json(indent=2) + "\n"
+    files["design.json"] = design_json(design)
     for tpl in late:
         rel = tpl[len(TEMPLATE_ROOT) : -len(".j2")]
         extra: dict[str, Any] = {"files": sorted(files)}
