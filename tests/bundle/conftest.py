@@ -9,7 +9,7 @@ import pytest
 
 from garrison.design import Design
 from garrison.render import render_bundle, write_bundle
-from tests.bundle.designs import DESIGNS
+from bundle.designs import DESIGNS
 
 
 @pytest.fixture(params=sorted(DESIGNS))

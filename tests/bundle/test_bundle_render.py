@@ -11,7 +11,7 @@ from garrison.design import Design
 from garrison.errors import InputError
 from garrison.render import render_bundle
 from garrison.render.context import gateway_limits
-from tests.bundle.designs import cpu_llamacpp_design, gpu_vllm_design, multinode_design
+from bundle.designs import cpu_llamacpp_design, gpu_vllm_design, multinode_design
 
 REQUIRED = [
     "README.md", "design.json", "hardware/README.md", "compose/compose.yaml", "compose/.env.example",

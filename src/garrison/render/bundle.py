@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -16,6 +17,7 @@ TEMPLATE_ROOT = "bundle/"
 LATE = ("k8s/base/kustomization.yaml", "README.md")  # rendered last: they list the other files
 
 
+@lru_cache(maxsize=1)
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("garrison", "templates"),
