@@ -154,7 +154,7 @@ def test_written_configs_say_so(cat: Catalogue) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["gpus.yaml", "models.yaml"],  # the other tables are filled next
+    ["gpus.yaml", "cpus.yaml", "models.yaml", "platforms.yaml", "quant_formats.yaml", "cloud_prices.yaml"],
 )
 def test_each_data_file_names_its_sources_in_a_header(name: str) -> None:
     header = _data_text(name).split("\n\n", 1)[0]

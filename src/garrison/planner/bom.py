@@ -19,7 +19,7 @@ def chassis_for(gpu: GPU | None, parts: ServerParts) -> str:
         return "apple"
     if gpu.segment == "datacenter" and gpu.interconnect.kind in ("nvlink", "infinity-fabric") and gpu.pcie_slots == 0:
         return "hgx8"
-    if gpu.segment == "datacenter":
+    if gpu.segment in ("datacenter", "workstation"):  # passively cooled / blower cards: 8 per 4U
         return "pcie8"
     return "workstation4"
 
@@ -29,7 +29,7 @@ def gpus_per_chassis(gpu: GPU | None, parts: ServerParts) -> int:
     if gpu is None:
         return 0
     ch = parts.chassis[chassis_for(gpu, parts)]
-    if gpu.segment == "consumer" and gpu.pcie_slots >= 3:
+    if gpu.segment == "consumer" and gpu.pcie_slots >= 3:  # triple-slot open-air coolers
         return min(ch.gpus, 2)
     return ch.gpus
 

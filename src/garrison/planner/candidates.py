@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
@@ -94,11 +94,11 @@ def quant_choices(spec: ModelSpec, device_gpu: GPU | None, quants: dict[str, Qua
     return out
 
 
-def gpu_counts(gpu: GPU, max_per_server: int) -> list[tuple[int, int]]:
+def gpu_counts(gpu: GPU, max_per_server: int, per_chassis: int) -> list[tuple[int, int]]:
     """(tp, pp) shapes to try: one server up to its GPU count; two servers for data-centre GPUs."""
     shapes = []
     n = 1
-    limit = min(max_per_server, gpu.interconnect.max_gpus_per_node)
+    limit = min(max_per_server, gpu.interconnect.max_gpus_per_node, per_chassis)
     if gpu.segment == "apple":
         return [(1, 1)]
     while n <= limit:
@@ -118,6 +118,7 @@ def enumerate_options(
     pinned_quant: str | None,
     allowed_engines: tuple[str, ...],
     max_per_server: int,
+    per_chassis: Callable[[GPU], int],
 ) -> Iterator[Option]:
     """All device x count x format x engine combinations for one model."""
     for gpu in gpus:
@@ -127,7 +128,7 @@ def enumerate_options(
                     engine = "vllm"
                 else:
                     continue
-            for tp, pp in gpu_counts(gpu, max_per_server):
+            for tp, pp in gpu_counts(gpu, max_per_server, per_chassis(gpu)):
                 if engine == "llama.cpp" and pp > 1:
                     continue
                 if spec.num_attention_heads % tp:

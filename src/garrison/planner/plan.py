@@ -19,7 +19,7 @@ from garrison.design import (
     Server,
 )
 from garrison.modelspec.spec import ModelSpec
-from garrison.planner.bom import ServerPlan, build_servers, gateway_servers
+from garrison.planner.bom import ServerPlan, build_servers, gateway_servers, gpus_per_chassis
 from garrison.planner.candidates import DEFAULT_TARGETS_MS, Sized, enumerate_options, size_option
 from garrison.planner.load import LoadTarget, derive_load
 from garrison.planner.tables import ServerParts, server_parts, usage_profiles
@@ -29,6 +29,7 @@ from garrison.sizing.weights import weight_bytes
 from garrison.modelspec.params import param_counts
 
 HOURS_PER_YEAR = 8760
+_COUNTER: dict[str, int] = {}  # candidates evaluated by the current plan() call (reported in Design.extra)
 MAINTENANCE_FRACTION = 0.08  # support contracts and spares: 5-10% of hardware price a year (assumption)
 DEPRECIATION_YEARS = 3
 
@@ -101,6 +102,9 @@ def _why_lost(alt: Ranked, best: Ranked) -> str:
     if alt.tier > best.tier:
         return f"4-bit weights (quality risk) while an 8-bit option fits; TCO {alt.tco:,.0f} vs {best.tco:,.0f} USD"
     diff = alt.tco - best.tco
+    if round(diff) <= 0:
+        return (f"same hardware cost; {best.sized.option.engine} preferred over {alt.sized.option.engine} "
+                "(continuous batching serves concurrent users better than fixed slots)")
     pct = diff / best.tco * 100 if best.tco else 0
     return f"costs {diff:,.0f} USD more over the horizon (+{pct:.0f}% TCO)"
 
@@ -175,6 +179,7 @@ def plan(
 ) -> Design:
     """Pick, for every use case and model, the cheapest deployment that fits and meets its targets."""
     cat = catalogue
+    _COUNTER.clear()
     parts = server_parts()
     profiles = usage_profiles()
     horizon_years = req.growth.horizon_months / 12
@@ -263,6 +268,7 @@ def plan(
         escalations=tuple(escalations),
         catalogue_as_of=cat.as_of,
         calibration=efficiency.name,
+        extra={"candidates_evaluated": str(_COUNTER.get("candidates", 0))},
     )
 
 
@@ -274,16 +280,23 @@ def _evaluate(uc: UseCase, key: str, spec: ModelSpec, ref: ModelRef, load: LoadT
               cpus: list[CPU], cat: Catalogue, parts: ServerParts, req: Requirements, eff: Efficiency,
               horizon_years: float, owned: dict[str, int]) -> tuple[list[Ranked], list[Sized]]:
     sized_all: list[Sized] = []
+    evaluated = 0
     for opt in enumerate_options(key, spec, gpus, cpus, cat.quant_formats, ref.quant,
-                                 req.hardware.allowed_engines, req.hardware.max_gpus_per_server):
+                                 req.hardware.allowed_engines, req.hardware.max_gpus_per_server,
+                                 lambda g: gpus_per_chassis(g, parts)):
         s = size_option(opt, kind=uc.kind, context_length=uc.context_length, load=load,
                         ttft_target_ms=uc.latency.ttft_p95_ms, itl_target_ms=uc.latency.itl_p95_ms,
                         high_availability=uc.high_availability, eff=eff)
+        evaluated += 1
         if s is not None:
             sized_all.append(s)
     ranked = [_rank(s, req, uc, cat, parts, horizon_years, owned) for s in sized_all if s.meets]
     budget = req.budget.capex_usd
-    ranked.sort(key=lambda r: (budget is not None and r.capex_mid > budget, r.tier, r.tco))
+    # within budget first, then 8-bit before 4-bit weights, then TCO; at equal cost a batching
+    # engine (vLLM / SGLang) before llama.cpp's fixed slots
+    ranked.sort(key=lambda r: (budget is not None and r.capex_mid > budget, r.tier, round(r.tco),
+                               r.sized.option.engine == "llama.cpp"))
+    _COUNTER["candidates"] = _COUNTER.get("candidates", 0) + evaluated
     return ranked, sized_all
 
 
@@ -314,8 +327,13 @@ def _deployment(uc: UseCase, key: str, best: Ranked, ranked: list[Ranked], load:
     reasons = _engine_reasons(best, cat, uc)
     reasons.insert(0, f"{_describe(best)}: lowest {req.growth.horizon_months}-month TCO "
                       f"({best.tco:,.0f} USD) among {len(ranked)} configurations that fit and meet the targets")
-    reasons.append(f"weights {o.fmt.id}: {o.fmt.bits_per_weight:g} bits per weight incl. scales; "
-                   f"{s.est.weights_gib_per_gpu:.1f} GiB per GPU, {s.est.kv_cache_gib_per_gpu:.1f} GiB KV cache per GPU")
+    unit = "GPU" if o.gpu else "host"
+    reasons.append(f"weights {o.fmt.id}: {o.fmt.bits_per_weight:.2f} bits per weight incl. scales; "
+                   f"{s.est.weights_gib_per_gpu:.1f} GiB per {unit}, {s.est.kv_cache_gib_per_gpu:.1f} GiB KV cache "
+                   f"per {unit}")
+    rpm = load.design_rpm
+    if rpm <= 0:  # sized from stated concurrency: report the rate that concurrency carries
+        rpm = s.rps_per_replica * s.replicas * 60
     return Deployment(
         use_case=uc.name,
         kind=uc.kind,
@@ -338,7 +356,7 @@ def _deployment(uc: UseCase, key: str, best: Ranked, ranked: list[Ranked], load:
         max_num_batched_tokens=s.est.max_num_batched_tokens,
         gpu_memory_utilization=0.90,
         fim=uc.fim,
-        requests_per_minute=round(load.design_rpm, 2),
+        requests_per_minute=round(rpm, 2),
         concurrent_requests=s.conc_per_replica * s.replicas,
         input_tokens=load.input_tokens,
         output_tokens=load.output_tokens,
