@@ -47,6 +47,9 @@ def has_tag(image: str) -> bool:
 def engine_image(dep: Deployment) -> str:
     """The pinned engine image for a deployment."""
     if dep.engine_image and has_tag(dep.engine_image):
+        if dep.engine == "llama.cpp" and dep.device_kind == "cpu":
+            # llama.cpp publishes CPU and CUDA builds of one release as server-bN / server-cuda-bN
+            return dep.engine_image.replace(":server-cuda-", ":server-")
         return dep.engine_image
     found = _catalogue_image(dep.engine)
     if found:
