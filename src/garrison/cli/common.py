@@ -14,6 +14,7 @@ from garrison.catalogue.schema import QuantFormat
 from garrison.errors import InputError
 from garrison.modelspec import ModelSpec, load_model_spec
 from garrison.requirements import ModelRef
+from garrison.sizing.formats import native_format
 
 
 def load_model(ref: ModelRef) -> tuple[str, ModelSpec]:
@@ -36,7 +37,7 @@ def resolve_quant(cat: Catalogue, spec: ModelSpec, quant: str, engine: str) -> Q
     """`auto` means the checkpoint's own format (the GGUF file type for .gguf; Q4_K_M for llama.cpp)."""
     if quant == "auto":
         if spec.source == "gguf":
-            return cat.quant(spec.native_dtype)
+            return native_format(spec, cat)
         if engine == "llama.cpp" and spec.native_dtype in ("bf16", "fp16", "fp32"):
             return cat.quant("q4_k_m")
         return cat.quant(spec.native_dtype)

@@ -27,6 +27,7 @@ from garrison.planner.simulated import SimulatedSizing, simulate_sizing
 from garrison.planner.tables import ServerParts, server_parts, usage_profiles
 from garrison.requirements import ModelRef, Requirements, UseCase
 from garrison.sizing.efficiency import DEFAULT_EFFICIENCY, Efficiency
+from garrison.sizing.formats import native_format
 from garrison.sizing.weights import weight_bytes
 
 HOURS_PER_YEAR = 8760
@@ -348,6 +349,7 @@ def _evaluate(
         req.hardware.allowed_engines,
         req.hardware.max_gpus_per_server,
         lambda g: gpus_per_chassis(g, parts),
+        native_format(spec, cat) if spec.source == "gguf" else None,
     ):
         s = size_option(
             opt,
