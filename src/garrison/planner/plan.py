@@ -202,11 +202,19 @@ def _recommend(uc: UseCase, cat: Catalogue) -> list[str]:
 def plan(
     req: Requirements,
     *,
-    catalogue: Catalogue,
-    load_model: ModelLoader,
+    catalogue: Catalogue | None = None,
+    load_model: ModelLoader | None = None,
     efficiency: Efficiency = DEFAULT_EFFICIENCY,
 ) -> Design:
     """Pick, for every use case and model, the cheapest deployment that fits and meets its targets."""
+    if catalogue is None:
+        from garrison.catalogue import load_catalogue
+
+        catalogue = load_catalogue()
+    if load_model is None:
+        from garrison.planner.model_refs import load_model_ref
+
+        load_model = load_model_ref
     cat = catalogue
     _COUNTER.clear()
     parts = server_parts()
