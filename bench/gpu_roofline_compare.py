@@ -19,7 +19,8 @@ from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
 
 
 def main() -> None:
-    data = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    with open(sys.argv[1], encoding="utf-8") as f:
+        data = json.load(f)
     cat = load_catalogue()
     gpu = cat.gpu(data["gpu"])
     spec = load_model_spec(cat.model("llama-3.1-8b-instruct").id)
