@@ -25,6 +25,9 @@ class MoE(BaseModel):
     shared_experts: int = Field(ge=0, default=0)
     shared_intermediate_size: int = Field(ge=0, default=0)  # per shared expert
     first_dense_layers: int = Field(ge=0, default=0)  # leading layers with a dense MLP instead
+    # latent MoE (Kimi-K3 `routed_expert_hidden_size`): experts work in this width, with a shared
+    # hidden->latent and latent->hidden projection per MoE layer; None = experts see hidden_size
+    latent_size: int | None = Field(default=None, ge=1)
 
 
 class MLA(BaseModel):
@@ -39,6 +42,7 @@ class MLA(BaseModel):
     q_lora_rank: int | None = None
     # DeepSeek-V3.2 / GLM-5 sparse-attention indexer keeps its own key per token per layer
     index_head_dim: int = Field(ge=0, default=0)
+    index_n_heads: int = Field(ge=0, default=0)  # indexer query heads (weights only, no cache)
 
 
 class LinearAttention(BaseModel):
@@ -77,12 +81,26 @@ class ModelSpec(BaseModel):
     tie_word_embeddings: bool = False
     max_context: int = Field(ge=1)
     mtp_layers: int = Field(ge=0, default=0)  # multi-token-prediction layers kept in the checkpoint
+    mtp_own_embeddings: bool = False  # DeepSeek-V3 format: each MTP layer stores embed + head copies
+    mtp_intermediate_size: int = Field(ge=0, default=0)  # dense MLP width of MTP layers (0 = as decoder)
+    # Small shape facts that change the parameter count (see modelspec.params)
+    attention_bias: bool = False  # q/k/v projections carry a bias (Qwen2, GLM-4.x, gpt-oss)
+    qk_norm: bool = False  # per-head RMSNorm on q and k (Qwen3, GLM-4.6, MiniMax-M2)
+    attn_output_gate: bool = False  # q_proj also emits a sigmoid output gate (Qwen3-Next / Qwen3.5)
+    mlp_gated: bool = True  # SwiGLU/GeGLU (gate, up, down) vs plain two-matrix MLP
     vision_params: int = Field(ge=0, default=0)  # vision tower + projector
     # Exact weight bytes and dtype when the files were read (safetensors headers / GGUF tensors).
     weight_bytes_exact: int | None = None
     native_dtype: str = "bf16"  # bf16 | fp16 | fp32 | fp8 | mxfp4 | nvfp4 | int4 | a GGUF file type
     quant_method: str | None = None  # from quantization_config (fp8, awq, gptq, mxfp4, compressed-tensors)
-    # params of the linear layers that a quantiser converts (attention + MLP/experts); the rest stays 16-bit
+    quant_bits: int | None = None  # bits of a quantised weight in the checkpoint (8 fp8/int8, 4 int4/fp4)
+    quant_group_size: int | None = (
+        None  # weights per scale (128 gptq/awq, 32 mxfp4; None = per block/channel)
+    )
+    # params of the linear layers that a quantiser converts (attention + MLP/experts); the rest stays 16-bit.
+    # Groups the checkpoint's quantization_config keeps unquantised (modelspec.params group names:
+    # attention, linear_mixers, dense_mlp, experts, shared_experts, router, embedding, lm_head, vision)
+    quant_skip: tuple[str, ...] = ()
     license: str | None = None
     fim: bool = False
     params_total_b_card: float | None = None  # the model card's number, for cross-checking the count

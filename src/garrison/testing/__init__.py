@@ -1,0 +1,1 @@
+"""Helpers that tests (and other helpers' tests) share: tiny real artefacts, no downloads."""
