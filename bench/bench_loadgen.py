@@ -10,7 +10,7 @@ output throughput and client CPU per token, as ratios garrison / GuideLLM. Guide
 separate venv (default /work/venv-guidellm, `pip install guidellm`); client CPU per token is the
 marginal CPU (user+sys of the whole process tree) between a small and a large run, which cancels start-up.
 
-    python bench/bench_loadgen.py [--part 1|2|all] [--guidellm-venv DIR] [--llama-server BIN] [--json OUT]
+    python bench/bench_loadgen.py [--part 1|2|all] [--guidellm-venv DIR] [--llama-server BIN] [--json] [--out DIR]
 """
 
 from __future__ import annotations
@@ -178,7 +178,8 @@ def _garrison(url: str, n: int, c: int, in_len: int, out_tok: int) -> tuple[dict
     p, cpu = _timed(
         [
             sys.executable,
-            str(ROOT / "tests/verify/run_cli.py"),
+            "-m",
+            "garrison",
             "bench",
             url,
             "--model",
@@ -218,7 +219,7 @@ def _garrison(url: str, n: int, c: int, in_len: int, out_tok: int) -> tuple[dict
 
 
 def part2(venv: Path, binary: Path, small: int, large: int, c: int, out_tok: int) -> dict[str, Any]:
-    from _tiny_gguf_fallback import write_tiny_gguf  # the same generator as garrison.testing.tiny_gguf
+    from garrison.testing.tiny_gguf import write_tiny_gguf
 
     work = Path(tempfile.mkdtemp(prefix="bench-loadgen-"))
     model = write_tiny_gguf(work / "tiny.gguf")
@@ -328,6 +329,24 @@ fast.save_pretrained(sys.argv[1])
 """
 
 
+def _print_table(out: dict[str, Any]) -> None:
+    for r in out.get("headroom", []):
+        print(
+            f"stub, {r['concurrency']:>5} streams: client CPU {r['client_cpu_ms_per_token']:.3f} ms/token "
+            f"({r['client_cpu_cores_used']:.2f} cores), {r['output_tokens_per_s']:.0f} tok/s, "
+            f"TTFT client-server {r['ttft_client_minus_server_ms']:.0f} ms, "
+            f"ITL client-server {r['itl_client_minus_server_ms']:.1f} ms (load {r['machine_load_1min']})"
+        )
+    vs = out.get("versus_guidellm", {})
+    if "skipped" in vs:
+        print("versus GuideLLM: skipped:", vs["skipped"])
+    for k, v in vs.get("ratio_same_definition", {}).items():
+        print(f"garrison {k}: {v}  (baseline: GuideLLM, same run, same llama-server)")
+    if vs:
+        cpu = vs["ratio_garrison_over_guidellm"]["client_cpu_ms_per_token"]
+        print(f"client CPU per token garrison / GuideLLM: {cpu}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=["1", "2", "all"], default="all")
@@ -338,14 +357,14 @@ def main() -> None:
         "--llama-server", default=str(Path.home() / ".cache/garrison/llama-server/11434.0.0/llama-server")
     )
     ap.add_argument("--small", type=int, default=20)
-    ap.add_argument("--large", type=int, default=100)
-    ap.add_argument("--json", dest="json_out")
+    ap.add_argument("--large", type=int, default=200)
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--out", help="also write loadgen.json into this folder")
     a = ap.parse_args()
     random.seed(0)
     out: dict[str, Any] = {}
     if a.part in ("1", "all"):
         out["headroom"] = part1([int(x) for x in a.concurrency.split(",")], a.token_delay_ms, 32)
-        print(json.dumps(out["headroom"], indent=2), flush=True)
     if a.part in ("2", "all"):
         venv = Path(a.guidellm_venv)
         if not (venv / "bin/guidellm").exists():
@@ -354,9 +373,13 @@ def main() -> None:
             }
         else:
             out["versus_guidellm"] = part2(venv, Path(a.llama_server), a.small, a.large, 4, 32)
-        print(json.dumps(out["versus_guidellm"], indent=2), flush=True)
-    if a.json_out:
-        Path(a.json_out).write_text(json.dumps(out, indent=2) + "\n")
+    if a.json:
+        print(json.dumps(out, indent=2))
+    else:
+        _print_table(out)
+    if a.out:
+        Path(a.out).mkdir(parents=True, exist_ok=True)
+        (Path(a.out) / "loadgen.json").write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ def main() -> None:
         t = time.perf_counter()
         estimate(spec, fmt, gpu=gpu, opts=EstimateOptions(max_model_len=16384))
         base.append(time.perf_counter() - t)
+
     def median_plan(simulate: bool) -> tuple[float, int]:
         runs, n = [], 0
         for _ in range(3):

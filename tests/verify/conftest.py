@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -13,17 +12,6 @@ import pytest
 
 HERE = Path(__file__).parent
 SRC = HERE.parents[1] / "src"
-LLAMA_VERSION = "11434.0.0"
-
-
-def llama_server_binary() -> Path | None:
-    """The cached llama-server built by scripts/ensure-llama-server.sh, if there."""
-    env = os.environ.get("GARRISON_LLAMA_SERVER")
-    if env and Path(env).is_file():
-        return Path(env)
-    cache = Path(os.environ.get("GARRISON_CACHE") or Path.home() / ".cache" / "garrison")
-    p = cache / "llama-server" / LLAMA_VERSION / "llama-server"
-    return p if p.is_file() else None
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -42,7 +30,7 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
     def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, str(HERE / "run_cli.py"), *args],
+            [sys.executable, "-m", "garrison", *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -88,18 +76,6 @@ def stub() -> Iterator[Callable[..., StubServer]]:
 def cli_env() -> Callable[[Path], dict[str, str]]:
     """The environment `cli` uses, for tests that start the CLI themselves."""
     return env_for
-
-
-@pytest.fixture
-def run_cli_py() -> Path:
-    return HERE / "run_cli.py"
-
-
-def can_unshare() -> bool:
-    if shutil.which("unshare") is None or shutil.which("ip") is None or os.geteuid() != 0:
-        return False
-    r = subprocess.run(["unshare", "--net", "--", "true"], capture_output=True)
-    return r.returncode == 0
 
 
 def make_design(
@@ -215,16 +191,10 @@ def design_file(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def llama_server_path() -> Path:
-    """The real llama-server binary; skips (with the command to build it) when it is not built."""
-    p = llama_server_binary()
-    if p is None:
-        pytest.skip("llama-server not built: run scripts/ensure-llama-server.sh")
-    return p
-
-
-@pytest.fixture(scope="session")
 def netns_ok() -> None:
     """Skips unless this process may create a network namespace (root, unshare, ip)."""
-    if not can_unshare():
-        pytest.skip("needs root, unshare and ip (network namespace)")
+    from garrison.testing.net import netns_unavailable_reason
+
+    reason = netns_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)

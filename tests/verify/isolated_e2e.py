@@ -84,7 +84,7 @@ def wait_http(url: str, ctx: object = None, seconds: float = 20) -> None:
 
 def garrison(*args: str) -> dict[str, object]:
     p = subprocess.run(
-        [sys.executable, str(HERE / "run_cli.py"), *args],
+        [sys.executable, "-m", "garrison", *args],
         capture_output=True,
         text=True,
         env=ENV,
@@ -96,13 +96,10 @@ def garrison(*args: str) -> dict[str, object]:
 def main() -> None:
     binary, work = sys.argv[1], Path(sys.argv[2])
     sys.path.insert(0, str(HERE))
-    try:
-        from garrison.testing.tiny_gguf import write_tiny_gguf
-    except ImportError:  # not on this branch yet: the local copy of the same generator
-        from _tiny_gguf_fallback import write_tiny_gguf
     import ssl
 
     from conftest import make_design
+    from garrison.testing.tiny_gguf import write_tiny_gguf
 
     (work / "tmp").mkdir(parents=True, exist_ok=True)
     model = write_tiny_gguf(work / "tiny.gguf")

@@ -78,12 +78,13 @@ def test_metrics_scraped_during_run(cli, stub) -> None:  # type: ignore[no-untyp
     assert srv["kv_usage_max"] == 0.25
 
 
-def test_ctrl_c_keeps_partial_results(tmp_path: Path, stub, cli_env, run_cli_py) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_keeps_partial_results(tmp_path: Path, stub, cli_env) -> None:  # type: ignore[no-untyped-def]
     s = stub("--token-delay-ms", "30")
     proc = subprocess.Popen(
         [
             sys.executable,
-            str(run_cli_py),
+            "-m",
+            "garrison",
             "bench",
             s.url,
             "--model",
