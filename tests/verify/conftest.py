@@ -87,6 +87,7 @@ def make_design(
     concurrency: int = 4,
     input_len: int = 32,
     output_len: int = 32,
+    requests_per_minute: float = 60,
 ) -> object:
     """A small hand-made Design (as `garrison plan` would write) whose estimate the tests compare with."""
     from garrison.design import Costs, Deployment, Design, Estimate, MemoryBreakdown, Range
@@ -158,7 +159,7 @@ def make_design(
         max_num_seqs=4,
         max_num_batched_tokens=2048,
         gpu_memory_utilization=0.9,
-        requests_per_minute=60,
+        requests_per_minute=requests_per_minute,
         concurrent_requests=concurrency,
         input_tokens=input_len,
         output_tokens=output_len,

@@ -167,6 +167,20 @@ def check_rate_limit(target: Target, verify: ssl.SSLContext | bool, burst: int) 
     return Check(name="rate limit", ok=n429 > 0 and other == 0, detail=detail)
 
 
+def _health(c: httpx.Client, target: Target, public: int, models: int) -> Check:
+    """Liveness: a public /health, else /health with the key (gateways that guard every path), else
+    /v1/models with the key (a gateway that does not route /health at all, like Garrison's)."""
+    if public == 200:
+        return Check(name="health", ok=True, detail="GET /health 200 (public)")
+    keyed = c.get(target.root + "/health", headers=target.headers).status_code if target.api_key else public
+    if keyed == 200:
+        return Check(name="health", ok=True, detail=f"GET /health {public} without key, 200 with it")
+    ok = models == 200
+    return Check(
+        name="health", ok=ok, detail=f"GET /health {public}/{keyed} (no key/key); GET /v1/models {models}"
+    )
+
+
 def run_checks(cfg: VerifyConfig) -> VerifyReport:
     """Run every check against the URL; a server that cannot be reached at all is one CheckFailed."""
     target = parse_target(cfg.url, cfg.api_key)
@@ -186,8 +200,8 @@ def run_checks(cfg: VerifyConfig) -> VerifyReport:
             raise CheckFailed(
                 "URL", f"{target.root} did not answer: {type(e).__name__}", "check the server"
             ) from None
-        checks.append(Check(name="health", ok=h.status_code == 200, detail=f"GET /health {h.status_code}"))
         m = c.get(target.api + "/models", headers=target.headers)
+        checks.append(_health(c, target, h.status_code, m.status_code))
         ids: list[str] = []
         try:
             data = m.json().get("data") if m.status_code == 200 else None
