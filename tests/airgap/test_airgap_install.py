@@ -32,7 +32,8 @@ def test_install_places_models_and_writes_receipt(
             assert (models / "tiny-llama" / p.name).read_bytes() == p.read_bytes()
     assert len(res.placed) == 7 and res.unchanged == ()
     receipt = json.loads((models / RECEIPT_NAME).read_text())
-    assert receipt["pack"] == "acme" and receipt["complete"] is True
+    assert receipt["pack"] == "acme"
+    assert receipt["complete"] is False, "tiny test models cannot be planned: no images, so incomplete"
     assert {m["name"] for m in receipt["models"]} == {"tiny-llama", "tiny-q4.gguf"}
     assert all(len(f["sha256"]) == 64 for f in receipt["files"])
 

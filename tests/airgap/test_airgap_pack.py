@@ -15,7 +15,7 @@ from garrison.airgap.pack import parse_size
 from garrison.airgap.progress import Silent
 from garrison.errors import InputError
 
-from .conftest import make_design, requirements_yaml, run_cli
+from .conftest import make_design, requirements_yaml, run_cli, run_cli_subprocess
 
 
 def _sha(p: Path) -> str:
@@ -154,7 +154,7 @@ def test_missing_models_listed_with_fix_and_nothing_written(tmp_path: Path) -> N
     assert "./models/absent" in text and "ghost-org/ghost-model" in text
     assert "--model-source" in text and "--download" in text
     assert not (tmp_path / "out").exists()
-    r = run_cli("airgap", "pack", str(req), "--out", str(tmp_path / "out2"), "--no-wheelhouse")
+    r = run_cli_subprocess("airgap", "pack", str(req), "--out", str(tmp_path / "out2"), "--no-wheelhouse")
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "ghost-org/ghost-model" in r.stderr
     assert not (tmp_path / "out2").exists()
@@ -260,3 +260,29 @@ def test_parse_size(text: str, bytes_: int) -> None:
 def test_parse_size_rejects(bad: str) -> None:
     with pytest.raises(InputError):
         parse_size(bad)
+
+
+def test_requirements_are_planned_and_catalogue_models_found_in_a_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped air-gapped example, planned for real; its model comes from a (tiny) HF cache."""
+    from .conftest import REPO, model_files
+
+    cache = tmp_path / "hub"
+    snap = cache / "models--Qwen--Qwen3-32B" / "snapshots" / ("f" * 40)
+    model_files(snap)
+    (cache / "models--Qwen--Qwen3-32B" / "refs").mkdir()
+    (cache / "models--Qwen--Qwen3-32B" / "refs" / "main").write_text("f" * 40)
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))  # no container runtime: images become commands
+    m = pack(
+        REPO / "examples" / "airgapped-regulated.yaml", tmp_path / "out", [cache], wheelhouse=False
+    ).manifest
+    assert m.name == "St. Elsewhere Hospital"
+    (model,) = m.models
+    assert model.origin["repo_id"] == "Qwen/Qwen3-32B" and model.origin["revision"] == "f" * 40
+    assert m.images and all(i.ref for i in m.images)
+    assert m.complete is False and "SAVE-IMAGES.sh" in m.incomplete_reasons[0]
+    assert m.bundle and any(f.path.startswith("bundle/") for f in m.files)
+    assert verify(tmp_path / "out").ok
