@@ -467,6 +467,8 @@ def pack(
     for stale in set(state) - keep:
         (out_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(out_dir / STAGING, ignore_errors=True)
+    for leftover in out_dir.rglob("*.partial"):  # a copy killed mid-way under a layout no longer used
+        leftover.unlink()
 
     lint = _lint_bundle(bundle)
     manifest = Manifest(
