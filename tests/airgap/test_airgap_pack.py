@@ -286,3 +286,38 @@ def test_requirements_are_planned_and_catalogue_models_found_in_a_cache(
     assert m.complete is False and "SAVE-IMAGES.sh" in m.incomplete_reasons[0]
     assert m.bundle and any(f.path.startswith("bundle/") for f in m.files)
     assert verify(tmp_path / "out").ok
+
+
+def test_download_only_when_asked_and_it_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Uses a FAKE huggingface_hub module (no Hub access from here) to check the wiring: pack only
+    downloads with download=True, says so on stderr, and records the commit it got."""
+    import sys
+    import types
+
+    from garrison.airgap.progress import StderrReporter
+
+    from .conftest import model_files
+
+    calls: list[tuple[str, str | None]] = []
+
+    def snapshot_download(repo_id: str, revision: str | None = None, cache_dir: object = None) -> str:
+        calls.append((repo_id, revision))
+        snap = tmp_path / "dl" / ("models--" + repo_id.replace("/", "--")) / "snapshots" / ("c" * 40)
+        model_files(snap)
+        return str(snap)
+
+    fake = types.ModuleType("huggingface_hub")
+    fake.snapshot_download = snapshot_download  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    req = requirements_yaml(tmp_path / "req.yaml", ["remote-org/remote-model"])
+    with pytest.raises(InputError, match="remote-org/remote-model"):
+        pack(req, tmp_path / "out", wheelhouse=False)
+    assert calls == [], "no download unless asked"
+    m = pack(req, tmp_path / "out", wheelhouse=False, download=True, reporter=StderrReporter()).manifest
+    assert calls == [("remote-org/remote-model", None)]
+    assert "downloading remote-org/remote-model from the Hugging Face Hub" in capsys.readouterr().err
+    (model,) = m.models
+    assert model.kind == "hub" and model.origin["revision"] == "c" * 40
