@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from garrison.airgap import install, pack, verify
+from garrison.airgap.images import archive_name
 from garrison.airgap.manifest import MANIFEST_NAME, STATE_NAME
 from garrison.airgap.pack import parse_size
 from garrison.airgap.progress import Silent
@@ -92,10 +93,15 @@ def test_design_json_without_container_runtime_is_marked_incomplete(
     m = res.manifest
     assert m.complete is False
     assert "SAVE-IMAGES.sh" in m.incomplete_reasons[0]
-    assert [i.ref for i in m.images] == ["vllm/vllm-openai:v0.11.0"]
+    refs = [i.ref for i in m.images]
+    assert "vllm/vllm-openai:v0.11.0" in refs  # the design's engine image
     script = (tmp_path / "out" / "images" / "SAVE-IMAGES.sh").read_text()
-    assert "docker pull vllm/vllm-openai:v0.11.0" in script
-    assert "docker save -o garrison-images/vllm_vllm-openai_v0.11.0.tar vllm/vllm-openai:v0.11.0" in script
+    for ref in refs:
+        assert f"docker pull {ref}" in script
+        assert f"docker save -o garrison-images/{archive_name(ref)} {ref}" in script
+    if m.bundle:  # the renderer is merged: its support images (gateway, monitoring ...) come along
+        assert len(refs) > 1 and any(f.path.startswith("bundle/compose/") for f in m.files)
+        assert not [f for f in m.offline_findings if f.startswith("error")]
     assert verify(tmp_path / "out").ok  # incomplete is not corrupt
 
 
@@ -136,13 +142,14 @@ def test_images_saved_by_digest_with_a_runtime(
     src.write_text(make_design(str(hf_folder)).model_dump_json())
     m = pack(src, tmp_path / "out", wheelhouse=False).manifest
     assert m.complete
-    (image,) = m.images
+    image = next(i for i in m.images if i.ref == "vllm/vllm-openai:v0.11.0")
     assert image.digest == "sha256:" + "1" * 64
     assert image.saved_with == "docker"
     assert (tmp_path / "out" / image.archive).read_text().startswith("fake image archive")
+    assert all(i.archive and i.digest for i in m.images)
     assert "save -o" in log.read_text()
     res = install(tmp_path / "out", tmp_path / "models", venv=tmp_path / "venv")
-    assert res.images_loaded == ("vllm/vllm-openai:v0.11.0",)
+    assert set(res.images_loaded) == {i.ref for i in m.images} and res.images_not_loaded == ()
     assert "load -i" in log.read_text()
 
 
