@@ -328,3 +328,19 @@ def test_download_only_when_asked_and_it_says_so(
     assert "downloading remote-org/remote-model from the Hugging Face Hub" in capsys.readouterr().err
     (model,) = m.models
     assert model.kind == "hub" and model.origin["revision"] == "c" * 40
+
+
+def test_images_saved_before_an_interruption_are_not_saved_again(
+    tmp_path: Path, hf_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAKE docker again; counts `docker save` calls across an interrupted and a resumed pack."""
+    log = _fake_docker(tmp_path, monkeypatch)
+    src = tmp_path / "design.json"
+    src.write_text(make_design(str(hf_folder)).model_dump_json())
+    with pytest.raises(KeyboardInterrupt):
+        pack(src, tmp_path / "out", wheelhouse=False, reporter=_StopAfter(1))
+    saves = log.read_text().count("save -o")
+    assert saves >= 1
+    m = pack(src, tmp_path / "out", wheelhouse=False).manifest
+    assert log.read_text().count("save -o") == saves == len(m.images)
+    assert verify(tmp_path / "out").ok

@@ -338,13 +338,21 @@ def _stage_images(
     unsaved: list[str] = []
     for ref in refs:
         saved = img.from_archive_dir(ref, image_dir) if image_dir else None
+        staged = out_dir / STAGING / "images" / img.archive_name(ref)
+        record = staged.with_name(staged.name + ".json")
+        if saved is None and staged.is_file() and record.is_file():  # saved by an interrupted run
+            done = json.loads(record.read_text())
+            saved = img.SavedImage(
+                ref, str(done["digest"]), staged, str(done["saved_with"]), str(done["note"])
+            )
         if saved is None:
             if not runtime_checked:
                 runtime, runtime_checked = img.detect_runtime(), True
             if runtime:
-                staged = out_dir / STAGING / "images" / img.archive_name(ref)
                 reporter.note(f"saving image {ref} with {runtime}")
                 saved = img.save_image(runtime, ref, staged)
+                body = {"digest": saved.digest, "saved_with": saved.saved_with, "note": saved.note}
+                write_atomic(record, json.dumps(body).encode())
         if saved is None or saved.archive is None:
             unsaved.append(ref)
             entries.append(
