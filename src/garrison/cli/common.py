@@ -1,0 +1,50 @@
+"""Edge helpers shared by commands: resolving names to specs, writing files atomically, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from garrison.catalogue import Catalogue
+from garrison.catalogue.schema import QuantFormat
+from garrison.errors import InputError
+from garrison.modelspec import ModelSpec
+from garrison.planner.model_refs import load_model_ref
+from garrison.sizing.formats import native_format
+
+load_model = load_model_ref  # the CLI's name for it
+
+
+def resolve_quant(cat: Catalogue, spec: ModelSpec, quant: str, engine: str) -> QuantFormat:
+    """`auto` means the checkpoint's own format (the GGUF file type for .gguf; Q4_K_M for llama.cpp)."""
+    if quant == "auto":
+        if spec.source == "gguf":
+            return native_format(spec, cat)
+        if engine == "llama.cpp" and spec.native_dtype in ("bf16", "fp16", "fp32"):
+            return cat.quant("q4_k_m")
+        return cat.quant(spec.native_dtype)
+    return cat.quant(quant)
+
+
+def print_json(obj: Any) -> None:
+    """Results on stdout, sorted keys, one object."""
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_text_atomic(path: Path, text: str, force: bool = False) -> None:
+    """Write via a temp file in the same folder and rename; refuse to overwrite without force."""
+    if path.exists() and not force:
+        raise InputError(str(path), "already exists", "pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

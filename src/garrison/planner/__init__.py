@@ -1,0 +1,5 @@
+"""The planner: requirements -> candidates -> a ranked, justified Design."""
+
+from garrison.planner.plan import plan
+
+__all__ = ["plan"]

@@ -1,0 +1,213 @@
+"""Bill of materials: GPUs -> servers with CPU, RAM, NVMe, network, PSU, power, cooling, rack units."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from garrison.catalogue.schema import CPU, GPU
+from garrison.design import Range, Server
+from garrison.planner.tables import Chassis, ServerParts
+from garrison.sizing.units import W_TO_BTU_H
+
+
+def chassis_for(gpu: GPU | None, parts: ServerParts) -> str:
+    """Which chassis a GPU goes in: SXM/OAM boards, data-centre PCIe, workstation cards, Apple, CPU."""
+    if gpu is None:
+        return "cpu2u"
+    if gpu.segment == "apple":
+        return "apple"
+    if (
+        gpu.segment == "datacenter"
+        and gpu.interconnect.kind in ("nvlink", "infinity-fabric")
+        and gpu.pcie_slots == 0
+    ):
+        return "hgx8"
+    if gpu.segment in ("datacenter", "workstation"):  # passively cooled / blower cards: 8 per 4U
+        return "pcie8"
+    return "workstation4"
+
+
+def gpus_per_chassis(gpu: GPU | None, parts: ServerParts) -> int:
+    """GPUs one server of that chassis takes (triple-slot consumer cards: 2 per 4U tower)."""
+    if gpu is None:
+        return 0
+    ch = parts.chassis[chassis_for(gpu, parts)]
+    if gpu.segment == "consumer" and gpu.pcie_slots >= 3:  # triple-slot open-air coolers
+        return min(ch.gpus, 2)
+    return ch.gpus
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """Servers for one deployment's replicas."""
+
+    server: Server
+    capex_low: float
+    capex_high: float
+
+
+def _round_ram_gib(gib: float) -> int:
+    """RAM comes in full channel populations; round up to a multiple of 64 GiB (min 64)."""
+    return int(max(64, math.ceil(gib / 64) * 64))
+
+
+def _nvme_tb(needed_tb: float, parts: ServerParts) -> float:
+    for size in parts.nvme_sizes_tb:
+        if size >= needed_tb:
+            return size
+    n = math.ceil(needed_tb / parts.nvme_sizes_tb[-1])
+    return n * parts.nvme_sizes_tb[-1]
+
+
+def build_servers(
+    *,
+    name: str,
+    gpu: GPU | None,
+    cpu: CPU,
+    cpu_sockets: int,
+    gpus_per_replica: int,
+    replicas: int,
+    high_availability: bool,
+    model_bytes: float,
+    multi_node: bool,
+    parts: ServerParts,
+    hosts: tuple[str, ...],
+    host_ram_gib: float = 0.0,
+) -> ServerPlan:
+    """Servers for `replicas` x `gpus_per_replica` GPUs (or CPU hosts), with power and cooling.
+
+    - RAM: at least 2x the GPU memory of the server (engines stage weights through pinned host
+      memory; vLLM's CPU swap / KV offload use it too), and for CPU inference the model + KV.
+    - NVMe: three model versions (current, previous for rollback, next for blue-green) + 1 TB for
+      OS, images and logs.
+    - Power: GPUs at TDP + CPUs at TDP + chassis base + NICs = maximum draw. PSU capacity is max x
+      margin (PSUs are most efficient and live longest below ~80% load), delivered N+1.
+    - Cooling: every watt becomes heat: BTU/h = W x 3.412.
+    """
+    ch_name = chassis_for(gpu, parts)
+    ch: Chassis = parts.chassis[ch_name]
+    if gpu is None:
+        servers = replicas
+        gpus_in_server = 0
+    else:
+        per = gpus_per_chassis(gpu, parts)
+        if multi_node:
+            servers = replicas * math.ceil(gpus_per_replica / per)
+            gpus_in_server = per
+        else:
+            replicas_per_server = max(1, per // gpus_per_replica)
+            servers = math.ceil(replicas / replicas_per_server)
+            if high_availability and replicas >= 2:
+                servers = max(servers, 2)
+            gpus_in_server = min(per, math.ceil(replicas / servers) * gpus_per_replica)
+    gpu_mem_gib = (gpu.usable_memory_gib if gpu else 0) * gpus_in_server
+    ram = _round_ram_gib(max(2 * gpu_mem_gib, host_ram_gib, 64 if gpu is None else 128))
+    nvme = _nvme_tb(3 * model_bytes / 1e12 + 1.0, parts)
+    if multi_node:
+        nic = parts.nic["ndr_400g_per_gpu"]
+        nic_count = gpus_in_server
+        network = f"{nic_count}x 400G NDR InfiniBand/RoCE (one per GPU, rail-optimised) + 2x 25GbE front-end"
+    elif gpus_in_server >= 4:
+        nic, nic_count = parts.nic["ethernet_2x100g"], 1
+        network = "2x 100GbE (bonded, to the gateway VLAN) + 1GbE BMC"
+    else:
+        nic, nic_count = parts.nic["ethernet_2x25g"], 1
+        network = "2x 25GbE (bonded, to the gateway VLAN) + 1GbE BMC"
+    gpu_w = (gpu.tdp_w if gpu else 0) * gpus_in_server
+    cpu_w = cpu.tdp_w * cpu_sockets if (gpu is None or gpu.segment != "apple") else 0
+    rest_w = ch.base_w + nic.w * nic_count + cpu_w + ram / 64 * 10  # ~10 W per 64 GiB DDR5 RDIMM
+    max_w = gpu_w + rest_w
+    typical_w = gpu_w * parts.typical_gpu_utilisation + rest_w * parts.typical_rest_utilisation
+    psu_w = int(math.ceil(max_w * parts.psu_margin / 100) * 100)
+    rack_units = ch.rack_units
+    if gpu is not None and gpu.segment == "apple":
+        cpu_w = 0
+    gpu_price_low = gpu.price.low_usd if gpu and gpu.price else 0.0
+    gpu_price_high = gpu.price.high_usd if gpu and gpu.price else 0.0
+    cpu_low = cpu.price.low_usd if cpu.price else 0.0
+    cpu_high = cpu.price.high_usd if cpu.price else 0.0
+    is_apple = gpu is not None and gpu.segment == "apple"
+    host_low = (
+        0.0
+        if is_apple
+        else (
+            ch.price_usd.low
+            + cpu_low * cpu_sockets
+            + ram * parts.memory_usd_per_gib.low
+            + nvme * parts.nvme_usd_per_tb.low
+            + nic.price_usd.low * nic_count
+        )
+    )
+    host_high = (
+        0.0
+        if is_apple
+        else (
+            ch.price_usd.high
+            + cpu_high * cpu_sockets
+            + ram * parts.memory_usd_per_gib.high
+            + nvme * parts.nvme_usd_per_tb.high
+            + nic.price_usd.high * nic_count
+        )
+    )
+    low = host_low + gpu_price_low * gpus_in_server
+    high = host_high + gpu_price_high * gpus_in_server
+    notes = [f"chassis: {ch.for_}"]
+    if gpu is not None and gpu.price is None:
+        notes.append(f"no dated price in the catalogue for {gpu.name}: GPU cost not included")
+    if is_apple:
+        notes.append("Apple machine: CPU, memory and storage are part of the machine's price")
+    server = Server(
+        name=name,
+        role="inference",
+        count=servers,
+        gpu=gpu.id if gpu else None,
+        gpus_per_server=gpus_in_server,
+        cpu=cpu.id if not is_apple else "apple-soc",
+        cpu_sockets=cpu_sockets if not is_apple else 1,
+        ram_gib=ram,
+        nvme_tb=nvme,
+        network=network,
+        psu_w=psu_w,
+        power_typical_w=round(typical_w, 1),
+        power_max_w=round(max_w, 1),
+        cooling_btu_h=round(max_w * W_TO_BTU_H, 1),
+        rack_units=rack_units,
+        price_usd=Range(low=round(low, 2), expected=round((low + high) / 2, 2), high=round(high, 2)),
+        hosts=hosts,
+        notes=tuple(notes),
+    )
+    return ServerPlan(server=server, capex_low=low * servers, capex_high=high * servers)
+
+
+def gateway_servers(cpu: CPU, high_availability: bool, parts: ServerParts) -> ServerPlan:
+    """The gateway / monitoring node(s): nginx, Prometheus, Grafana, Open WebUI."""
+    ch = parts.chassis["gateway1u"]
+    count = 2 if high_availability else 1
+    ram = 64
+    max_w = ch.base_w + cpu.tdp_w + parts.nic["ethernet_2x25g"].w
+    low = ch.price_usd.low + (cpu.price.low_usd if cpu.price else 0) + ram * parts.memory_usd_per_gib.low
+    high = ch.price_usd.high + (cpu.price.high_usd if cpu.price else 0) + ram * parts.memory_usd_per_gib.high
+    server = Server(
+        name="gateway",
+        role="gateway",
+        count=count,
+        gpu=None,
+        gpus_per_server=0,
+        cpu=cpu.id,
+        cpu_sockets=1,
+        ram_gib=ram,
+        nvme_tb=1.92,
+        network="2x 25GbE (user VLAN + inference VLAN) + 1GbE BMC",
+        psu_w=int(math.ceil(max_w * parts.psu_margin / 100) * 100),
+        power_typical_w=round(max_w * parts.typical_rest_utilisation, 1),
+        power_max_w=round(max_w, 1),
+        cooling_btu_h=round(max_w * W_TO_BTU_H, 1),
+        rack_units=ch.rack_units,
+        price_usd=Range(low=low, expected=(low + high) / 2, high=high),
+        hosts=("gateway", "prometheus", "grafana", "open-webui"),
+        notes=("two nodes with a floating VIP (keepalived/VRRP) when high availability is asked",)
+        if high_availability
+        else (),
+    )
+    return ServerPlan(server=server, capex_low=low * count, capex_high=high * count)
