@@ -18,8 +18,10 @@ def design_json(design: Design) -> str:
 
 
 def design_files(design: Design) -> dict[str, str]:
-    """Every file `garrison plan --out` writes, as {relative path: text}."""
-    return {"design.json": design_json(design)}
+    """Every file `garrison plan --out` writes, as {relative path: text}: design.json and the bundle."""
+    from garrison.render import render_bundle  # the bundle renders from the same design.json text
+
+    return {**render_bundle(design), "design.json": design_json(design)}
 
 
 def write_tree(files: dict[str, str], out: Path, *, force: bool = False) -> None:
@@ -31,7 +33,9 @@ def write_tree(files: dict[str, str], out: Path, *, force: bool = False) -> None
     if out.exists() and not out.is_dir():
         raise InputError(str(out), "exists and is not a folder", "choose another --out")
     if out.exists() and any(out.iterdir()) and not force:
-        raise InputError(str(out), "folder is not empty", "pass --force to replace it, or choose another --out")
+        raise InputError(
+            str(out), "folder is not empty", "pass --force to replace it, or choose another --out"
+        )
     for rel in files:
         p = Path(rel)
         if p.is_absolute() or ".." in p.parts:

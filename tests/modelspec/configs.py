@@ -162,3 +162,68 @@ ALL: dict[str, dict[str, Any]] = {
     "qwen3-next": QWEN3_NEXT,
     "gemma3-27b": GEMMA3_27B,
 }
+
+# meta-llama/Llama-4-Scout-17B-16E text shape keys, as recalled from its config.json (no copy in the
+# shared reference set): chunked attention on RoPE layers, 1 routed + 1 shared expert, MoE every layer.
+LLAMA4_SCOUT: dict[str, Any] = {
+    "architectures": ["Llama4ForConditionalGeneration"],
+    "model_type": "llama4",
+    "text_config": {
+        "model_type": "llama4_text",
+        "hidden_size": 5120,
+        "num_hidden_layers": 48,
+        "num_attention_heads": 40,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "intermediate_size": 8192,
+        "intermediate_size_mlp": 16384,
+        "num_local_experts": 16,
+        "num_experts_per_tok": 1,
+        "interleave_moe_layer_step": 1,
+        "attention_chunk_size": 8192,
+        "no_rope_layers": [0 if (i + 1) % 4 == 0 else 1 for i in range(48)],
+        "vocab_size": 202048,
+        "max_position_embeddings": 10485760,
+    },
+    "tie_word_embeddings": False,
+}
+
+# MiniMax-Text-01-style hybrid: lightning (linear) attention with a softmax layer every 8th
+MINIMAX_LIGHTNING: dict[str, Any] = {
+    "architectures": ["MiniMaxForCausalLM"],
+    "model_type": "minimax",
+    "hidden_size": 512,
+    "head_dim": 64,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 8,
+    "num_hidden_layers": 16,
+    "attn_type_list": [1 if (i + 1) % 8 == 0 else 0 for i in range(16)],
+    "intermediate_size": 1024,
+    "num_local_experts": 4,
+    "num_experts_per_tok": 2,
+    "vocab_size": 1000,
+    "max_position_embeddings": 4096,
+}
+
+# GraniteMoeHybrid-style Mamba2 + attention hybrid (small shapes)
+MAMBA2_HYBRID: dict[str, Any] = {
+    "architectures": ["GraniteMoeHybridForCausalLM"],
+    "model_type": "granitemoehybrid",
+    "hidden_size": 256,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 1,
+    "num_hidden_layers": 6,
+    "layer_types": ["mamba", "mamba", "attention", "mamba", "mamba", "attention"],
+    "mamba_n_heads": 8,
+    "mamba_d_head": 64,
+    "mamba_d_state": 128,
+    "mamba_n_groups": 1,
+    "mamba_d_conv": 4,
+    "intermediate_size": 512,
+    "vocab_size": 1000,
+    "max_position_embeddings": 4096,
+}
+
+ALL.update(
+    {"llama4-scout": LLAMA4_SCOUT, "minimax-lightning": MINIMAX_LIGHTNING, "mamba2-hybrid": MAMBA2_HYBRID}
+)

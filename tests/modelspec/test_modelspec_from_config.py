@@ -258,3 +258,32 @@ def test_kimi_k3_kda_layers_and_latent_moe() -> None:
     assert s.linear is not None and s.linear.state_elements_per_layer == 96 * 128 * 128
     assert s.moe is not None and s.moe.latent_size == 3584 and s.moe.shared_experts == 2
     assert s.native_dtype == "mxfp4" and "vision" in s.quant_skip
+
+
+def test_llama4_chunked_attention_and_shared_expert() -> None:
+    s = spec(configs.LLAMA4_SCOUT)
+    assert s.layer_kinds.count("full") == 12 and s.layer_kinds.count("sliding") == 36
+    assert s.sliding_window == 8192 and s.layer_kinds[3] == "full"
+    assert s.moe is not None and s.moe.first_dense_layers == 0 and s.moe.shared_experts == 1
+    assert s.moe.shared_intermediate_size == 8192
+
+
+def test_minimax_lightning_hybrid() -> None:
+    s = spec(configs.MINIMAX_LIGHTNING)
+    assert s.layer_kinds.count("linear") == 14 and s.layer_kinds[7] == "full"
+    assert s.linear is not None and s.linear.state_elements_per_layer == 8 * 64 * 64
+    assert s.linear.conv_elements_per_layer == 0
+
+
+def test_mamba2_hybrid_state() -> None:
+    s = spec(configs.MAMBA2_HYBRID)
+    assert s.layer_kinds == ("linear", "linear", "full", "linear", "linear", "full")
+    assert s.linear is not None and s.linear.state_elements_per_layer == 8 * 64 * 128
+    assert s.linear.conv_elements_per_layer == (8 * 64 + 2 * 128) * 3
+    assert s.head_dim == 64 and s.num_kv_heads == 1
+
+
+def test_deepseek_v4_compress_ratios_map_to_kinds() -> None:
+    s = spec(load_reference("deepseek-ai__DeepSeek-V4-Flash"))
+    assert s.num_kv_heads == 1 and s.head_dim == 512 and s.sliding_window == 128
+    assert {"sliding", "full"} >= set(s.layer_kinds)

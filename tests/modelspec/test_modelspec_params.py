@@ -110,3 +110,16 @@ def test_as_dict_has_every_group() -> None:
             "vision",
         )
     )
+
+
+def test_llama4_scout_card() -> None:
+    # Meta's card: 109B total, 17B active (text 107.8B by shape + ~1B vision tower not modelled here)
+    p = param_counts(spec_from_config(configs.LLAMA4_SCOUT, name="scout", source="inline"))
+    assert p.total / 1e9 == pytest.approx(108.0, rel=0.02)
+    assert p.active / 1e9 == pytest.approx(17.0, rel=0.03)
+
+
+def test_linear_mixers_counted_per_linear_layer() -> None:
+    s = spec_from_config(configs.MAMBA2_HYBRID, name="m", source="inline")
+    p = param_counts(s)
+    assert s.linear is not None and p.linear_mixers == 4 * s.linear.params_per_layer

@@ -196,6 +196,7 @@ def _layer_kinds(
             "chunked_attention": "sliding",
             "linear_attention": "linear",
             "mamba": "linear",
+            "attention": base,  # GraniteMoeHybrid: "mamba" / "attention"
         }
         for i, t in enumerate(layer_types):
             if not isinstance(t, str) or t not in mapping:
@@ -218,6 +219,13 @@ def _layer_kinds(
             if t not in (0, 1) or isinstance(t, bool):
                 raise _err(c.prefix + f"attn_type_list[{i}]", f"expected 0 or 1, got {t!r:.40}")
             kinds[i] = base if t == 1 else "linear"
+    elif c.has("attention_chunk_size") and c.list_("no_rope_layers") is not None:
+        # Llama-4: layers with RoPE (no_rope_layers[i] == 1) use chunked attention of
+        # attention_chunk_size tokens (KV bounded like a window); NoPE layers are global.
+        flags = c.list_("no_rope_layers") or []
+        if len(flags) != n_layers:
+            raise _err(c.prefix + "no_rope_layers", f"has {len(flags)} entries for {n_layers} layers")
+        kinds = ["sliding" if f else base for f in flags]
     elif c.list_("compress_ratios") is not None:
         # DeepSeek-V4: ratio 0 = sliding-window-only layer; ratio r > 0 keeps a compressed cache of
         # 1/r of the tokens next to the window. The schema has no 1/r kind, so those layers count as
@@ -305,6 +313,29 @@ def _linear(c: _Cfg, hidden: int, n_heads: int, head_dim: int) -> LinearAttentio
             conv_elements_per_layer=3 * inner * (kernel - 1),
             params_per_layer=params,
         )
+    if c.has("mamba_d_state") or c.has("ssm_state_size"):
+        # Mamba2 mixer, transformers models/mamba2/modeling_mamba2.py Mamba2Mixer (GraniteMoeHybrid,
+        # Falcon-H1, Nemotron-H, Bamba use the same block): state heads x head_dim x d_state.
+        n = c.int_("mamba_n_heads", "mamba_num_heads")
+        d = c.int_("mamba_d_head", "mamba_head_dim")
+        d_state = c.int_("mamba_d_state", "ssm_state_size")
+        groups = c.int_("mamba_n_groups", "n_groups", default=1)
+        kernel = c.int_("mamba_d_conv", "conv_kernel", default=4)
+        inner = n * d
+        conv_dim = inner + 2 * groups * d_state  # conv over x, B and C
+        params = (
+            hidden * (2 * inner + 2 * groups * d_state + n)  # in_proj -> z, x, B, C, dt
+            + conv_dim * kernel
+            + conv_dim  # depthwise conv1d weight + bias
+            + 3 * n  # A_log, D, dt_bias
+            + inner  # gated RMSNorm
+            + inner * hidden  # out_proj
+        )
+        return LinearAttention(
+            state_elements_per_layer=n * d * d_state,
+            conv_elements_per_layer=conv_dim * (kernel - 1),
+            params_per_layer=params,
+        )
     if model_type.startswith("minimax") or c.has("attn_type_list"):
         # MiniMax lightning attention, transformers models/minimax/modeling_minimax.py
         # MiniMaxLightningAttention: qkv_proj, output_gate, norm, out_proj; state heads x d x d.
@@ -333,9 +364,10 @@ def _dense_layer_count(c: _Cfg, n_layers: int) -> int:
     dense = 0
     only = c.list_("mlp_only_layers")  # Qwen3-MoE: indices of layers with a dense MLP
     only_set = {i for i in only or [] if isinstance(i, int) and 0 <= i < n_layers}
-    step = c.opt_int("decoder_sparse_step", minimum=1, maximum=_MAX_LAYERS)
+    # Qwen2/3-MoE `decoder_sparse_step`, Llama-4 `interleave_moe_layer_step`
+    step = c.opt_int("decoder_sparse_step", "interleave_moe_layer_step", minimum=1, maximum=_MAX_LAYERS)
     for i in range(n_layers):
-        # Qwen2/3-MoE: layer i is MoE when not in mlp_only_layers and (i + 1) % decoder_sparse_step == 0
+        # layer i is MoE when not in mlp_only_layers and (i + 1) % step == 0
         if i in only_set or (step is not None and (i + 1) % step != 0):
             dense += 1
     return dense
@@ -357,15 +389,23 @@ def _moe(c: _Cfg, n_layers: int, intermediate: int) -> tuple[MoE | None, int]:
         raise _err(c.prefix + "moe_intermediate_size", "missing (required for a mixture-of-experts model)")
     n_shared = c.int_("n_shared_experts", "num_shared_experts", default=0, minimum=0, maximum=_MAX_EXPERTS)
     qwen_shared = c.opt_int("shared_expert_intermediate_size", "shared_experts_intermediate_size")
-    if qwen_shared:  # Qwen2/3-MoE, Qwen3-Next, Qwen3.5: one shared expert of this width (+ sigmoid gate)
+    model_type = c.str_("model_type") or ""
+    if model_type == "llama4_text":  # Llama-4: one shared expert of the routed width in every MoE layer
+        n_shared, shared_inter = 1, expert_inter
+    elif qwen_shared:  # Qwen2/3-MoE, Qwen3-Next, Qwen3.5: one shared expert of this width (+ sigmoid gate)
         n_shared, shared_inter = 1, qwen_shared
     elif n_shared:  # DeepSeek / GLM / Kimi: n_shared experts of the routed width (or explicit width)
         shared_inter = c.int_("shared_intermediate_size", default=expert_inter)
     else:
         shared_inter = 0
     dense_layers = _dense_layer_count(c, n_layers)
-    # Width of the dense MLP in the dense layers: MiniMax-M3 names it `dense_intermediate_size`.
-    dense_inter = c.int_("dense_intermediate_size", default=intermediate, minimum=0) if dense_layers else 0
+    # Width of the dense MLP in the dense layers: MiniMax-M3 `dense_intermediate_size`, Llama-4
+    # `intermediate_size_mlp` (its `intermediate_size` is the expert width).
+    dense_inter = (
+        c.int_("dense_intermediate_size", "intermediate_size_mlp", default=intermediate, minimum=0)
+        if dense_layers
+        else 0
+    )
     if dense_layers and dense_inter < 1:
         raise _err(c.prefix + "intermediate_size", "missing: the dense layers of this MoE model need it")
     latent = c.opt_int("routed_expert_hidden_size", minimum=1)

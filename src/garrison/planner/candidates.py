@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
@@ -59,9 +59,11 @@ class Sized:
         return self.replicas * self.option.gpus_per_replica
 
 
-def quant_choices(spec: ModelSpec, device_gpu: GPU | None, quants: dict[str, QuantFormat],
-                  pinned: str | None) -> list[tuple[QuantFormat, str]]:
+def quant_choices(
+    spec: ModelSpec, device_gpu: GPU | None, quants: dict[str, QuantFormat], pinned: str | None
+) -> list[tuple[QuantFormat, str]]:
     """(format, engine) pairs worth trying on a device, native format first."""
+
     def q(name: str) -> QuantFormat | None:
         return quants.get(name.lower())
 
@@ -94,11 +96,11 @@ def quant_choices(spec: ModelSpec, device_gpu: GPU | None, quants: dict[str, Qua
     return out
 
 
-def gpu_counts(gpu: GPU, max_per_server: int) -> list[tuple[int, int]]:
+def gpu_counts(gpu: GPU, max_per_server: int, per_chassis: int) -> list[tuple[int, int]]:
     """(tp, pp) shapes to try: one server up to its GPU count; two servers for data-centre GPUs."""
     shapes = []
     n = 1
-    limit = min(max_per_server, gpu.interconnect.max_gpus_per_node)
+    limit = min(max_per_server, gpu.interconnect.max_gpus_per_node, per_chassis)
     if gpu.segment == "apple":
         return [(1, 1)]
     while n <= limit:
@@ -118,6 +120,7 @@ def enumerate_options(
     pinned_quant: str | None,
     allowed_engines: tuple[str, ...],
     max_per_server: int,
+    per_chassis: Callable[[GPU], int],
 ) -> Iterator[Option]:
     """All device x count x format x engine combinations for one model."""
     for gpu in gpus:
@@ -127,7 +130,7 @@ def enumerate_options(
                     engine = "vllm"
                 else:
                     continue
-            for tp, pp in gpu_counts(gpu, max_per_server):
+            for tp, pp in gpu_counts(gpu, max_per_server, per_chassis(gpu)):
                 if engine == "llama.cpp" and pp > 1:
                     continue
                 if spec.num_attention_heads % tp:
@@ -204,7 +207,9 @@ def size_option(
     est = estimate(opt.spec, opt.fmt, gpu=opt.gpu, cpu=opt.cpu, opts=opts)
     if not est.fits:
         return None
-    model = step_model_for(opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets)
+    model = step_model_for(
+        opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets
+    )
     ctx = inp + out // 2
     d_ttft, d_itl = DEFAULT_TARGETS_MS.get(kind, (None, None))
     ttft_t = ttft_target_ms if ttft_target_ms is not None else d_ttft
@@ -214,7 +219,9 @@ def size_option(
     misses: list[str] = []
     if conc == 0:
         conc = 1
-        misses.append(f"inter-token latency {model.decode_step_s(1, ctx) * 1e3:.0f} ms even alone > target {itl_t:g} ms")
+        misses.append(
+            f"inter-token latency {model.decode_step_s(1, ctx) * 1e3:.0f} ms even alone > target {itl_t:g} ms"
+        )
     budget = est.max_num_batched_tokens
     ttft = _ttft_loaded_s(model, conc, ctx, inp, budget)
     if ttft_t is not None:

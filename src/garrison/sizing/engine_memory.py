@@ -40,44 +40,43 @@ class EngineMemory:
         return self.total - self.budget
 
 
+# Fitted by least squares to the vLLM start-up logs in data/calibration_points.yaml (Llama-3.1-8B on
+# RTX 3090, gpt-oss-20b, Llama-3.3-70B-FP8 and Qwen3-32B on H100): residuals -9%, -2%, +5%, +1%.
+ACT_HIDDEN_COPIES = 5.07  # bf16 copies of the hidden state live per scheduled token at the peak
+SAMPLER_LOGIT_COPIES = 9.12  # fp32 (max_num_seqs x vocab) buffers the dummy sampler run holds
+
+
 def activation_peak_bytes(
     spec: ModelSpec, max_num_batched_tokens: int, max_num_seqs: int, tp: int, act_bytes: float = 2.0
 ) -> float:
-    """Peak activation memory of the engine's profiling forward pass, per GPU.
+    """Peak activation memory of the engine's profiling run, per GPU.
 
-    vLLM profiles one forward pass of `max_num_batched_tokens` tokens and keeps the torch peak. The
-    largest live tensors are the MLP's gate+up output (2 x I per token), its activation (I), the
-    residual/hidden copies (~4 x H) and the attention QKV (q + 2 kv heads x head_dim), all split by
-    TP except the hidden states; for MoE the fused kernel holds top-k intermediate rows per token.
-    On top, the sampler materialises fp32 logits for up to `max_num_seqs` sequences
-    (max_num_seqs x vocab x 4 bytes, x2 for the softmax copy). Calibrated against vLLM startup
-    logs (calibration points vllm-log-*): see docs/accuracy.md.
+    vLLM V1 profiles a forward pass of `max_num_batched_tokens` tokens and then a dummy sampler
+    run over `max_num_seqs` sequences, and keeps the torch peak (gpu_worker.py
+    `determine_available_memory`). Two terms dominate:
+      tokens x hidden x 2 B x c_h    - residual stream, norms and attention outputs; the MLP's
+                                       intermediate is produced and consumed in chunks, so the fit
+                                       finds no separate intermediate-size term;
+      seqs x vocab x 4 B x c_s       - fp32 logits and the sampler's sort / top-k / top-p copies.
+    `tp` does not divide either: hidden states are replicated on every rank and each rank samples.
     """
-    inter = spec.intermediate_size
-    if spec.moe is not None:
-        moe = spec.moe
-        inter = max(
-            inter,
-            moe.expert_intermediate_size * moe.experts_per_token
-            + moe.shared_experts * moe.shared_intermediate_size,
-        )
-    qkv = (spec.num_attention_heads + 2 * spec.num_kv_heads) * spec.head_dim
-    per_token = act_bytes * (3 * inter / tp + 4 * spec.hidden_size + qkv / tp)
-    logits = max_num_seqs * spec.vocab_size / tp * 4 * 2
-    return max_num_batched_tokens * per_token + logits
+    del tp
+    per_token = act_bytes * ACT_HIDDEN_COPIES * spec.hidden_size
+    sampler = max_num_seqs * spec.vocab_size * 4 * SAMPLER_LOGIT_COPIES
+    return max_num_batched_tokens * per_token + sampler
 
 
 def runtime_bytes(engine: str, tp: int, cuda_graphs: bool = True) -> float:
     """Memory outside torch's allocator and CUDA graphs, per GPU.
 
-    Observed in vLLM logs: non-torch memory 0.1-0.45 GiB (CUDA context excluded, NCCL buffers
+    Observed in vLLM logs: non-torch memory 0.13-0.45 GiB (CUDA context excluded, NCCL buffers
     included under TP), CUDA graphs 0.4-0.6 GiB. llama.cpp: CUDA/Metal context and compute buffers.
     """
     if engine == "llama.cpp":
         return 0.5 * GIB
     nccl = 0.25 * GIB if tp > 1 else 0.0
-    graphs = 0.5 * GIB if cuda_graphs else 0.0
-    return 0.2 * GIB + nccl + graphs
+    graphs = 0.4 * GIB if cuda_graphs else 0.0
+    return 0.15 * GIB + nccl + graphs
 
 
 def engine_memory(
@@ -112,7 +111,8 @@ def engine_memory(
         return EngineMemory(total_bytes, budget, weights_bytes, act, rt, kv)
     if engine == "llama.cpp":
         budget = total_bytes
-        act = activation_peak_bytes(spec, 512, 1, tp, act_bytes=4.0)  # ubatch 512 compute buffer
+        # compute buffer for a 512-token micro-batch (n_ubatch) in fp32, and one row of logits
+        act = activation_peak_bytes(spec, 512, 1, tp, act_bytes=4.0)
         rt = runtime_bytes(engine, tp)
         return EngineMemory(total_bytes, budget, weights_bytes, act, rt, budget - weights_bytes - act - rt)
     budget = gpu_memory_utilization * total_bytes

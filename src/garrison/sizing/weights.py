@@ -58,7 +58,9 @@ def weight_bytes(spec: ModelSpec, counts: ParamCounts, fmt: QuantFormat) -> Weig
     to every parameter. `bits_per_weight` is the real storage cost including block scales and
     zero points (e.g. Q4_K: 144 bytes per 256 weights = 4.5 bpw; AWQ g128: 4 + 32/128 = 4.25).
     """
-    layer_params = counts.total - counts.embedding - counts.lm_head - counts.vision
+    # Multi-token-prediction layers stay on disk: engines load them only when speculative decoding
+    # with MTP is switched on (vLLM skips `model.layers.<n>` beyond num_hidden_layers otherwise).
+    layer_params = counts.total - counts.embedding - counts.lm_head - counts.vision - counts.mtp
     if spec.weight_bytes_exact is not None and fmt.id in (spec.native_dtype, "auto"):
         # the files are the truth: spread their exact total in proportion to the counted params
         scale = spec.weight_bytes_exact / max(1.0, counts.total)
@@ -88,16 +90,9 @@ def weight_bytes(spec: ModelSpec, counts: ParamCounts, fmt: QuantFormat) -> Weig
         )
     if fmt.family == "mxfp4":
         quantised = counts.experts_total
-    else:
-        quantised = (
-            counts.attention
-            + counts.dense_mlp
-            + counts.experts_total
-            + counts.shared_experts
-            + counts.linear_mixers
-            + counts.mtp
-        )
-    quantised = min(quantised, layer_params)
+    else:  # the linear layers, minus what the checkpoint keeps unquantised (quant_skip)
+        quantised = counts.quantizable - (0 if "mtp" in spec.quant_skip else counts.mtp)
+    quantised = max(0, min(quantised, layer_params))
     return WeightBytes(
         layers=_bytes(quantised, bits) + _bytes(layer_params - quantised, _BITS_16),
         embedding=_bytes(counts.embedding, _BITS_16),
@@ -125,7 +120,5 @@ def experts_touched(num_experts: int, experts_per_token: int, tokens: float) -> 
     """
     if tokens <= 0:
         return 0.0
-    p_miss = (1 - experts_per_token / num_experts) ** tokens
-    return num_experts * (1 - p_miss)
-
-
+    p_miss: float = (1.0 - experts_per_token / num_experts) ** float(tokens)
+    return num_experts * (1.0 - p_miss)

@@ -1,0 +1,142 @@
+"""The catalogue: GPUs, CPUs, models, platforms, quant formats and cloud prices as validated package data.
+
+from garrison.catalogue import load_catalogue
+cat = load_catalogue()            # read once, lazily, from garrison/data/
+cat.gpu("h100")                   # -> GPU row (names resolve the way people type them)
+cat.model_config("qwen3-32b")     # -> the model's HF config.json as a dict
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from garrison.catalogue.loader import CatalogueDataError, load_model_config, load_table
+from garrison.catalogue.resolve import NameIndex, normalise
+from garrison.catalogue.schema import (
+    CPU,
+    GPU,
+    CloudPrice,
+    Interconnect,
+    ModelEntry,
+    Platform,
+    PriceRange,
+    QuantFormat,
+    Row,
+)
+
+__all__ = [
+    "CPU",
+    "GPU",
+    "Catalogue",
+    "CatalogueDataError",
+    "CloudPrice",
+    "Interconnect",
+    "ModelEntry",
+    "Platform",
+    "PriceRange",
+    "QuantFormat",
+    "Row",
+    "as_of_key",
+    "load_catalogue",
+    "normalise",
+]
+
+
+def _names(rows: dict[str, Row]) -> dict[str, list[str]]:
+    return {row_id: [row.name, *row.aliases] for row_id, row in rows.items()}
+
+
+def _model_names(rows: dict[str, ModelEntry]) -> dict[str, list[str]]:
+    return {
+        row_id: [row.name, *row.aliases, row.hf_id, row.hf_id.split("/")[-1]] for row_id, row in rows.items()
+    }
+
+
+class Catalogue:
+    """All catalogue tables (dicts keyed by id) with name resolution."""
+
+    def __init__(
+        self,
+        gpus: dict[str, GPU],
+        cpus: dict[str, CPU],
+        models: dict[str, ModelEntry],
+        platforms: dict[str, Platform],
+        quant_formats: dict[str, QuantFormat],
+        cloud_prices: dict[str, CloudPrice],
+    ) -> None:
+        self.gpus = gpus
+        self.cpus = cpus
+        self.models = models
+        self.platforms = platforms
+        self.quant_formats = quant_formats
+        self.cloud_prices = cloud_prices
+        self.indexes = {
+            "gpu": NameIndex("GPU", "gpu", _names(dict(gpus))),
+            "cpu": NameIndex("CPU", "cpu", _names(dict(cpus))),
+            "model": NameIndex("model", "model", _model_names(models)),
+            "platform": NameIndex("platform", "engine", _names(dict(platforms))),
+            "quant": NameIndex("quant format", "quant", _names(dict(quant_formats))),
+        }
+
+    @property
+    def as_of(self) -> str:
+        """Newest `as_of` of all rows (compared with `as_of_key`)."""
+        tables: list[Mapping[str, Row]] = [
+            self.gpus,
+            self.cpus,
+            self.models,
+            self.platforms,
+            self.quant_formats,
+            self.cloud_prices,
+        ]
+        return max((row.as_of for table in tables for row in table.values()), key=as_of_key)
+
+    def gpu(self, name: str) -> GPU:
+        """The GPU `name` denotes ("h100", "NVIDIA H100 80GB HBM3", "rtx-4090", "a100-80g")."""
+        row_id = self.indexes["gpu"].resolve(name, memory_of=lambda i: self.gpus[i].memory_gb)
+        return self.gpus[row_id]
+
+    def cpu(self, name: str) -> CPU:
+        """The CPU `name` denotes ("epyc 9654", "Intel(R) Xeon(R) Platinum 8480+")."""
+        return self.cpus[self.indexes["cpu"].resolve(name)]
+
+    def model(self, name: str) -> ModelEntry:
+        """The model `name` denotes: catalogue id, alias or Hugging Face id."""
+        return self.models[self.indexes["model"].resolve(name)]
+
+    def platform(self, name: str) -> Platform:
+        """The serving platform `name` denotes ("vllm", "llama.cpp", "llama-server", "tgi")."""
+        return self.platforms[self.indexes["platform"].resolve(name)]
+
+    def quant(self, name: str) -> QuantFormat:
+        """The quant format `name` denotes ("fp8", "awq", "Q4_K_M")."""
+        return self.quant_formats[self.indexes["quant"].resolve(name)]
+
+    def model_config(self, entry_or_id: ModelEntry | str) -> dict[str, Any]:
+        """The model's Hugging Face config.json (a packaged copy) as a fresh dict."""
+        entry = entry_or_id if isinstance(entry_or_id, ModelEntry) else self.model(entry_or_id)
+        return load_model_config(entry.config_file)
+
+
+def as_of_key(as_of: str) -> tuple[int, int, int]:
+    """Sortable (year, month, day) of an `as_of`; a quarter counts as its last month, a missing day as 0."""
+    year, _, rest = as_of.partition("-")
+    if rest.startswith("Q"):
+        return int(year), 3 * int(rest[1:]), 0
+    month, _, day = rest.partition("-")
+    return int(year), int(month or 0), int(day or 0)
+
+
+@functools.lru_cache(maxsize=1)
+def load_catalogue() -> Catalogue:
+    """Read and validate every packaged table once (cached); raises CatalogueDataError on bad data."""
+    return Catalogue(
+        gpus=load_table("gpus.yaml", "gpus", GPU),
+        cpus=load_table("cpus.yaml", "cpus", CPU),
+        models=load_table("models.yaml", "models", ModelEntry),
+        platforms=load_table("platforms.yaml", "platforms", Platform),
+        quant_formats=load_table("quant_formats.yaml", "quant_formats", QuantFormat),
+        cloud_prices=load_table("cloud_prices.yaml", "cloud_prices", CloudPrice),
+    )

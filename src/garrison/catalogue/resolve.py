@@ -1,0 +1,144 @@
+"""Name resolution the way people type: "h100", "NVIDIA H100 80GB HBM3", "rtx-4090", "4090", "Qwen/Qwen3-32B".
+
+Rules, in order (the first that yields exactly one row wins):
+1. exact key: the query's normalised form equals the normalised id, name, an alias, or (models) the HF id
+   or its part after the slash;
+2. substring: the normalised query is contained in the keys of exactly one row ("4090" -> rtx-4090);
+3. memory-qualified: a query carrying a size ("h100 94gb") is resolved without the size, and the
+   candidates are filtered by their marketed memory.
+If a step yields several rows the name is ambiguous; if none, unknown. Both raise `InputError` listing
+the closest choices (difflib). Normalising: lowercase; drop "(R)"/"(TM)", vendor and brand words that
+people add or omit (nvidia, geforce, intel, ...), memory-type words (hbm3, gddr6x, ...); sizes become
+"<n>gb"; spaces, dashes, underscores, slashes and dots are removed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
+
+from garrison.errors import InputError
+
+RowT = TypeVar("RowT")
+
+# Words people add or omit; dropped from both the query and the keys.
+NOISE_WORDS = frozenset(
+    {
+        "nvidia",
+        "amd",
+        "intel",
+        "apple",
+        "geforce",
+        "instinct",
+        "tesla",
+        "radeon",
+        "platinum",
+        "gold",
+        "silver",
+        "processor",
+        "cpu",
+        "gpu",
+        "graphics",
+        "card",
+        "the",
+    }
+)
+MEMORY_TYPES = frozenset(
+    {"hbm", "hbm2", "hbm2e", "hbm3", "hbm3e", "gddr6", "gddr6x", "gddr7", "lpddr5", "lpddr5x"}
+)
+_SIZE = re.compile(r"^(\d+)(?:g|gb|gib)$")
+_SPLIT = re.compile(r"[\s_\-/,.:]+")
+_TRADEMARK = re.compile(r"\((?:r|tm)\)")
+
+
+def _tokens(text: str) -> list[str]:
+    cleaned = _TRADEMARK.sub(" ", text.lower()).replace("(", " ").replace(")", " ")
+    return [t for t in _SPLIT.split(cleaned) if t and t not in NOISE_WORDS and t not in MEMORY_TYPES]
+
+
+def normalise(text: str) -> str:
+    """The comparison key of a name: lowercase, noise words dropped, separators removed, sizes as `<n>gb`."""
+    return "".join(_SIZE.sub(r"\1gb", t) for t in _tokens(text))
+
+
+def split_memory(text: str) -> tuple[str, float | None]:
+    """Key of `text` without its memory size token, and that size in GB (None when absent)."""
+    size: float | None = None
+    kept: list[str] = []
+    for token in _tokens(text):
+        match = _SIZE.match(token)
+        if match and size is None:
+            size = float(match.group(1))
+        else:
+            kept.append(token)
+    return "".join(kept), size
+
+
+class NameIndex:
+    """Maps normalised names of one table's rows to row ids and resolves typed names."""
+
+    def __init__(self, kind: str, field: str, names: Mapping[str, Iterable[str]]) -> None:
+        self.kind = kind
+        self.field = field
+        self.keys: dict[str, set[str]] = {}
+        self.row_keys: dict[str, set[str]] = {}
+        for row_id, row_names in names.items():
+            keys = {normalise(n) for n in (row_id, *row_names)} - {""}
+            self.row_keys[row_id] = keys
+            for key in keys:
+                self.keys.setdefault(key, set()).add(row_id)
+
+    def collisions(self) -> dict[str, set[str]]:
+        """Keys shared by more than one row (a data error: tests require none)."""
+        return {key: ids for key, ids in self.keys.items() if len(ids) > 1}
+
+    def _substring(self, key: str) -> set[str]:
+        return {row_id for row_id, keys in self.row_keys.items() if any(key in k for k in keys)}
+
+    def resolve(self, name: str, memory_of: Callable[[str], float | None] | None = None) -> str:
+        """The id of the row `name` denotes; raises InputError when unknown or ambiguous."""
+        key = normalise(name)
+        if not key:
+            raise InputError(self.field, f"empty {self.kind} name", f"give a {self.kind} id")
+        exact = self.keys.get(key, set())
+        if len(exact) == 1:
+            return next(iter(exact))
+        hits = exact or self._substring(key)
+        if len(hits) == 1:
+            return next(iter(hits))
+        if not hits and memory_of is not None:
+            base, size = split_memory(name)
+            if base and size is not None:
+                base_hits = self.keys.get(base, set()) | self._substring(base)
+                hits = {i for i in base_hits if _same_memory(memory_of(i), size)}
+                if len(hits) == 1:
+                    return next(iter(hits))
+        if len(hits) > 1:
+            ordered = sorted(hits)
+            shown = ", ".join(ordered[:8]) + (f" and {len(ordered) - 8} more" if len(ordered) > 8 else "")
+            raise InputError(
+                self.field,
+                f"{self.kind} '{name}' is ambiguous: it matches {shown}",
+                f"give the full id, e.g. '{ordered[0]}'",
+            )
+        raise InputError(self.field, f"unknown {self.kind} '{name}'", self._suggest(key))
+
+    def _suggest(self, key: str) -> str:
+        close_keys = difflib.get_close_matches(key, list(self.keys), n=8, cutoff=0.5)
+        ids: list[str] = []
+        for k in close_keys:
+            for row_id in sorted(self.keys[k]):
+                if row_id not in ids:
+                    ids.append(row_id)
+        if not ids:
+            return f"see docs/catalogue.md for the {self.kind} ids, or define the device/model inline"
+        return "closest: " + ", ".join(ids[:5])
+
+
+def _same_memory(row_gb: float | None, asked: float) -> bool:
+    # people write the marketed decimal size (80) or the GiB size (74.5): accept either, within 3 %
+    if row_gb is None:
+        return False
+    return any(abs(asked - v) <= 0.03 * v for v in (row_gb, row_gb * 1e9 / 2**30))

@@ -1,0 +1,111 @@
+"""Name resolution: the way people type names, ambiguity and unknown names."""
+
+from __future__ import annotations
+
+import pytest
+
+from garrison.catalogue import Catalogue, load_catalogue, normalise
+from garrison.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def cat() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.mark.parametrize(
+    ("typed", "gpu_id"),
+    [
+        ("h100", "h100-sxm"),
+        ("H100", "h100-sxm"),
+        ("NVIDIA H100 80GB HBM3", "h100-sxm"),  # torch.cuda.get_device_name() of the SXM part
+        ("h100 sxm", "h100-sxm"),
+        ("H100 PCIe", "h100-pcie"),
+        ("h100 94gb", "h100-nvl"),  # memory-qualified: the only H100 with 94 GB
+        ("rtx-4090", "rtx-4090"),
+        ("RTX 4090", "rtx-4090"),
+        ("4090", "rtx-4090"),
+        ("NVIDIA GeForce RTX 3090", "rtx-3090"),
+        ("a100-80g", "a100-80gb-sxm"),  # documented default: memory-qualified A100 -> SXM4
+        ("NVIDIA A100-SXM4-40GB", "a100-40gb-sxm"),
+        ("NVIDIA A100 80GB PCIe", "a100-80gb-pcie"),
+        ("a100_80gb_pcie", "a100-80gb-pcie"),
+        ("AMD Instinct MI300X", "mi300x"),
+        ("mi355x", "mi355x"),
+        ("6000 ada", "rtx-6000-ada"),
+        ("rtx pro 6000", "rtx-pro-6000-blackwell"),
+        ("l40s", "l40s"),
+        ("L4", "l4"),
+        ("a10", "a10"),
+        ("Tesla T4", "t4"),
+        ("m3 ultra 512gb", "m3-ultra-512gb"),
+        ("M4 Max", "m4-max-128gb"),
+        ("h200", "h200-sxm"),
+        ("b200", "b200"),
+    ],
+)
+def test_gpu_names_resolve_as_typed(cat: Catalogue, typed: str, gpu_id: str) -> None:
+    assert cat.gpu(typed).id == gpu_id
+
+
+@pytest.mark.parametrize(
+    ("typed", "model_id"),
+    [
+        ("qwen3-32b", "qwen3-32b"),
+        ("Qwen/Qwen3-32B", "qwen3-32b"),
+        ("Qwen3-32B", "qwen3-32b"),
+        ("qwen3 32b", "qwen3-32b"),
+        ("MiniMaxAI/MiniMax-M2", "minimax-m2"),
+        ("zai-org/GLM-4.6", "glm-4.6"),
+        ("GLM 4.6", "glm-4.6"),
+        ("Qwen/Qwen3-Next-80B-A3B-Instruct", "qwen3-next-80b-a3b-instruct"),
+        ("meta-llama/Llama-3.1-70B-Instruct", "llama-3.1-70b-instruct"),
+        ("llama-3.1-70b", "llama-3.1-70b"),
+        ("gpt-oss-120b", "gpt-oss-120b"),
+    ],
+)
+def test_model_names_resolve_including_hf_ids(cat: Catalogue, typed: str, model_id: str) -> None:
+    assert cat.model(typed).id == model_id
+
+
+def test_bare_a100_is_ambiguous_and_lists_all_four(cat: Catalogue) -> None:
+    # A100 comes with 40 and 80 GB: a silent guess could halve the memory of a plan, so it is an error.
+    with pytest.raises(InputError) as err:
+        cat.gpu("a100")
+    message = str(err.value)
+    assert err.value.field == "gpu"
+    assert "ambiguous" in message
+    for gpu_id in ("a100-40gb-pcie", "a100-40gb-sxm", "a100-80gb-pcie", "a100-80gb-sxm"):
+        assert gpu_id in message
+
+
+def test_unknown_gpu_lists_closest_choices(cat: Catalogue) -> None:
+    with pytest.raises(InputError) as err:
+        cat.gpu("h1000")
+    assert "unknown GPU 'h1000'" in str(err.value)
+    assert "closest: " in err.value.fix
+    assert "h100" in err.value.fix
+
+
+def test_unknown_model_lists_closest_choices(cat: Catalogue) -> None:
+    with pytest.raises(InputError) as err:
+        cat.model("qwen3-33b")
+    assert err.value.field == "model"
+    assert "qwen3-32b" in err.value.fix
+
+
+def test_empty_name_is_an_error(cat: Catalogue) -> None:
+    with pytest.raises(InputError):
+        cat.gpu("  ")
+
+
+def test_normalise_drops_vendor_words_separators_and_memory_types() -> None:
+    assert normalise("NVIDIA GeForce RTX-4090") == normalise("rtx 4090") == "rtx4090"
+    assert normalise("NVIDIA H100 80GB HBM3") == "h10080gb"
+    assert normalise("a100-80g") == normalise("A100 80 GiB".replace(" GiB", "GiB")) == "a10080gb"
+    assert normalise("Intel(R) Xeon(R) Platinum 8480+") == "xeon8480+"
+
+
+def test_no_two_rows_share_a_name_key(cat: Catalogue) -> None:
+    for kind, index in cat.indexes.items():
+        assert index.collisions() == {}, kind
