@@ -56,7 +56,9 @@ def main() -> None:
     print(f"example: {path.name}")
     print(f"candidates evaluated: {n}")
     print(f"baseline (one estimate): {b * 1e3:.2f} ms")
-    print(f"plan (median of 5): {p * 1e3:.0f} ms  -> {p / b:.0f}x one estimate, {p / max(n, 1) * 1e3:.2f} ms per candidate")
+    print(
+        f"plan (median of 5): {p * 1e3:.0f} ms  -> {p / b:.0f}x one estimate, {p / max(n, 1) * 1e3:.2f} ms per candidate"
+    )
     print(f"target < 1 s: {'met' if p < 1 else 'NOT met'}")
 
 

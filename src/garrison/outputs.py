@@ -31,7 +31,9 @@ def write_tree(files: dict[str, str], out: Path, *, force: bool = False) -> None
     if out.exists() and not out.is_dir():
         raise InputError(str(out), "exists and is not a folder", "choose another --out")
     if out.exists() and any(out.iterdir()) and not force:
-        raise InputError(str(out), "folder is not empty", "pass --force to replace it, or choose another --out")
+        raise InputError(
+            str(out), "folder is not empty", "pass --force to replace it, or choose another --out"
+        )
     for rel in files:
         p = Path(rel)
         if p.is_absolute() or ".." in p.parts:

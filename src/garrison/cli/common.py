@@ -12,8 +12,7 @@ from typing import Any
 from garrison.catalogue import Catalogue, load_catalogue
 from garrison.catalogue.schema import QuantFormat
 from garrison.errors import InputError
-from garrison.modelspec import ModelSpec
-from garrison.modelspec import load_model_spec
+from garrison.modelspec import ModelSpec, load_model_spec
 from garrison.requirements import ModelRef
 
 
@@ -22,8 +21,11 @@ def load_model(ref: ModelRef) -> tuple[str, ModelSpec]:
     if ref.path is not None:
         path = Path(ref.path).expanduser()
         if not path.exists():
-            raise InputError(f"models.path {ref.path}", "no such file or folder",
-                             "give a Hugging Face model folder (with config.json) or a .gguf file")
+            raise InputError(
+                f"models.path {ref.path}",
+                "no such file or folder",
+                "give a Hugging Face model folder (with config.json) or a .gguf file",
+            )
         return str(ref.path), load_model_spec(str(path))
     assert ref.id is not None
     entry = load_catalogue().model(ref.id)

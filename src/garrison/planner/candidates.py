@@ -59,9 +59,11 @@ class Sized:
         return self.replicas * self.option.gpus_per_replica
 
 
-def quant_choices(spec: ModelSpec, device_gpu: GPU | None, quants: dict[str, QuantFormat],
-                  pinned: str | None) -> list[tuple[QuantFormat, str]]:
+def quant_choices(
+    spec: ModelSpec, device_gpu: GPU | None, quants: dict[str, QuantFormat], pinned: str | None
+) -> list[tuple[QuantFormat, str]]:
     """(format, engine) pairs worth trying on a device, native format first."""
+
     def q(name: str) -> QuantFormat | None:
         return quants.get(name.lower())
 
@@ -205,7 +207,9 @@ def size_option(
     est = estimate(opt.spec, opt.fmt, gpu=opt.gpu, cpu=opt.cpu, opts=opts)
     if not est.fits:
         return None
-    model = step_model_for(opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets)
+    model = step_model_for(
+        opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets
+    )
     ctx = inp + out // 2
     d_ttft, d_itl = DEFAULT_TARGETS_MS.get(kind, (None, None))
     ttft_t = ttft_target_ms if ttft_target_ms is not None else d_ttft
@@ -215,7 +219,9 @@ def size_option(
     misses: list[str] = []
     if conc == 0:
         conc = 1
-        misses.append(f"inter-token latency {model.decode_step_s(1, ctx) * 1e3:.0f} ms even alone > target {itl_t:g} ms")
+        misses.append(
+            f"inter-token latency {model.decode_step_s(1, ctx) * 1e3:.0f} ms even alone > target {itl_t:g} ms"
+        )
     budget = est.max_num_batched_tokens
     ttft = _ttft_loaded_s(model, conc, ctx, inp, budget)
     if ttft_t is not None:

@@ -120,7 +120,5 @@ def experts_touched(num_experts: int, experts_per_token: int, tokens: float) -> 
     """
     if tokens <= 0:
         return 0.0
-    p_miss = (1 - experts_per_token / num_experts) ** tokens
-    return num_experts * (1 - p_miss)
-
-
+    p_miss: float = (1.0 - experts_per_token / num_experts) ** float(tokens)
+    return num_experts * (1.0 - p_miss)
