@@ -94,6 +94,13 @@ def test_unknown_model_lists_closest_choices(cat: Catalogue) -> None:
     assert "qwen3-32b" in err.value.fix
 
 
+@pytest.mark.parametrize("typed", ["b20", "h1", "rtx 409", "a1000"])
+def test_partial_numbers_do_not_resolve(cat: Catalogue, typed: str) -> None:
+    # a contained match may not cut a number: "b20" is a typo, not the B200
+    with pytest.raises(InputError):
+        cat.gpu(typed)
+
+
 def test_empty_name_is_an_error(cat: Catalogue) -> None:
     with pytest.raises(InputError):
         cat.gpu("  ")
