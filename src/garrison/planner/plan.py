@@ -441,6 +441,10 @@ def _deployment(
             break
     plat = cat.platforms.get(o.engine)
     image = f"{plat.image}:{plat.image_tag}" if plat and plat.image else o.engine
+    if o.engine == "llama.cpp" and (o.gpu is None or o.gpu.vendor != "nvidia"):
+        # llama.cpp publishes per-backend images: server-cuda-bN, server-rocm-bN and plain server-bN (CPU)
+        backend = "rocm-" if o.gpu is not None and o.gpu.vendor == "amd" else ""
+        image = image.replace("server-cuda-", f"server-{backend}")
     d_ttft, d_itl = DEFAULT_TARGETS_MS.get(uc.kind, (None, None))
     reasons = _engine_reasons(best, cat, uc)
     reasons.insert(
