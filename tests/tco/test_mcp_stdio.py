@@ -66,7 +66,7 @@ def test_tco_on_a_design_and_a_tool_error():
 
 
 def test_plan_on_an_example_returns_a_design(tmp_path):
-    example = ROOT / "examples" / "code-team-10.yaml"
+    example = ROOT / "examples" / "chat-40-qwen3-next.yaml"
 
     async def run(c: Any) -> tuple[Any, Any]:
         planned = await c.call_tool("plan", {"requirements_path": str(example)})
