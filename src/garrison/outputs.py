@@ -18,8 +18,10 @@ def design_json(design: Design) -> str:
 
 
 def design_files(design: Design) -> dict[str, str]:
-    """Every file `garrison plan --out` writes, as {relative path: text}."""
-    return {"design.json": design_json(design)}
+    """Every file `garrison plan --out` writes, as {relative path: text}: design.json and the bundle."""
+    from garrison.render import render_bundle  # the bundle renders from the same design.json text
+
+    return {**render_bundle(design), "design.json": design_json(design)}
 
 
 def write_tree(files: dict[str, str], out: Path, *, force: bool = False) -> None:

@@ -8,6 +8,7 @@ so the exact weight bytes are the sum of each tensor's `n_bytes`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from garrison.modelspec.spec import MLA, LayerKind, LinearAttention, ModelSpec, 
 # llama.cpp's built-in sliding-window patterns when the file has no sliding_window_pattern key
 # (src/llama-model.cpp `hparams.set_swa_pattern(n)`: layer il slides unless il % n == n - 1).
 _SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "cohere2": 4}
+# llama.cpp gguf-split part names
+_SPLIT = re.compile(r"^(?P<stem>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.gguf$")
 
 
 def _fix() -> str:
@@ -128,6 +131,11 @@ def spec_from_gguf(path: str | Path) -> ModelSpec:
     file = Path(path)
     if not file.is_file():
         raise InputError("model", f"{file} is not a file", "pass the path of a .gguf file")
+    split = _SPLIT.match(file.name)
+    if split is not None and split["i"] != "00001":  # metadata lives in the first part
+        part1 = file.with_name(f"{split['stem']}-00001-of-{split['n']}.gguf")
+        if part1.is_file():
+            file = part1
     try:
         reader = gguf.GGUFReader(file, "r")
     except (ValueError, OSError, KeyError, IndexError, TypeError) as exc:
@@ -145,9 +153,35 @@ def spec_from_gguf(path: str | Path) -> ModelSpec:
         raise InputError(f"gguf: {where}", str(first.get("msg", "invalid value")), _fix()) from None
 
 
+def _split_tensors(reader: gguf.GGUFReader, m: _Meta, file: Path) -> tuple[set[str], int | None]:
+    """Tensor names and exact bytes over all parts of a split GGUF (llama.cpp gguf-split naming
+    `<stem>-0000i-of-0000n.gguf`, key `split.count`); bytes None when a part is missing."""
+    names = {t.name for t in reader.tensors}
+    total: int | None = sum(int(t.n_bytes) for t in reader.tensors)
+    count = m.int_("split.count", default=1, minimum=1)
+    match = _SPLIT.match(file.name)
+    if count <= 1 or match is None:
+        return names, total
+    for i in range(1, count + 1):
+        part = file.with_name(f"{match['stem']}-{i:05d}-of-{count:05d}.gguf")
+        if part == file:
+            continue
+        if not part.is_file():
+            total = None
+            continue
+        try:
+            other = gguf.GGUFReader(part, "r")
+        except (ValueError, OSError, KeyError, IndexError, TypeError) as exc:
+            raise InputError("model", f"{part.name} is not a readable GGUF file ({exc})", _fix()) from None
+        names |= {t.name for t in other.tensors}
+        if total is not None:
+            total += sum(int(t.n_bytes) for t in other.tensors)
+    return names, total
+
+
 def _build(reader: gguf.GGUFReader, m: _Meta, file: Path) -> ModelSpec:
     arch = m.arch
-    names = {t.name for t in reader.tensors}
+    names, weight_bytes = _split_tensors(reader, m, file)
     hidden = m.int_("{arch}.embedding_length")
     n_layers = m.int_("{arch}.block_count")
     heads = m.int_("{arch}.attention.head_count")
@@ -233,7 +267,7 @@ def _build(reader: gguf.GGUFReader, m: _Meta, file: Path) -> ModelSpec:
         tie_word_embeddings="output.weight" not in names,
         max_context=context,
         mtp_layers=m.int_("{arch}.nextn_predict_layers", default=0, minimum=0),
-        weight_bytes_exact=sum(int(t.n_bytes) for t in reader.tensors),
+        weight_bytes_exact=weight_bytes,
         native_dtype=file_type or "gguf",
         quant_method="gguf",
         qk_norm=any(n.endswith("attn_q_norm.weight") for n in names),

@@ -21,6 +21,11 @@ class Efficiency(BaseModel):
     gpu_bw: float = Field(default=0.80, gt=0, le=1)
     # achieved / dense datasheet tensor FLOPs in prefill GEMMs (large M): 50-70% is typical.
     gpu_compute: float = Field(default=0.55, gt=0, le=1)
+    # llama.cpp on GPUs: its quantised mat-vec kernels reach less of peak bandwidth (llama-bench
+    # tg128 on RTX 3090 Ti / 4090: 55-70% incl. per-token overhead) and its prompt processing runs
+    # dequantise + fp16 GEMM (pp512 on a 4090: ~45% of the bf16 peak)
+    llamacpp_gpu_bw: float = Field(default=0.65, gt=0, le=1)
+    llamacpp_gpu_compute: float = Field(default=0.45, gt=0, le=1)
     # achieved / theoretical DRAM bandwidth for llama.cpp on CPUs (STREAM-like: 60-80%).
     cpu_bw: float = Field(default=0.60, gt=0, le=1)
     # achieved / peak matmul throughput of llama.cpp prompt processing on CPUs

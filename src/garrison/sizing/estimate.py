@@ -214,7 +214,7 @@ def estimate(
             conc = min(mns, max(1, max_len // seq_len))
     conc = max(1, conc)
     if gpu is not None:
-        device = Device.from_gpu(gpu, fmt, eff)
+        device = Device.from_gpu(gpu, fmt, eff, engine)
     else:
         assert cpu is not None
         device = Device.from_cpu(cpu, opts.sockets, eff)
@@ -344,7 +344,7 @@ def step_model_for(
     """The step-time model behind an estimate, for the batching simulator (one replica)."""
     counts = param_counts(spec)
     device = (
-        Device.from_gpu(gpu, fmt, efficiency)
+        Device.from_gpu(gpu, fmt, efficiency, est.engine)
         if gpu is not None
         else Device.from_cpu(cpu, sockets, efficiency)
         if cpu is not None

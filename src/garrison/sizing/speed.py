@@ -40,13 +40,17 @@ class Device:
     link_latency_s: float
 
     @staticmethod
-    def from_gpu(gpu: GPU, fmt: QuantFormat, eff: Efficiency) -> Device:
+    def from_gpu(gpu: GPU, fmt: QuantFormat, eff: Efficiency, engine: str = "vllm") -> Device:
         nvlink = gpu.interconnect.kind in ("nvlink", "infinity-fabric", "unified")
+        if engine == "llama.cpp":  # GGUF: dequantise to fp16 and run fp16/bf16-rate GEMMs
+            bw_eff, flops = eff.llamacpp_gpu_bw, gpu.bf16_dense_tflops * 1e12 * eff.llamacpp_gpu_compute
+        else:
+            bw_eff, flops = eff.gpu_bw, peak_tflops(gpu, fmt) * 1e12 * eff.gpu_compute
         return Device(
             kind="gpu",
             name=gpu.id,
-            mem_bw_bytes_s=gpu.mem_bw_gbps * 1e9 * eff.gpu_bw,
-            flops_s=peak_tflops(gpu, fmt) * 1e12 * eff.gpu_compute,
+            mem_bw_bytes_s=gpu.mem_bw_gbps * 1e9 * bw_eff,
+            flops_s=flops,
             link_bytes_s=gpu.interconnect.bw_gbps_per_direction * 1e9 * eff.link_bw,
             link_latency_s=(eff.allreduce_latency_us_nvlink if nvlink else eff.allreduce_latency_us_pcie)
             * 1e-6,
