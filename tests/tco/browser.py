@@ -45,7 +45,8 @@ class PageResult:
 
 def open_page(path: Path, screenshot: bool = False, timeout_s: float = 30.0) -> PageResult:
     """Load `path` in a fresh headless Chromium and report what happened."""
-    with tempfile.TemporaryDirectory(prefix="garrison-chromium-") as udd:
+    # chromium helpers may still be writing the profile as it exits: cleanup errors are not test failures
+    with tempfile.TemporaryDirectory(prefix="garrison-chromium-", ignore_cleanup_errors=True) as udd:
         proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={udd}", "about:blank"],
             stdout=subprocess.DEVNULL,
