@@ -73,7 +73,9 @@ def test_bad_design_is_one_input_error(mutate, where: str) -> None:  # type: ign
 
 
 def _garrison(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "garrison", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "garrison", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"schema_version": 99}', '["a list"]'])

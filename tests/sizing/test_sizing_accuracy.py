@@ -24,7 +24,8 @@ def test_negative_kv_point_is_predicted_not_to_fit() -> None:
 
 
 def test_docs_accuracy_table_is_regenerated() -> None:
-    assert DOC.read_text(encoding="utf-8") == markdown(compare(), DEFAULT_EFFICIENCY) + "\n" or \
-        DOC.read_text(encoding="utf-8") == markdown(compare(), DEFAULT_EFFICIENCY), (
+    assert DOC.read_text(encoding="utf-8") == markdown(compare(), DEFAULT_EFFICIENCY) + "\n" or DOC.read_text(
+        encoding="utf-8"
+    ) == markdown(compare(), DEFAULT_EFFICIENCY), (
         "docs/accuracy.md is stale: run `python -m garrison.sizing.accuracy --write docs/accuracy.md`"
     )

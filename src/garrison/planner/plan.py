@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from garrison import __version__
 from garrison.catalogue import Catalogue
@@ -23,9 +23,11 @@ from garrison.modelspec.spec import ModelSpec
 from garrison.planner.bom import ServerPlan, build_servers, gateway_servers, gpus_per_chassis
 from garrison.planner.candidates import DEFAULT_TARGETS_MS, Sized, enumerate_options, size_option
 from garrison.planner.load import LoadTarget, derive_load
+from garrison.planner.simulated import SimulatedSizing, simulate_sizing
 from garrison.planner.tables import ServerParts, server_parts, usage_profiles
 from garrison.requirements import ModelRef, Requirements, UseCase
 from garrison.sizing.efficiency import DEFAULT_EFFICIENCY, Efficiency
+from garrison.sizing.formats import native_format
 from garrison.sizing.weights import weight_bytes
 
 HOURS_PER_YEAR = 8760
@@ -200,11 +202,19 @@ def _recommend(uc: UseCase, cat: Catalogue) -> list[str]:
 def plan(
     req: Requirements,
     *,
-    catalogue: Catalogue,
-    load_model: ModelLoader,
+    catalogue: Catalogue | None = None,
+    load_model: ModelLoader | None = None,
     efficiency: Efficiency = DEFAULT_EFFICIENCY,
 ) -> Design:
     """Pick, for every use case and model, the cheapest deployment that fits and meets its targets."""
+    if catalogue is None:
+        from garrison.catalogue import load_catalogue
+
+        catalogue = load_catalogue()
+    if load_model is None:
+        from garrison.planner.model_refs import load_model_ref
+
+        load_model = load_model_ref
     cat = catalogue
     _COUNTER.clear()
     parts = server_parts()
@@ -257,8 +267,13 @@ def plan(
                 escalations.append(_no_fit_escalation(uc, key, sized_all))
                 continue
             best = ranked[0]
+            sim = _simulate(uc, best, load, efficiency)
+            if sim is not None and sim.replicas != best.sized.replicas:
+                best = _rank(
+                    replace(best.sized, replicas=sim.replicas), req, uc, cat, parts, horizon_years, owned
+                )
             chosen.append(best)
-            deployments.append(_deployment(uc, key, best, ranked, load, cat, req))
+            deployments.append(_deployment(uc, key, best, ranked, load, cat, req, sim))
     servers = [r.servers.server for r in chosen]
     any_ha = any(uc.high_availability for uc in req.use_cases)
     gw = gateway_servers(_host_cpu(cat, parts, small=True), any_ha, parts)
@@ -342,6 +357,7 @@ def _evaluate(
         req.hardware.allowed_engines,
         req.hardware.max_gpus_per_server,
         lambda g: gpus_per_chassis(g, parts),
+        native_format(spec, cat) if spec.source == "gguf" else None,
     ):
         s = size_option(
             opt,
@@ -372,6 +388,22 @@ def _evaluate(
     return ranked, sized_all
 
 
+def _simulate(uc: UseCase, best: Ranked, load: LoadTarget, eff: Efficiency) -> SimulatedSizing | None:
+    d_ttft, d_itl = DEFAULT_TARGETS_MS.get(uc.kind, (None, None))
+    s = best.sized
+    rpm = load.design_rpm if load.design_rpm > 0 else s.rps_per_replica * s.replicas * 60
+    return simulate_sizing(
+        s,
+        rate_rpm=rpm,
+        input_tokens=load.input_tokens,
+        output_tokens=load.output_tokens,
+        ttft_target_ms=uc.latency.ttft_p95_ms if uc.latency.ttft_p95_ms is not None else d_ttft,
+        itl_target_ms=uc.latency.itl_p95_ms if uc.latency.itl_p95_ms is not None else d_itl,
+        min_replicas=2 if uc.high_availability else 1,
+        eff=eff,
+    )
+
+
 def _deployment(
     uc: UseCase,
     key: str,
@@ -380,6 +412,7 @@ def _deployment(
     load: LoadTarget,
     cat: Catalogue,
     req: Requirements,
+    sim: SimulatedSizing | None = None,
 ) -> Deployment:
     s = best.sized
     o = s.option
@@ -422,7 +455,7 @@ def _deployment(
     )
     rpm = load.design_rpm
     if rpm <= 0:  # sized from stated concurrency: report the rate that concurrency carries
-        rpm = s.rps_per_replica * s.replicas * 60
+        rpm = sim.rate_rpm if sim else s.rps_per_replica * s.replicas * 60
     return Deployment(
         use_case=uc.name,
         kind=uc.kind,
@@ -460,8 +493,9 @@ def _deployment(
                 "gpus": s.total_gpus,
             }
         ),
-        triggers=_triggers(best),
-        reasons=tuple(reasons),
+        load_curve=sim.curve if sim else (),
+        triggers=sim.triggers if sim else _triggers(best),
+        reasons=tuple(reasons) + (sim.notes if sim else ()),
         alternatives=tuple(alts),
     )
 
