@@ -131,29 +131,14 @@ def tool_tco(
     return tco_for_design(design, years=years, params=parameters, against=against)
 
 
-def bundle_files(design: Design) -> dict[str, str]:
-    """Every bundle file: the bundle renderer's files plus report.html (when the renderer lacks it)."""
-    from garrison.render import render_bundle
-    from garrison.report import report_files
-
-    files = render_bundle(design)
-    if "report.html" not in files:
-        files = {**files, **report_files(design)}
-    return dict(sorted(files.items()))
-
-
 def tool_render(design: Design, out_dir: str, force: bool = False) -> RenderResult:
     """Write the deployment bundle (and report.html) for a design into out_dir; a non-empty folder is
     replaced only with force."""
-    from garrison.render import write_bundle
+    from garrison.outputs import design_files, write_tree
 
-    files = bundle_files(design)
-    write_bundle(files, Path(out_dir), force=force)
-    return RenderResult(
-        out_dir=out_dir,
-        files=sorted(files),
-        renderer="garrison.render.render_bundle + garrison.report.report_files",
-    )
+    files = design_files(design)
+    write_tree(files, Path(out_dir), force=force)
+    return RenderResult(out_dir=out_dir, files=sorted(files), renderer="garrison.outputs.design_files")
 
 
 def tool_validate(bundle_dir: str) -> ValidateResult:
