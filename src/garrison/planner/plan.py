@@ -205,6 +205,7 @@ def plan(
     catalogue: Catalogue | None = None,
     load_model: ModelLoader | None = None,
     efficiency: Efficiency = DEFAULT_EFFICIENCY,
+    simulate: bool = True,
 ) -> Design:
     """Pick, for every use case and model, the cheapest deployment that fits and meets its targets."""
     if catalogue is None:
@@ -267,7 +268,7 @@ def plan(
                 escalations.append(_no_fit_escalation(uc, key, sized_all))
                 continue
             best = ranked[0]
-            sim = _simulate(uc, best, load, efficiency)
+            sim = _simulate(uc, best, load, efficiency) if simulate else None
             if sim is not None and sim.replicas != best.sized.replicas:
                 best = _rank(
                     replace(best.sized, replicas=sim.replicas), req, uc, cat, parts, horizon_years, owned
