@@ -19,7 +19,8 @@ from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
 
 
 def main() -> None:
-    data = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    with open(sys.argv[1], encoding="utf-8") as f:
+        data = json.load(f)
     cat = load_catalogue()
     gpu = cat.gpu(data["gpu"])
     spec = load_model_spec(cat.model("llama-3.1-8b-instruct").id)
@@ -27,9 +28,13 @@ def main() -> None:
     eff = DEFAULT_EFFICIENCY.model_copy(update={"step_overhead_ms": 0.0})
     est = estimate(spec, fmt, gpu=gpu, opts=EstimateOptions(max_model_len=8192, efficiency=eff))
     model = step_model_for(spec, fmt, est, gpu=gpu, efficiency=eff)
-    print(f"GPU {gpu.name}: datasheet {gpu.mem_bw_gbps:.0f} GB/s, {gpu.bf16_dense_tflops:.0f} TFLOPS bf16 dense")
-    print(f"measured ceilings: device copy {data['copy_gbs']:.0f} GB/s ({data['copy_gbs'] / gpu.mem_bw_gbps:.2f} of "
-          f"datasheet), 8k GEMM {data['matmul_tflops']:.0f} TFLOPS ({data['matmul_tflops'] / gpu.bf16_dense_tflops:.2f})")
+    print(
+        f"GPU {gpu.name}: datasheet {gpu.mem_bw_gbps:.0f} GB/s, {gpu.bf16_dense_tflops:.0f} TFLOPS bf16 dense"
+    )
+    print(
+        f"measured ceilings: device copy {data['copy_gbs']:.0f} GB/s ({data['copy_gbs'] / gpu.mem_bw_gbps:.2f} of "
+        f"datasheet), 8k GEMM {data['matmul_tflops']:.0f} TFLOPS ({data['matmul_tflops'] / gpu.bf16_dense_tflops:.2f})"
+    )
     print("batch  measured_ms  predicted_ms  pred/meas  implied_bw_eff")
     for row in data["decode"]:
         b = row["batch"]
