@@ -127,7 +127,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(json.loads(design.model_dump_json()))
         elif not quiet:
-            render_summary(design, Console())
+            console = Console()
+            if not console.is_terminal:  # piped or in CI: wide enough that tables do not truncate
+                console = Console(width=160)
+            render_summary(design, console)
             if out is not None:
                 Console(stderr=True).print(f"wrote {out}")
         if design.escalations:
