@@ -6,7 +6,6 @@ library functions the CLI uses; Garrison's errors come back as tool errors with 
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import typing
 from collections.abc import Callable
@@ -132,53 +131,29 @@ def tool_tco(
     return tco_for_design(design, years=years, params=parameters, against=against)
 
 
-def bundle_files(design: Design) -> tuple[dict[str, str], str]:
-    """Every bundle file: the bundle renderer's when installed, else design.json plus report.html."""
-    try:
-        render_mod: Any = importlib.import_module("garrison.render")
-        fn = getattr(render_mod, "render_bundle", None) or render_mod.render
-        files: dict[str, str] = dict(fn(design))
-        name = f"garrison.render.{fn.__name__}"
-    except (ImportError, AttributeError):
-        from garrison.outputs import design_files
-
-        files, name = dict(design_files(design)), "garrison.outputs.design_files"
-    if "report.html" not in files:
-        from garrison.report import report_files
-
-        files.update(report_files(design))
-        name += " + garrison.report.report_files"
-    return files, name
-
-
 def tool_render(design: Design, out_dir: str, force: bool = False) -> RenderResult:
-    """Write the deployment bundle for a design into out_dir (refuses a non-empty folder without force)."""
-    from garrison.outputs import write_tree
+    """Write the deployment bundle (and report.html) for a design into out_dir; a non-empty folder is
+    replaced only with force."""
+    from garrison.outputs import design_files, write_tree
 
-    files, name = bundle_files(design)
+    files = design_files(design)
     write_tree(files, Path(out_dir), force=force)
-    return RenderResult(out_dir=out_dir, files=sorted(files), renderer=name)
+    return RenderResult(out_dir=out_dir, files=sorted(files), renderer="garrison.outputs.design_files")
 
 
 def tool_validate(bundle_dir: str) -> ValidateResult:
-    """Run the real validators (nginx -t, promtool, k8s schemas, shellcheck ...) over a bundle folder."""
-    try:
-        mod: Any = importlib.import_module("garrison.validate")
-    except ImportError:
-        raise InputError(
-            "validate",
-            "the bundle validators are not in this build",
-            "update Garrison; `garrison validate` ships with the bundle renderer",
-        ) from None
-    fn = getattr(mod, "validate_bundle", None) or mod.validate
-    result = fn(Path(bundle_dir))
-    checks = (
-        [str(c) for c in getattr(result, "checks", [])]
-        if not isinstance(result, list)
-        else [str(c) for c in result]
+    """Run the real validators (nginx -t, promtool, k8s schemas, compose, shellcheck, nft, yamllint)
+    over a rendered bundle folder."""
+    from garrison.validate import validate_bundle
+
+    report = validate_bundle(Path(bundle_dir))
+    return ValidateResult(
+        ok=not report.failed,
+        checks=[
+            f"{r.artifact}: {r.tool} {r.status}" + (f" ({r.detail})" if r.detail else "")
+            for r in report.results
+        ],
     )
-    ok = bool(getattr(result, "ok", True))
-    return ValidateResult(ok=ok, checks=checks)
 
 
 def build_server() -> Any:

@@ -180,3 +180,22 @@ def test_docs_list_every_row() -> None:
     tables = (cat.gpus, cat.cpus, cat.models, cat.platforms, cat.quant_formats, cat.cloud_prices)
     missing = [row_id for table in tables for row_id in table if f"`{row_id}`" not in text]
     assert missing == [], f"add these ids to docs/catalogue.md: {missing}"
+
+
+def test_data_files_pass_yamllint() -> None:
+    # the real linter over the packaged files: indentation, duplicate keys, trailing spaces, syntax
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    exe = shutil.which("yamllint")
+    if exe is None:
+        pytest.skip("yamllint not installed (it is in the `test` extra)")
+    data = Path(str(resources.files("garrison").joinpath("data")))
+    config = (
+        "{extends: default, rules: {line-length: disable, document-start: disable, "
+        "comments: {min-spaces-from-content: 1}, truthy: {check-keys: false}}}"
+    )
+    files = sorted(str(p) for p in data.glob("*.yaml"))
+    result = subprocess.run([exe, "-s", "-d", config, *files], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

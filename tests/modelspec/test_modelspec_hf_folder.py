@@ -122,3 +122,11 @@ def test_load_model_spec_folder_and_config_file(tmp_path: Path) -> None:
     assert load_model_spec(str(folder / "config.json")).name == "Llama-3.1-8B"
     with pytest.raises(InputError, match="does not exist"):
         load_model_spec(str(tmp_path / "nope"))
+
+
+def test_deeply_nested_json_is_an_input_error(tmp_path: Path) -> None:
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    (folder / "config.json").write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(InputError, match="not valid JSON"):
+        spec_from_folder(folder)

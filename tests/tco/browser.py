@@ -45,7 +45,8 @@ class PageResult:
 
 def open_page(path: Path, screenshot: bool = False, timeout_s: float = 30.0) -> PageResult:
     """Load `path` in a fresh headless Chromium and report what happened."""
-    with tempfile.TemporaryDirectory(prefix="garrison-chromium-") as udd:
+    # chromium helpers may still be writing the profile as it exits: cleanup errors are not test failures
+    with tempfile.TemporaryDirectory(prefix="garrison-chromium-", ignore_cleanup_errors=True) as udd:
         proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={udd}", "about:blank"],
             stdout=subprocess.DEVNULL,
@@ -53,8 +54,7 @@ def open_page(path: Path, screenshot: bool = False, timeout_s: float = 30.0) -> 
         )
         try:
             port = _devtools_port(Path(udd), proc, timeout_s)
-            targets = httpx.get(f"http://127.0.0.1:{port}/json", timeout=5).json()
-            ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+            ws_url = _page_ws_url(port, timeout_s)
             with connect(ws_url, max_size=64 * 2**20, open_timeout=timeout_s) as ws:
                 return _drive(ws, path.resolve().as_uri(), screenshot, timeout_s)
         finally:
@@ -64,6 +64,22 @@ def open_page(path: Path, screenshot: bool = False, timeout_s: float = 30.0) -> 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _page_ws_url(port: int, timeout_s: float) -> str:
+    """The page target's websocket URL; retried while Chromium is still starting (a loaded machine)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            targets = httpx.get(f"http://127.0.0.1:{port}/json", timeout=5).json()
+            pages = [t["webSocketDebuggerUrl"] for t in targets if t.get("type") == "page"]
+            if pages:
+                return str(pages[0])
+        except (httpx.HTTPError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("chromium's DevTools endpoint did not list a page")
+        time.sleep(0.2)
 
 
 def _devtools_port(udd: Path, proc: subprocess.Popen[bytes], timeout_s: float) -> int:

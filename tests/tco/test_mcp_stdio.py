@@ -66,20 +66,23 @@ def test_tco_on_a_design_and_a_tool_error():
 
 
 def test_plan_on_an_example_returns_a_design(tmp_path):
-    example = ROOT / "examples" / "code-team-10.yaml"
+    example = ROOT / "examples" / "chat-40-qwen3-next.yaml"
 
-    async def run(c: Any) -> tuple[Any, Any]:
+    async def run(c: Any) -> tuple[Any, Any, Any]:
         planned = await c.call_tool("plan", {"requirements_path": str(example)})
         if planned.is_error:
-            return planned, None
+            return planned, None, None
         out = tmp_path / "bundle"
         rendered = await c.call_tool("render", {"design": planned.structured_content, "out_dir": str(out)})
-        return planned, rendered
+        validated = await c.call_tool("validate", {"bundle_dir": str(out)})
+        return planned, rendered, validated
 
-    planned, rendered = _with_client(run)
+    planned, rendered, validated = _with_client(run)
     assert not planned.is_error, planned.content
     d = Design.model_validate(planned.structured_content)
     assert d.deployments and d.servers
     assert not rendered.is_error, rendered.content
     assert "report.html" in rendered.structured_content["files"]
     assert (tmp_path / "bundle" / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert not validated.is_error, validated.content
+    assert validated.structured_content["checks"], "the validators reported nothing"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from garrison.catalogue.schema import GPU, CloudPrice
 from garrison.cost.parameters import CostParameters
@@ -19,22 +16,13 @@ from garrison.errors import InputError
 
 
 def read_design(path: str | Path) -> Design:
-    """A Design from its JSON file (as `garrison plan --json` writes it); bad files are InputError."""
+    """A Design from its design.json (the bundle's strict loader); bad files are one InputError."""
+    from garrison.render.design_file import load_design
+
     p = Path(path)
-    try:
-        data: Any = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(str(p), "no such file", "pass the design.json that `garrison plan` wrote") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(str(p), f"not a readable JSON design ({e})", "pass a design.json file") from None
-    if isinstance(data, dict) and "design" in data and "schema_version" not in data:
-        data = data["design"]  # tolerate {"design": {...}} envelopes (MCP, plan --json wrappers)
-    try:
-        return Design.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise InputError(f"{p}:{loc}", err["msg"], "regenerate it with `garrison plan`") from None
+    if not p.is_file():
+        raise InputError(str(p), "no such file", "pass the design.json that `garrison plan --out` wrote")
+    return load_design(p)
 
 
 def catalogue_prices() -> tuple[Sequence[CloudPrice], Mapping[str, GPU]]:
