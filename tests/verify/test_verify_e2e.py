@@ -118,11 +118,6 @@ def test_verify_and_bench_through_the_gateway_garrison_renders(e2e: dict) -> Non
     assert step.requests == 8 and step.errors == {} and step.output_tokens == 8 * 16
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in templates/bundle/gateway/nginx.conf.j2: no map_hash_bucket_size, so nginx -t rejects "
-    "the map once it holds real `garrison keys` entries (reported to the lead)",
-)
 def test_rendered_gateway_accepts_real_keys_unmodified(e2e: dict) -> None:  # type: ignore[type-arg]
     r = e2e["rendered_nginx_t_as_rendered"]
     assert r["rc"] == 0, r["stderr"]
