@@ -113,11 +113,17 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the design as JSON."),
         calibration: str = typer.Option("default", "--calibration", help="Efficiency profile to use."),
         quiet: bool = typer.Option(False, "--quiet", help="No summary."),
+        save: bool = typer.Option(True, "--save/--no-save", help="Keep the design in the history database."),
     ) -> None:
         """Size and design the platform; exit 3 when a requirement cannot be met (trade-offs printed)."""
         design = run_plan(requirements, calibration)
         if out is not None and design.deployments:
             write_tree(design_files(design), out, force=force)
+        if save and design.deployments:
+            from garrison.store import Store
+
+            design_id = Store().save_design(design)
+            typer.echo(f"saved as design {design_id} in the history (garrison history list)", err=True)
         if as_json:
             print_json(json.loads(design.model_dump_json()))
         elif not quiet:

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from garrison.outputs import design_files
 from garrison.render import load_design, write_bundle
+
+if TYPE_CHECKING:
+    from garrison.bench.results import BenchResult
+
+
+def _runs(ids: str | None, db: str | None) -> list[BenchResult]:
+    if not ids:
+        return []
+    from garrison.errors import InputError
+    from garrison.store import Store
+
+    store = Store(db)
+    out = []
+    for part in ids.split(","):
+        try:
+            run_id = int(part.strip().removeprefix("run-"))
+        except ValueError:
+            raise InputError("--runs", f"{part!r} is not a run id", "see `garrison history list`") from None
+        out.append(store.get_run(run_id)[0])
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -18,10 +39,16 @@ def register(app: typer.Typer) -> None:
         design: Path = typer.Argument(..., help="design.json written by garrison plan."),
         out: Path = typer.Option(..., "--out", help="Folder to write the bundle to."),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
+        runs: str | None = typer.Option(
+            None,
+            "--runs",
+            help="Stored benchmark run ids (garrison history list): report measured vs predicted.",
+        ),
+        db: str | None = typer.Option(None, "--db", help="History database URL (default: GARRISON_HOME)."),
         quiet: bool = typer.Option(False, "--quiet", help="Print nothing on success."),
     ) -> None:
-        """Write the deployment bundle (compose, k8s, gateway, monitoring, firewall, runbooks)."""
-        files = design_files(load_design(design))
+        """Write the deployment bundle (compose, k8s, gateway, monitoring, firewall, runbooks, report)."""
+        files = design_files(load_design(design), _runs(runs, db))
         write_bundle(files, out, force=force)
         if not quiet:
             typer.echo(f"wrote {len(files)} files to {out}")
