@@ -36,8 +36,11 @@ def read_keys(path: Path) -> dict[str, str]:
             continue
         m = _LINE.match(line.strip())
         if not m:
-            raise InputError(f"{path}:{n}", "not a `\"Bearer <key>\" <id>;` line",
-                             "fix or remove the line; garrison keys writes only such lines")
+            raise InputError(
+                f"{path}:{n}",
+                'not a `"Bearer <key>" <id>;` line',
+                "fix or remove the line; garrison keys writes only such lines",
+            )
         out[m.group("id")] = m.group("key")
     return out
 
@@ -61,15 +64,21 @@ def _write(path: Path, keys: dict[str, str]) -> None:
 def _check_place(path: Path) -> None:
     for parent in [path.parent, *path.parent.parents]:
         if (parent / "design.json").is_file() and (parent / "gateway").is_dir():
-            raise InputError("--file", f"{path} is inside the bundle {parent}",
-                             "keep keys outside the bundle, e.g. /etc/garrison/api_keys.map")
+            raise InputError(
+                "--file",
+                f"{path} is inside the bundle {parent}",
+                "keep keys outside the bundle, e.g. /etc/garrison/api_keys.map",
+            )
 
 
 def add_key(path: Path, key_id: str, rotate: bool = False) -> str:
     """Add (or with `rotate`, replace) the key for `key_id`; returns the new key."""
     if not _ID.match(key_id):
-        raise InputError("--name", f"{key_id!r} is not a key id",
-                         "use lower-case letters, digits, '.', '_' or '-' (at most 63)")
+        raise InputError(
+            "--name",
+            f"{key_id!r} is not a key id",
+            "use lower-case letters, digits, '.', '_' or '-' (at most 63)",
+        )
     path = Path(path)
     _check_place(path)
     keys = read_keys(path)

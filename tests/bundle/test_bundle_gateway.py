@@ -19,11 +19,11 @@ from typing import Any
 import openai
 import pytest
 
+from bundle.designs import cpu_llamacpp_design
 from garrison.render import render_bundle, write_bundle
 from garrison.testing.ci import require_tool
 from garrison.testing.servers import LlamaServer
 from garrison.validate.gateway_sandbox import Ports, nginx_cmd, prepare_gateway
-from bundle.designs import cpu_llamacpp_design
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +32,14 @@ KEYS = {"sk-garrison-test-alice": "alice", "sk-garrison-test-bob": "bob", "sk-ga
 
 def _design() -> Any:
     d = cpu_llamacpp_design()
-    dep = d.deployments[0].model_copy(update={"use_case": "chat", "model_name": "tiny",
-                                              "requests_per_minute": 20.0, "concurrent_requests": 4})
+    dep = d.deployments[0].model_copy(
+        update={
+            "use_case": "chat",
+            "model_name": "tiny",
+            "requests_per_minute": 20.0,
+            "concurrent_requests": 4,
+        }
+    )
     return d.model_copy(update={"deployments": (dep,)})
 
 
@@ -52,8 +58,9 @@ class Gateway:
         check = subprocess.run(nginx_cmd(self.conf, "-t"), capture_output=True, text=True, timeout=60)
         assert check.returncode == 0, check.stderr
         with open(self.log, "wb") as fh:
-            self.proc = subprocess.Popen(nginx_cmd(self.conf, "-g", "daemon off;"), stdout=fh,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                nginx_cmd(self.conf, "-g", "daemon off;"), stdout=fh, stderr=subprocess.STDOUT
+            )
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", self.ports.https), timeout=0.2).close()
@@ -71,8 +78,9 @@ class Gateway:
     def url(self) -> str:
         return f"https://localhost:{self.ports.https}"
 
-    def request(self, path: str, key: str | None = None, method: str = "GET",
-                body: dict[str, Any] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, path: str, key: str | None = None, method: str = "GET", body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         headers = {"Content-Type": "application/json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -86,7 +94,9 @@ class Gateway:
 
     def client(self, key: str, route: str = "/v1") -> openai.OpenAI:
         http = openai.DefaultHttpxClient(verify=self.ctx)
-        return openai.OpenAI(base_url=self.url + route, api_key=key, http_client=http, max_retries=0, timeout=60)
+        return openai.OpenAI(
+            base_url=self.url + route, api_key=key, http_client=http, max_retries=0, timeout=60
+        )
 
     def audit(self) -> list[dict[str, Any]]:
         return [json.loads(ln) for ln in self.log.read_text().splitlines() if ln.startswith("{")]
@@ -103,8 +113,13 @@ def gateway_factory(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Ca
     started: list[Gateway] = []
 
     def make(servers: list[str]) -> Gateway:
-        conf = prepare_gateway(bundle / "gateway", tmp_path / f"gw{len(started)}", keys=KEYS,
-                               servers={"up_chat": servers}, ports=_ports(free_port))
+        conf = prepare_gateway(
+            bundle / "gateway",
+            tmp_path / f"gw{len(started)}",
+            keys=KEYS,
+            servers={"up_chat": servers},
+            ports=_ports(free_port),
+        )
         gw = Gateway(conf, _ports_of(conf))
         started.append(gw)
         return gw.start()
@@ -118,9 +133,14 @@ def _ports_of(conf: Path) -> Ports:
     text = conf.read_text()
     import re
 
-    http, https, status = (int(re.search(p, text).group(1)) for p in  # type: ignore[union-attr]
-                           (r"listen 127\.0\.0\.1:(\d+);", r"listen 127\.0\.0\.1:(\d+) ssl;",
-                            r"listen 127\.0\.0\.1:(\d+);\s+access_log off;"))
+    http, https, status = (
+        int(re.search(p, text).group(1))
+        for p in (  # type: ignore[union-attr]
+            r"listen 127\.0\.0\.1:(\d+);",
+            r"listen 127\.0\.0\.1:(\d+) ssl;",
+            r"listen 127\.0\.0\.1:(\d+);\s+access_log off;",
+        )
+    )
     return Ports(http=http, https=https, status=status)
 
 
@@ -146,17 +166,24 @@ def test_gateway_with_real_nginx_and_llama_server(
     # 200 with a key, through both routes; engine paths outside the API are not exposed
     c = gw.client(alice)
     assert [m.id for m in c.models.list().data] == ["tiny"]
-    r = c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "secret prompt xyzzy"}],
-                                  max_tokens=8, temperature=0)
+    r = c.chat.completions.create(
+        model="tiny",
+        messages=[{"role": "user", "content": "secret prompt xyzzy"}],
+        max_tokens=8,
+        temperature=0,
+    )
     assert r.usage is not None and r.usage.completion_tokens == 8
     assert gw.client(alice, "/chat/v1").completions.create(model="tiny", prompt="hi", max_tokens=4).choices
     assert gw.request("/metrics", alice)[0] == 404
 
     # streaming (SSE) through the gateway
-    chunks = [ch.choices[0].delta.content for ch in
-              c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "stream"}],
-                                        max_tokens=16, stream=True)
-              if ch.choices and ch.choices[0].delta.content]
+    chunks = [
+        ch.choices[0].delta.content
+        for ch in c.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "stream"}], max_tokens=16, stream=True
+        )
+        if ch.choices and ch.choices[0].delta.content
+    ]
     assert len(chunks) >= 8
 
     # HTTP is redirected to HTTPS
@@ -179,7 +206,8 @@ def test_gateway_with_real_nginx_and_llama_server(
     r0.stop()
     for i in range(4):
         out = gw.client(carol).chat.completions.create(
-            model="tiny", messages=[{"role": "user", "content": f"after failover {i}"}], max_tokens=4)
+            model="tiny", messages=[{"role": "user", "content": f"after failover {i}"}], max_tokens=4
+        )
         assert out.choices[0].finish_reason == "length"
 
     # audit log: key id, model, status, latency, bytes; never the prompt
@@ -223,8 +251,12 @@ def test_gateway_passes_sse_events_through_unbuffered(gateway_factory: Callable[
     threading.Thread(target=fake.serve_forever, daemon=True).start()
     try:
         gw = gateway_factory([f"127.0.0.1:{fake.server_address[1]}"])
-        req = urllib.request.Request(gw.url + "/v1/chat/completions", data=b"{}", method="POST",
-                                     headers={"Authorization": f"Bearer {next(iter(KEYS))}"})
+        req = urllib.request.Request(
+            gw.url + "/v1/chat/completions",
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": f"Bearer {next(iter(KEYS))}"},
+        )
         t0 = time.monotonic()
         arrivals = []
         with urllib.request.urlopen(req, context=gw.ctx, timeout=30) as r:

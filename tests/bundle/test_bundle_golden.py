@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bundle.designs import DESIGNS
 from garrison.design import Design
 from garrison.errors import GarrisonError
 from garrison.render import render_bundle, write_bundle
-from bundle.designs import DESIGNS
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -49,11 +49,24 @@ def test_bundle_matches_golden(case: str) -> None:
         return
     if not gold.is_dir():
         pytest.fail(f"no golden tree for {case}; create it with GARRISON_UPDATE_GOLDEN=1")
-    on_disk = {str(p.relative_to(gold)): p.read_text(encoding="utf-8") for p in gold.rglob("*") if p.is_file()}
+    on_disk = {
+        str(p.relative_to(gold)): p.read_text(encoding="utf-8") for p in gold.rglob("*") if p.is_file()
+    }
     assert sorted(on_disk) == sorted(files), "file list differs from the golden tree"
     diffs = []
     for path, text in files.items():
         if on_disk[path] != text:
-            diffs.append("".join(difflib.unified_diff(on_disk[path].splitlines(True), text.splitlines(True),
-                                                      f"golden/{path}", f"rendered/{path}", n=1))[:2000])
-    assert not diffs, "rendered bundle differs from golden (GARRISON_UPDATE_GOLDEN=1 to accept):\n" + "\n".join(diffs)
+            diffs.append(
+                "".join(
+                    difflib.unified_diff(
+                        on_disk[path].splitlines(True),
+                        text.splitlines(True),
+                        f"golden/{path}",
+                        f"rendered/{path}",
+                        n=1,
+                    )
+                )[:2000]
+            )
+    assert not diffs, (
+        "rendered bundle differs from golden (GARRISON_UPDATE_GOLDEN=1 to accept):\n" + "\n".join(diffs)
+    )

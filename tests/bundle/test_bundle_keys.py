@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bundle.designs import gpu_vllm_design
 from garrison.errors import InputError
 from garrison.keys import add_key, read_keys, revoke_key
 from garrison.render import render_bundle, write_bundle
-from bundle.designs import gpu_vllm_design
 
 
 def test_add_rotate_revoke(tmp_path: Path) -> None:
@@ -45,8 +45,12 @@ def test_refuses_to_write_keys_inside_a_bundle(tmp_path: Path) -> None:
 
 def test_cli_prints_key_once_on_stdout(tmp_path: Path) -> None:
     f = tmp_path / "api_keys.map"
-    r = subprocess.run([sys.executable, "-m", "garrison", "keys", "--name", "ci", "--file", str(f)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "garrison", "keys", "--name", "ci", "--file", str(f)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     key = r.stdout.strip()
     assert read_keys(f) == {"ci": key}

@@ -7,22 +7,41 @@ import re
 import pytest
 import yaml
 
+from bundle.designs import cpu_llamacpp_design, gpu_vllm_design, multinode_design
 from garrison.design import Design
 from garrison.errors import InputError
 from garrison.render import render_bundle
 from garrison.render.context import gateway_limits
-from bundle.designs import cpu_llamacpp_design, gpu_vllm_design, multinode_design
 
 REQUIRED = [
-    "README.md", "design.json", "hardware/README.md", "compose/compose.yaml", "compose/.env.example",
-    "k8s/base/kustomization.yaml", "k8s/base/networkpolicy.yaml", "k8s/base/ingress.yaml",
-    "k8s/base/prometheusrule.yaml", "k8s/overlays/production/kustomization.yaml",
-    "gateway/nginx.conf", "gateway/upstreams.conf", "monitoring/prometheus.yml",
-    "monitoring/rules/garrison-alerts.yml", "monitoring/tests/garrison-alerts.test.yml",
-    "monitoring/grafana/provisioning/datasources/prometheus.yml", "security/nftables.conf",
-    "security/iptables.rules", "security/hardening-checklist.md", "security/accepted-checks.md",
-    "runbooks/deploy.md", "runbooks/operate.md", "runbooks/upgrade.md", "runbooks/backup-dr.md",
-    "runbooks/incident.md", "runbooks/capacity.md", "runbooks/onboarding.md", "scripts/make-tls-cert.sh",
+    "README.md",
+    "design.json",
+    "hardware/README.md",
+    "compose/compose.yaml",
+    "compose/.env.example",
+    "k8s/base/kustomization.yaml",
+    "k8s/base/networkpolicy.yaml",
+    "k8s/base/ingress.yaml",
+    "k8s/base/prometheusrule.yaml",
+    "k8s/overlays/production/kustomization.yaml",
+    "gateway/nginx.conf",
+    "gateway/upstreams.conf",
+    "monitoring/prometheus.yml",
+    "monitoring/rules/garrison-alerts.yml",
+    "monitoring/tests/garrison-alerts.test.yml",
+    "monitoring/grafana/provisioning/datasources/prometheus.yml",
+    "security/nftables.conf",
+    "security/iptables.rules",
+    "security/hardening-checklist.md",
+    "security/accepted-checks.md",
+    "runbooks/deploy.md",
+    "runbooks/operate.md",
+    "runbooks/upgrade.md",
+    "runbooks/backup-dr.md",
+    "runbooks/incident.md",
+    "runbooks/capacity.md",
+    "runbooks/onboarding.md",
+    "scripts/make-tls-cert.sh",
 ]
 
 
@@ -58,7 +77,7 @@ def test_vllm_command_line_carries_the_design_settings() -> None:
     assert {"chat-0", "chat-1"} <= set(svc)
     cmd = svc["chat-0"]["command"]
     dep = d.deployments[0]
-    pairs = dict(zip(cmd[1::2], cmd[2::2]))
+    pairs = dict(zip(cmd[1::2], cmd[2::2], strict=False))
     assert cmd[0] == "/models/qwen3-8b"  # local path, never a hub id
     assert pairs["--tensor-parallel-size"] == str(dep.tp)
     assert pairs["--max-model-len"] == str(dep.max_model_len)
@@ -69,7 +88,9 @@ def test_vllm_command_line_carries_the_design_settings() -> None:
     assert env["HF_HUB_OFFLINE"] == "1" and env["TRANSFORMERS_OFFLINE"] == "1"
     assert env["VLLM_NO_USAGE_STATS"] == "1"
     # replicas get disjoint GPUs
-    ids = [svc[f"chat-{i}"]["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] for i in (0, 1)]
+    ids = [
+        svc[f"chat-{i}"]["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] for i in (0, 1)
+    ]
     assert ids == [["0"], ["1"]]
     assert svc["chat-0"]["volumes"] == ["${MODELS_DIR:-/srv/models}:/models:ro"]
     assert svc["chat-0"]["read_only"] is True and svc["chat-0"]["user"] == "1000:1000"
@@ -79,7 +100,7 @@ def test_llamacpp_context_is_per_slot_times_slots() -> None:
     d = cpu_llamacpp_design()
     cmd = _compose(d)["services"]["assistant-0"]["command"]
     dep = d.deployments[0]
-    pairs = dict(zip(cmd[::2], cmd[1::2]))
+    pairs = dict(zip(cmd[::2], cmd[1::2], strict=False))
     assert pairs["-m"] == "/models/llama-3.2-3b-Q4_K_M.gguf"
     assert pairs["-c"] == str(dep.max_model_len * dep.max_num_seqs)
     assert pairs["-np"] == str(dep.max_num_seqs)
@@ -95,7 +116,10 @@ def test_multinode_uses_leaderworkerset_and_sglang_settings() -> None:
     lws = yaml.safe_load(files["k8s/base/frontier-leaderworkerset.yaml"])
     assert lws["spec"]["leaderWorkerTemplate"]["size"] == 2
     leader = lws["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]
-    assert "--pipeline-parallel-size 2" in leader["command"][-1] and "--tensor-parallel-size 8" in leader["command"][-1]
+    assert (
+        "--pipeline-parallel-size 2" in leader["command"][-1]
+        and "--tensor-parallel-size 8" in leader["command"][-1]
+    )
     assert leader["resources"]["limits"]["nvidia.com/gpu"] == "8"  # 16 GPUs over 2 nodes
     compose = yaml.safe_load(files["compose/compose.yaml"])
     assert not any(s.startswith("frontier") for s in compose["services"])  # k8s only

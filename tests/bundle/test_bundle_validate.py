@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bundle.designs import DESIGNS, gpu_vllm_design
 from garrison.errors import InputError
 from garrison.render import render_bundle, write_bundle
 from garrison.validate import validate_bundle
 from garrison.validate.runner import compose_binary
-from bundle.designs import DESIGNS, gpu_vllm_design
 
 GOLDEN = Path(__file__).parent / "golden"
 pytestmark = pytest.mark.slow
@@ -34,8 +34,18 @@ def test_every_golden_bundle_validates_with_real_tools(case: str) -> None:
 def test_every_tool_ran(tmp_path: Path) -> None:
     out = write_bundle(render_bundle(DESIGNS["multinode"]()), tmp_path / "b")
     tools = {r.tool.split(" ")[0] for r in validate_bundle(out).results if r.status == "ok"}
-    expected = {"nginx", "promtool", "kubernetes-validate", "kubectl", "check-jsonschema", "shellcheck",
-                "nft", "iptables-restore", "yamllint", "json"}
+    expected = {
+        "nginx",
+        "promtool",
+        "kubernetes-validate",
+        "kubectl",
+        "check-jsonschema",
+        "shellcheck",
+        "nft",
+        "iptables-restore",
+        "yamllint",
+        "json",
+    }
     if compose_binary():
         expected.add("docker")
     assert expected <= tools, expected - tools
@@ -52,7 +62,12 @@ def _break(root: Path, rel: str, old: str, new: str) -> None:
     ("rel", "old", "new", "tool"),
     [
         ("gateway/nginx.conf", "proxy_buffering off;", "proxy_buffering off", "nginx -t"),
-        ("monitoring/prometheus.yml", "scrape_interval: 15s", "scrape_interval: fifteen", "promtool check config"),
+        (
+            "monitoring/prometheus.yml",
+            "scrape_interval: 15s",
+            "scrape_interval: fifteen",
+            "promtool check config",
+        ),
         ("monitoring/rules/garrison-alerts.yml", "for: 10m", "for: ten", "promtool check rules"),
         ("k8s/base/chat-deployment.yaml", "replicas: 2", "replicaz: 2", "kubernetes-validate"),
         ("compose/compose.yaml", "shm_size:", "shm_sise:", "check-jsonschema"),
@@ -84,8 +99,13 @@ def test_every_alert_unit_test_can_fail(tmp_path: Path) -> None:
         broken = re.sub(r"(>|==) [0-9.]+$", r"\1 99999", expr)
         assert broken != expr, expr
         rules.write_text(original.replace(expr, broken, 1))
-        r = subprocess.run(["promtool", "test", "rules", "tests/garrison-alerts.test.yml"],
-                           cwd=out / "monitoring", capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            ["promtool", "test", "rules", "tests/garrison-alerts.test.yml"],
+            cwd=out / "monitoring",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 1 and name in r.stdout + r.stderr, (name, r.stdout[-500:])
     rules.write_text(original)
 
@@ -94,20 +114,29 @@ def test_not_a_bundle(tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("hello")
     with pytest.raises(InputError, match="not a garrison bundle"):
         validate_bundle(tmp_path)
-    r = subprocess.run([sys.executable, "-m", "garrison", "validate", str(tmp_path)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "garrison", "validate", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "not a garrison bundle" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_table_and_json(tmp_path: Path) -> None:
     out = write_bundle(render_bundle(gpu_vllm_design()), tmp_path / "b")
-    r = subprocess.run([sys.executable, "-m", "garrison", "validate", str(out)], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "garrison", "validate", str(out)], capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "gateway/nginx.conf" in r.stdout and "nginx -t" in r.stdout
     _break(out, "security/nftables.conf", "policy drop;", "policy dropp;")
-    r = subprocess.run([sys.executable, "-m", "garrison", "validate", "--json", str(out)], capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "garrison", "validate", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 1
     data = json.loads(r.stdout)
     assert data["failed"] is True

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bundle.designs import gpu_vllm_design
 from garrison.errors import InputError
 from garrison.render import load_design, render_bundle, write_bundle
 from garrison.render.design_file import parse_design
-from bundle.designs import gpu_vllm_design
 
 
 def test_refuses_non_empty_dir_without_force(tmp_path: Path) -> None:
@@ -73,7 +73,9 @@ def test_bad_design_is_one_input_error(mutate, where: str) -> None:  # type: ign
 
 
 def _garrison(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "garrison", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "garrison", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"schema_version": 99}', '["a list"]'])

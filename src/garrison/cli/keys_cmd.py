@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("keys")
     def keys(
-        name: str = typer.Option(None, "--name", help="Key id (who or what uses the key); shown in the audit log."),
+        name: str = typer.Option(
+            None, "--name", help="Key id (who or what uses the key); shown in the audit log."
+        ),
         file: Path = typer.Option(
             Path(os.environ.get("GARRISON_API_KEYS_FILE", str(DEFAULT_FILE))),
             "--file",
@@ -34,5 +36,8 @@ def register(app: typer.Typer) -> None:
             raise InputError("--name", "missing", "pass --name <key id>, or --revoke <key id>")
         key = add_key(file, name, rotate=rotate)
         typer.echo(key)
-        typer.echo(f"{'rotated' if rotate else 'added'} key for {name} in {file} (shown once; "
-                   "reload the gateway: nginx -s reload)", err=True)
+        typer.echo(
+            f"{'rotated' if rotate else 'added'} key for {name} in {file} (shown once; "
+            "reload the gateway: nginx -s reload)",
+            err=True,
+        )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from garrison.design import Design, ScalingTriggers
 from garrison.errors import InputError
@@ -78,7 +78,9 @@ def design_alerts(design: Design) -> list[Alert]:
         fmin = duration_minutes(t.sustained_for)
         n = fmin + 20
         u = t.gpu_utilization_pct
-        summary = f"GPU {{{{ $labels.gpu }}}} on {{{{ $labels.instance }}}} above {_fmt(u)}% for {t.sustained_for}"
+        summary = (
+            f"GPU {{{{ $labels.gpu }}}} on {{{{ $labels.instance }}}} above {_fmt(u)}% for {t.sustained_for}"
+        )
         alerts.append(
             Alert(
                 group="gpu",
@@ -89,8 +91,14 @@ def design_alerts(design: Design) -> list[Alert]:
                 summary=summary,
                 test=_test(
                     [
-                        ('DCGM_FI_DEV_GPU_UTIL{instance="gpu-a:9400", gpu="0"}', f"{_fmt(min(100, u + 5))}x{n}"),
-                        ('DCGM_FI_DEV_GPU_UTIL{instance="gpu-b:9400", gpu="0"}', f"{_fmt(max(0, u - 30))}x{n}"),
+                        (
+                            'DCGM_FI_DEV_GPU_UTIL{instance="gpu-a:9400", gpu="0"}',
+                            f"{_fmt(min(100, u + 5))}x{n}",
+                        ),
+                        (
+                            'DCGM_FI_DEV_GPU_UTIL{instance="gpu-b:9400", gpu="0"}',
+                            f"{_fmt(max(0, u - 30))}x{n}",
+                        ),
                     ],
                     fmin,
                     {"instance": "gpu-a:9400", "gpu": "0", "severity": "warning"},
@@ -106,17 +114,17 @@ def design_alerts(design: Design) -> list[Alert]:
             Alert(
                 group="gpu",
                 name="GPUMemoryHigh",
-                expr=(
-                    "100 * DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)"
-                    f" > {_fmt(v)}"
-                ),
+                expr=(f"100 * DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > {_fmt(v)}"),
                 for_=t.sustained_for,
                 severity="warning",
                 summary=summary,
                 test=_test(
                     [
                         ('DCGM_FI_DEV_FB_USED{instance="gpu-a:9400", gpu="1"}', f"{_fmt(used_hi * 10)}x{n}"),
-                        ('DCGM_FI_DEV_FB_FREE{instance="gpu-a:9400", gpu="1"}', f"{_fmt(1000 - used_hi * 10)}x{n}"),
+                        (
+                            'DCGM_FI_DEV_FB_FREE{instance="gpu-a:9400", gpu="1"}',
+                            f"{_fmt(1000 - used_hi * 10)}x{n}",
+                        ),
                         ('DCGM_FI_DEV_FB_USED{instance="gpu-b:9400", gpu="1"}', f"500x{n}"),
                         ('DCGM_FI_DEV_FB_FREE{instance="gpu-b:9400", gpu="1"}', f"500x{n}"),
                     ],
@@ -138,8 +146,10 @@ def design_alerts(design: Design) -> list[Alert]:
             severity="critical",
             summary=summary,
             test=AlertTest(
-                input_series=(('up{job="gateway", instance="gateway:9113"}', "1x3 0x20"),
-                              ('up{job="prometheus", instance="localhost:9090"}', "1x23")),
+                input_series=(
+                    ('up{job="gateway", instance="gateway:9113"}', "1x3 0x20"),
+                    ('up{job="prometheus", instance="localhost:9090"}', "1x23"),
+                ),
                 quiet_at="4m",
                 fire_at="10m",
                 exp_labels={"job": "gateway", "instance": "gateway:9113", "severity": "critical"},
@@ -150,7 +160,7 @@ def design_alerts(design: Design) -> list[Alert]:
     return alerts
 
 
-def _strictest(triggers: Any) -> ScalingTriggers:
+def _strictest(triggers: Iterable[ScalingTriggers]) -> ScalingTriggers:
     ts = list(triggers)
     return min(ts, key=lambda t: (t.gpu_utilization_pct, t.vram_pct))
 
@@ -167,7 +177,9 @@ def _deployment_alerts(job: str, engine: str, t: ScalingTriggers) -> list[Alert]
     prefix = _camel(job)
     if m.queue:
         q = t.queue_depth
-        summary = f"{job}: more than {_fmt(q)} requests queued on {{{{ $labels.instance }}}} for {t.sustained_for}"
+        summary = (
+            f"{job}: more than {_fmt(q)} requests queued on {{{{ $labels.instance }}}} for {t.sustained_for}"
+        )
         out.append(
             Alert(
                 group=job,
@@ -193,8 +205,10 @@ def _deployment_alerts(job: str, engine: str, t: ScalingTriggers) -> list[Alert]
         summary = f"{job}: P95 end-to-end latency above {_fmt(p)} s for {t.sustained_for}"
         # buckets around the threshold: all requests land in (p, 2p], so P95 lies in that bucket
         les = [_fmt(p / 2), _fmt(p), _fmt(2 * p), "+Inf"]
-        series = [(f'{m.e2e_bucket}{{job="{job}", le="{le}"}}', f"0+{0 if i < 2 else 10}x{n}")
-                  for i, le in enumerate(les)]
+        series = [
+            (f'{m.e2e_bucket}{{job="{job}", le="{le}"}}', f"0+{0 if i < 2 else 10}x{n}")
+            for i, le in enumerate(les)
+        ]
         out.append(
             Alert(
                 group=job,
@@ -227,7 +241,10 @@ def _deployment_alerts(job: str, engine: str, t: ScalingTriggers) -> list[Alert]
                 labels={"deployment": job},
                 test=_test(
                     [
-                        (f'{m.http_requests}{{job="{job}", status="2xx"}}', f"0+{_fmt(100 - 2 * e - 10)}x{n}"),
+                        (
+                            f'{m.http_requests}{{job="{job}", status="2xx"}}',
+                            f"0+{_fmt(100 - 2 * e - 10)}x{n}",
+                        ),
                         (f'{m.http_requests}{{job="{job}", status="5xx"}}', f"0+{_fmt(2 * e + 10)}x{n}"),
                     ],
                     fmin,

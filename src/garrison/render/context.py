@@ -102,10 +102,14 @@ def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> 
         # NCCL and the engines' worker processes share tensors through /dev/shm
         shm_size=f"{max(2, 2 * dep.tp * dep.pp)}Gi",
         multi_node=nodes > 1,
-        leader_args=tuple(engines.engine_args(dep, nodes=nodes, node_rank_var="0",
-                                              leader="$(LWS_LEADER_ADDRESS):5000")),
-        worker_args=tuple(engines.engine_args(dep, nodes=nodes, node_rank_var="$(LWS_WORKER_INDEX)",
-                                              leader="$(LWS_LEADER_ADDRESS):5000")),
+        leader_args=tuple(
+            engines.engine_args(dep, nodes=nodes, node_rank_var="0", leader="$(LWS_LEADER_ADDRESS):5000")
+        ),
+        worker_args=tuple(
+            engines.engine_args(
+                dep, nodes=nodes, node_rank_var="$(LWS_WORKER_INDEX)", leader="$(LWS_LEADER_ADDRESS):5000"
+            )
+        ),
     )
     return view, gpu_offset + dep.replicas * gpus
 
@@ -161,8 +165,11 @@ def build_context(design: Design) -> dict[str, Any]:
     if dup:
         from garrison.errors import InputError
 
-        raise InputError("deployments", f"two deployments share the use case name {dup[0]!r}",
-                         "give each use case its own name")
+        raise InputError(
+            "deployments",
+            f"two deployments share the use case name {dup[0]!r}",
+            "give each use case its own name",
+        )
     v4, v6 = _networks(design)
     alerts: list[Alert] = design_alerts(design)
     groups: dict[str, list[Alert]] = {}
@@ -185,8 +192,15 @@ def build_context(design: Design) -> dict[str, Any]:
         "alert_groups": sorted(groups.items()),
         "images": {
             k: support_image(k)
-            for k in ("gateway", "gateway-exporter", "prometheus", "grafana", "dcgm-exporter",
-                      "node-exporter", "open-webui")
+            for k in (
+                "gateway",
+                "gateway-exporter",
+                "prometheus",
+                "grafana",
+                "dcgm-exporter",
+                "node-exporter",
+                "open-webui",
+            )
         },
         "domain": f"llm.{slug(design.requirements.organisation.name)}.internal",
     }

@@ -47,9 +47,16 @@ def dashboards(ctx: dict[str, Any]) -> dict[str, str]:
             "GPUs",
             [
                 ("GPU utilisation", [("DCGM_FI_DEV_GPU_UTIL", "{{instance}} gpu {{gpu}}")], "percent"),
-                ("GPU memory used",
-                 [("100 * DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)",
-                   "{{instance}} gpu {{gpu}}")], "percent"),
+                (
+                    "GPU memory used",
+                    [
+                        (
+                            "100 * DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)",
+                            "{{instance}} gpu {{gpu}}",
+                        )
+                    ],
+                    "percent",
+                ),
                 ("Power draw", [("DCGM_FI_DEV_POWER_USAGE", "{{instance}} gpu {{gpu}}")], "watt"),
                 ("Temperature", [("DCGM_FI_DEV_GPU_TEMP", "{{instance}} gpu {{gpu}}")], "celsius"),
             ],
@@ -59,30 +66,49 @@ def dashboards(ctx: dict[str, Any]) -> dict[str, str]:
         job = f'job="{v.name}"'
         panels: list[tuple[str, list[tuple[str, str]], str]] = []
         if m.queue and m.running:
-            panels.append(("Requests running / waiting",
-                           [(f"sum({m.running}{{{job}}})", "running"), (f"sum({m.queue}{{{job}}})", "waiting")],
-                           "short"))
+            panels.append(
+                (
+                    "Requests running / waiting",
+                    [(f"sum({m.running}{{{job}}})", "running"), (f"sum({m.queue}{{{job}}})", "waiting")],
+                    "short",
+                )
+            )
         if m.generation_tokens:
-            panels.append(("Output tokens/s", [(f"sum(rate({m.generation_tokens}{{{job}}}[1m]))", "tokens/s")],
-                           "short"))
-        for title, bucket in (("TTFT", m.ttft_bucket), ("Inter-token latency", m.itl_bucket),
-                              ("End-to-end latency", m.e2e_bucket)):
+            panels.append(
+                ("Output tokens/s", [(f"sum(rate({m.generation_tokens}{{{job}}}[1m]))", "tokens/s")], "short")
+            )
+        for title, bucket in (
+            ("TTFT", m.ttft_bucket),
+            ("Inter-token latency", m.itl_bucket),
+            ("End-to-end latency", m.e2e_bucket),
+        ):
             if bucket:
-                panels.append((f"{title} P50 / P95", [
-                    (f"histogram_quantile(0.5, sum by (le) (rate({bucket}{{{job}}}[5m])))", "p50"),
-                    (f"histogram_quantile(0.95, sum by (le) (rate({bucket}{{{job}}}[5m])))", "p95"),
-                ], "s"))
+                panels.append(
+                    (
+                        f"{title} P50 / P95",
+                        [
+                            (f"histogram_quantile(0.5, sum by (le) (rate({bucket}{{{job}}}[5m])))", "p50"),
+                            (f"histogram_quantile(0.95, sum by (le) (rate({bucket}{{{job}}}[5m])))", "p95"),
+                        ],
+                        "s",
+                    )
+                )
         if m.kv_usage:
             panels.append(("KV cache usage", [(f"max({m.kv_usage}{{{job}}})", "kv")], "percentunit"))
         panels.append(("Replicas up", [(f"sum(up{{{job}}})", "up")], "short"))
-        out[base + f"engine-{v.name}.json"] = _dashboard(f"garrison-{v.name}"[:40], f"Engine: {v.name}", panels)
+        out[base + f"engine-{v.name}.json"] = _dashboard(
+            f"garrison-{v.name}"[:40], f"Engine: {v.name}", panels
+        )
     out[base + "gateway.json"] = _dashboard(
         "garrison-gateway",
         "Gateway",
         [
             ("Requests/s", [("rate(nginx_http_requests_total[1m])", "requests/s")], "reqps"),
-            ("Active connections", [("nginx_connections_active", "active"),
-                                    ("nginx_connections_waiting", "waiting")], "short"),
+            (
+                "Active connections",
+                [("nginx_connections_active", "active"), ("nginx_connections_waiting", "waiting")],
+                "short",
+            ),
         ],
     )
     return out

@@ -16,9 +16,13 @@ def parse_design(text: str, source: str = "design.json") -> Design:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(source, f"not JSON ({e.msg} at line {e.lineno})", "pass a design.json written by garrison") from e
+        raise InputError(
+            source, f"not JSON ({e.msg} at line {e.lineno})", "pass a design.json written by garrison"
+        ) from e
     if not isinstance(raw, dict):
-        raise InputError(source, "not a design (expected a JSON object)", "pass a design.json written by garrison")
+        raise InputError(
+            source, "not a design (expected a JSON object)", "pass a design.json written by garrison"
+        )
     version = raw.get("schema_version")
     if version != DESIGN_SCHEMA_VERSION:
         raise InputError(
@@ -32,7 +36,9 @@ def parse_design(text: str, source: str = "design.json") -> Design:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(root)"
         more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
-        raise InputError(f"{source}: {loc}", f"{err['msg']}{more}", "re-plan instead of hand-editing the design") from e
+        raise InputError(
+            f"{source}: {loc}", f"{err['msg']}{more}", "re-plan instead of hand-editing the design"
+        ) from e
 
 
 def load_design(path: Path) -> Design:

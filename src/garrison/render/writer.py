@@ -28,7 +28,9 @@ def write_bundle(files: dict[str, str], out_dir: Path, force: bool = False) -> P
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("--out", f"{out_dir} exists and is not a folder", "choose another --out")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise InputError("--out", f"{out_dir} is not empty", "pass --force to replace it, or pick an empty folder")
+        raise InputError(
+            "--out", f"{out_dir} is not empty", "pass --force to replace it, or pick an empty folder"
+        )
     parent = out_dir.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))

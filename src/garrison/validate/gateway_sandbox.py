@@ -31,10 +31,29 @@ def make_self_signed(tls_dir: Path) -> Path:
     """Write tls/server.crt and tls/server.key (EC P-256, SAN localhost and 127.0.0.1)."""
     tls_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(tls_dir / "server.key"), "-out", str(tls_dir / "server.crt"), "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(tls_dir / "server.key"),
+            "-out",
+            str(tls_dir / "server.crt"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     os.chmod(tls_dir / "server.key", 0o600)
     return tls_dir / "server.crt"
@@ -78,15 +97,18 @@ def prepare_gateway(
     conf = (conf_dir / "nginx.conf").read_text(encoding="utf-8")
     conf = conf.replace("/tmp/", f"{run}/")
     if ports is not None:
-        for old, new in ((r"listen 8080;", f"listen 127.0.0.1:{ports.http};"),
-                         (r"listen 8443 ssl;", f"listen 127.0.0.1:{ports.https} ssl;"),
-                         (r"listen 127.0.0.1:8081;", f"listen 127.0.0.1:{ports.status};")):
+        for old, new in (
+            (r"listen 8080;", f"listen 127.0.0.1:{ports.http};"),
+            (r"listen 8443 ssl;", f"listen 127.0.0.1:{ports.https} ssl;"),
+            (r"listen 127.0.0.1:8081;", f"listen 127.0.0.1:{ports.status};"),
+        ):
             if conf.count(old) != 1:
                 raise ValueError(f"nginx.conf: expected one `{old}`")
             conf = conf.replace(old, new)
         # the redirect keeps the test's HTTPS port (production: 443, so no port in the URL)
-        conf = conf.replace("return 301 https://$host$request_uri;",
-                            f"return 301 https://$host:{ports.https}$request_uri;")
+        conf = conf.replace(
+            "return 301 https://$host$request_uri;", f"return 301 https://$host:{ports.https}$request_uri;"
+        )
     (dest / "nginx.conf").write_text(conf, encoding="utf-8")
     ups = (conf_dir / "upstreams.conf").read_text(encoding="utf-8")
     (dest / "upstreams.conf").write_text(rewrite_upstreams(ups, servers), encoding="utf-8")

@@ -44,7 +44,9 @@ YAMLLINT_CONFIG = (
     "comments-indentation: disable}}"
 )
 CRD_SKIP = {
-    "ServiceMonitor": "CRD monitoring.coreos.com/v1: no schema ships offline; endpoints checked by Prometheus Operator at apply",
+    "ServiceMonitor": (
+        "CRD monitoring.coreos.com/v1: no schema ships offline; the Prometheus Operator checks it at apply"
+    ),
     "ScaledObject": "CRD keda.sh/v1alpha1: no schema ships offline; its PromQL query is plain text",
 }
 
@@ -73,8 +75,10 @@ class ValidationReport:
 
     def to_json(self) -> str:
         """The report as JSON."""
-        return json.dumps({"bundle": self.bundle, "failed": self.failed,
-                           "results": [asdict(r) for r in self.results]}, indent=2)
+        return json.dumps(
+            {"bundle": self.bundle, "failed": self.failed, "results": [asdict(r) for r in self.results]},
+            indent=2,
+        )
 
 
 def _tool(name: str) -> str | None:
@@ -113,8 +117,11 @@ def check_is_bundle(root: Path) -> None:
         raise InputError(str(root), "no such folder", "pass the folder written by garrison render")
     marker = root / "design.json"
     if not marker.is_file() or not (root / "README.md").is_file() or not (root / "gateway").is_dir():
-        raise InputError(str(root), "not a garrison bundle (no design.json, README.md and gateway/)",
-                         "pass the folder written by garrison render or garrison plan --out")
+        raise InputError(
+            str(root),
+            "not a garrison bundle (no design.json, README.md and gateway/)",
+            "pass the folder written by garrison render or garrison plan --out",
+        )
     parse_design(marker.read_text(encoding="utf-8"), "design.json")
 
 
@@ -149,8 +156,9 @@ def _nginx(root: Path) -> Iterator[CheckResult]:
         with tempfile.TemporaryDirectory(prefix="garrison-nginx-") as tmp:
             conf = prepare_gateway(conf_dir, Path(tmp))
             rc, out = _run(nginx_cmd(conf, "-t", "-q"))
-        yield _result(art, "nginx -t", rc, out,
-                      "self-signed cert, placeholder key, upstream hosts mapped to 127.0.0.1")
+        yield _result(
+            art, "nginx -t", rc, out, "self-signed cert, placeholder key, upstream hosts mapped to 127.0.0.1"
+        )
 
 
 def _prometheus(root: Path) -> Iterator[CheckResult]:
@@ -216,23 +224,44 @@ def _kubernetes(root: Path) -> Iterator[CheckResult]:
                     yaml.safe_dump({"groups": doc["spec"]["groups"]}, tmp)
                 rc, out = _run([promtool, "check", "rules", tmp.name])
                 os.unlink(tmp.name)
-                yield _result(art, "promtool check rules (PrometheusRule spec)", rc, out,
-                              "CRD envelope not schema-checked; rules checked by promtool")
+                yield _result(
+                    art,
+                    "promtool check rules (PrometheusRule spec)",
+                    rc,
+                    out,
+                    "CRD envelope not schema-checked; rules checked by promtool",
+                )
             elif kind == "LeaderWorkerSet":
                 lwt = doc["spec"]["leaderWorkerTemplate"]
                 errs = [
-                    one({"apiVersion": "v1", "kind": "PodTemplate",
-                         "metadata": {"name": f"{doc['metadata']['name']}-{role}"}, "template": lwt[key]})
+                    one(
+                        {
+                            "apiVersion": "v1",
+                            "kind": "PodTemplate",
+                            "metadata": {"name": f"{doc['metadata']['name']}-{role}"},
+                            "template": lwt[key],
+                        }
+                    )
                     for role, key in (("leader", "leaderTemplate"), ("worker", "workerTemplate"))
                 ]
                 bad = [e for e in errs if e]
-                yield CheckResult(art, "kubernetes-validate (pod templates)", "failed" if bad else "ok",
-                                  "; ".join(bad) if bad else "leader and worker pod templates checked as "
-                                  "v1 PodTemplate; the LWS envelope has no offline schema")
+                yield CheckResult(
+                    art,
+                    "kubernetes-validate (pod templates)",
+                    "failed" if bad else "ok",
+                    "; ".join(bad)
+                    if bad
+                    else "leader and worker pod templates checked as "
+                    "v1 PodTemplate; the LWS envelope has no offline schema",
+                )
             else:
                 err = one(doc)
-                yield CheckResult(art, f"kubernetes-validate {K8S_VERSION} --strict",
-                                  "failed" if err else "ok", err or f"{kind}")
+                yield CheckResult(
+                    art,
+                    f"kubernetes-validate {K8S_VERSION} --strict",
+                    "failed" if err else "ok",
+                    err or f"{kind}",
+                )
     kubectl = _tool("kubectl")
     overlays = sorted((root / "k8s" / "overlays").glob("*/kustomization.yaml"))
     for k in overlays:
@@ -294,7 +323,9 @@ def _compose(root: Path) -> Iterator[CheckResult]:
     else:
         yield CheckResult(art, "docker compose v2 config", "missing", f"install: {INSTALL['docker-compose']}")
     if (root / "compose" / ".env").exists():
-        yield CheckResult("compose/.env", "bundle policy", "failed", "a real .env must never be in the bundle")
+        yield CheckResult(
+            "compose/.env", "bundle policy", "failed", "a real .env must never be in the bundle"
+        )
 
 
 def _shellcheck(root: Path) -> Iterator[CheckResult]:
@@ -344,7 +375,9 @@ def _yamllint(root: Path) -> Iterator[CheckResult]:
     for f in files:
         art = str(f.relative_to(root))
         if str(f) in bad:
-            msgs = [ln.split(":", 1)[1] for ln in out.splitlines() if ln.startswith(f"{f}:") and "[error]" in ln]
+            msgs = [
+                ln.split(":", 1)[1] for ln in out.splitlines() if ln.startswith(f"{f}:") and "[error]" in ln
+            ]
             yield CheckResult(art, "yamllint", "failed", " | ".join(msgs[:3]))
         else:
             yield CheckResult(art, "yamllint", "ok")
