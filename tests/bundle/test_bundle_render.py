@@ -169,3 +169,11 @@ def test_unsupported_engine_is_an_input_error() -> None:
     bad = d.model_copy(update={"deployments": (d.deployments[0].model_copy(update={"engine": "trtllm"}),)})
     with pytest.raises(InputError, match=r"deployments\[0\]\.engine"):
         render_bundle(bad)
+
+
+def test_render_is_the_same_after_a_json_round_trip(design: Design) -> None:
+    """`garrison render design.json` must reproduce what `plan` rendered from the in-memory design."""
+    from garrison.outputs import design_json
+    from garrison.render.design_file import parse_design
+
+    assert render_bundle(parse_design(design_json(design))) == render_bundle(design)

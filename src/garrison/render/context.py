@@ -202,5 +202,10 @@ def build_context(design: Design) -> dict[str, Any]:
                 "open-webui",
             )
         },
+        "totals": {
+            "servers": sum(s.count for s in design.servers),
+            "rack_units": sum(s.rack_units * s.count for s in design.servers),
+            "max_w": sum(s.power_max_w * s.count for s in design.servers),
+        },
         "domain": f"llm.{slug(design.requirements.organisation.name)}.internal",
     }
