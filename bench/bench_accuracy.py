@@ -47,10 +47,16 @@ def main() -> None:
     n_mem, n_speed = naive_errors()
     nm, ns = statistics.median(n_mem), statistics.median(n_speed)
     print(f"points: {len({r.point for r in rows})}, comparisons: {len(rows)}")
-    print(f"memory: median {mem_med:.1%} worst {mem_worst:.1%} | naive median {nm:.1%} | ratio {mem_med / nm:.2f}")
-    print(f"speed:  median {sp_med:.1%} worst {sp_worst:.1%} | naive median {ns:.1%} | ratio {sp_med / ns:.2f}")
-    print(f"targets: memory median <= 3%: {'met' if mem_med <= 0.03 else 'NOT met'}; "
-          f"speed median <= 15%: {'met' if sp_med <= 0.15 else 'NOT met'}")
+    print(
+        f"memory: median {mem_med:.1%} worst {mem_worst:.1%} | naive median {nm:.1%} | ratio {mem_med / nm:.2f}"
+    )
+    print(
+        f"speed:  median {sp_med:.1%} worst {sp_worst:.1%} | naive median {ns:.1%} | ratio {sp_med / ns:.2f}"
+    )
+    print(
+        f"targets: memory median <= 3%: {'met' if mem_med <= 0.03 else 'NOT met'}; "
+        f"speed median <= 15%: {'met' if sp_med <= 0.15 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from garrison.requirements import Requirements
 
-DESIGN_SCHEMA_VERSION = 1
+DESIGN_SCHEMA_VERSION: Literal[1] = 1
 
 
 class Frozen(BaseModel):

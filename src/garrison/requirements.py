@@ -133,6 +133,9 @@ class Hardware(Strict):
     allowed_gpus: tuple[str, ...] = ()  # empty = any in the catalogue
     allowed_engines: tuple[Engine, ...] = ()
     cpu_only: bool = False
+    # GeForce cards: NVIDIA's GeForce driver licence excludes data-centre deployment and the cards
+    # lack ECC. None = allowed unless compliance regimes are named or a use case needs HA.
+    allow_consumer_gpus: bool | None = None
     max_gpus_per_server: int = Field(default=8, ge=1, le=16)
     cpu: str | None = None  # CPU for a CPU-only site (catalogue id)
 

@@ -20,7 +20,9 @@ def validation_to_input_error(e: ValidationError, prefix: str = "") -> InputErro
     field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "input"
     kind = err.get("type", "")
     if kind == "extra_forbidden":
-        return InputError(field, "unknown key", "remove it or check its spelling against docs/requirements.md")
+        return InputError(
+            field, "unknown key", "remove it or check its spelling against docs/requirements.md"
+        )
     if kind == "missing":
         return InputError(field, "required but missing", "add it (see examples/ for the shape)")
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
@@ -66,8 +68,13 @@ def from_handoff(doc: dict[str, Any]) -> dict[str, Any]:
     ctx = h.get("context") or {}
     if not isinstance(ctx, dict):
         raise InputError("handoff.context", "must be a mapping", "see docs/requirements.md")
-    unknown = set(ctx) - {"selected_models", "model_sizes", "context_lengths", "concurrent_users",
-                          "throughput_requirements"}
+    unknown = set(ctx) - {
+        "selected_models",
+        "model_sizes",
+        "context_lengths",
+        "concurrent_users",
+        "throughput_requirements",
+    }
     if unknown:
         raise InputError(f"handoff.context.{sorted(unknown)[0]}", "unknown key", "remove it")
     models = _as_list(ctx.get("selected_models"))
@@ -78,7 +85,10 @@ def from_handoff(doc: dict[str, Any]) -> dict[str, Any]:
         lengths = [_number(lengths_raw.get(m, 8192), f"handoff.context.context_lengths.{m}") for m in models]
     else:
         vals = _as_list(lengths_raw) or [8192]
-        lengths = [_number(vals[min(i, len(vals) - 1)], "handoff.context.context_lengths") for i in range(len(models))]
+        lengths = [
+            _number(vals[min(i, len(vals) - 1)], "handoff.context.context_lengths")
+            for i in range(len(models))
+        ]
     users = int(_number(ctx.get("concurrent_users", 10), "handoff.context.concurrent_users"))
     tput = ctx.get("throughput_requirements")
     use_cases = []
@@ -96,7 +106,10 @@ def from_handoff(doc: dict[str, Any]) -> dict[str, Any]:
                 uc["latency"] = {"itl_p95_ms": max(1.0, 1000.0 / per_stream)}
         use_cases.append(uc)
     return {
-        "organisation": {"name": str(h.get("source_agent") or "handoff").lstrip("@"), "team_size": max(1, users)},
+        "organisation": {
+            "name": str(h.get("source_agent") or "handoff").lstrip("@"),
+            "team_size": max(1, users),
+        },
         "use_cases": use_cases,
         "compliance_notes": str(h.get("request") or ""),
     }
@@ -129,5 +142,7 @@ def load_requirements(path: str | Path) -> Requirements:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(str(path), f"invalid YAML{where}", "fix the syntax (indentation, colons, quotes)") from None
+        raise InputError(
+            str(path), f"invalid YAML{where}", "fix the syntax (indentation, colons, quotes)"
+        ) from None
     return parse_requirements(doc)

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from garrison.design import Design
 from garrison.render import render_bundle, write_bundle
 from garrison.testing.ci import skip_or_fail
 
@@ -52,8 +51,12 @@ def _accepted(root: Path) -> dict[str, str]:
     return out
 
 
-def test_checkov_failures_are_exactly_the_accepted_ones(design: Design, tmp_path: Path) -> None:
-    root = write_bundle(render_bundle(design), tmp_path / "b")
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir()) if GOLDEN.is_dir() else [])
+def test_checkov_failures_are_exactly_the_accepted_ones(case: str, tmp_path: Path) -> None:
+    root = GOLDEN / case  # every hand-built design and every example
     failed = _run(root, "-d", "k8s", "--framework", "kubernetes")
     accepted = _accepted(root)
     assert accepted and all(len(r) > 30 for r in accepted.values())

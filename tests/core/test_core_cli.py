@@ -17,38 +17,75 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 runner = CliRunner()
 
 ESTIMATE_KEYS = {
-    "fits", "reason", "tp", "pp", "replicas", "weights_gib_per_gpu", "kv_cache_gib_per_gpu", "kv_cache_tokens",
-    "max_concurrency", "prefill_tokens_per_s", "decode_tokens_per_s_single", "output_tokens_per_s", "ttft_ms",
-    "itl_ms", "assumptions",
+    "fits",
+    "reason",
+    "tp",
+    "pp",
+    "replicas",
+    "weights_gib_per_gpu",
+    "kv_cache_gib_per_gpu",
+    "kv_cache_tokens",
+    "max_concurrency",
+    "prefill_tokens_per_s",
+    "decode_tokens_per_s_single",
+    "output_tokens_per_s",
+    "ttft_ms",
+    "itl_ms",
+    "assumptions",
 }
 
 
 def garrison(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real console entry point in a subprocess (exit codes and stderr as users see them)."""
-    return subprocess.run([sys.executable, "-m", "garrison", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "garrison", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_estimate_json_contract() -> None:
-    r = garrison("estimate", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "h100", "--max-model-len", "8192", "--json")
+    r = garrison(
+        "estimate", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "h100", "--max-model-len", "8192", "--json"
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert ESTIMATE_KEYS <= set(out)
+    assert set(out) >= ESTIMATE_KEYS
     assert out["fits"] is True and out["tp"] == 1 and out["replicas"] == 1
     assert out["kv_cache_tokens"] > 100_000
     assert out["max_concurrency"] == pytest.approx(out["kv_cache_tokens"] / 8192, rel=1e-3)
 
 
 def test_estimate_smallest_tp_then_replicas() -> None:
-    r = garrison("estimate", "meta-llama/Llama-3.3-70B-Instruct", "--gpu", "h100 sxm", "--gpus", "8",
-                 "--max-model-len", "8192", "--json")
+    r = garrison(
+        "estimate",
+        "meta-llama/Llama-3.3-70B-Instruct",
+        "--gpu",
+        "h100 sxm",
+        "--gpus",
+        "8",
+        "--quant",
+        "fp8",
+        "--max-model-len",
+        "8192",
+        "--json",
+    )
     out = json.loads(r.stdout)
+    # FP8 70B: 68 GiB of weights leave no KV room on one H100, so TP2 and four replicas
     assert (out["tp"], out["replicas"]) == (2, 4)
 
 
 def test_estimate_does_not_fit_is_exit_0_with_reason() -> None:
     """The role description's '70B full precision on one 80 GB A100' claim."""
-    r = garrison("estimate", "meta-llama/Llama-3.3-70B-Instruct", "--gpu", "a100-80gb-sxm", "--quant", "bf16",
-                 "--max-model-len", "8192", "--json")
+    r = garrison(
+        "estimate",
+        "meta-llama/Llama-3.3-70B-Instruct",
+        "--gpu",
+        "a100-80gb-sxm",
+        "--quant",
+        "bf16",
+        "--max-model-len",
+        "8192",
+        "--json",
+    )
     assert r.returncode == 0
     out = json.loads(r.stdout)
     assert out["fits"] is False
@@ -57,8 +94,21 @@ def test_estimate_does_not_fit_is_exit_0_with_reason() -> None:
 
 def test_role_claim_13b_full_precision_on_24gb() -> None:
     """'13B models run full precision on a 24 GB card': 13B x 2 bytes = 26 GB of weights alone."""
-    r = garrison("estimate", "--memory-gib", "23.6", "--bandwidth-gbs", "1008", "--tflops", "165",
-                 "phi-4", "--quant", "bf16", "--max-model-len", "4096", "--json")
+    r = garrison(
+        "estimate",
+        "--memory-gib",
+        "23.6",
+        "--bandwidth-gbs",
+        "1008",
+        "--tflops",
+        "165",
+        "phi-4",
+        "--quant",
+        "bf16",
+        "--max-model-len",
+        "4096",
+        "--json",
+    )
     out = json.loads(r.stdout)
     assert r.returncode == 0, r.stderr
     assert out["fits"] is False and out["weights_gib_per_gpu"] > 23.6
@@ -71,7 +121,10 @@ def test_role_claim_13b_full_precision_on_24gb() -> None:
         (["estimate", "qwen3-8b", "--gpu", "h1000"], "gpu"),
         (["estimate", "qwen3-8b", "--gpu", "h100", "--gpus", "-2"], "--gpus"),
         (["estimate", "qwen3-8b", "--gpu", "h100", "--max-model-len", "99999999"], "--max-model-len"),
-        (["estimate", "qwen3-8b", "--gpu", "h100", "--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization"),
+        (
+            ["estimate", "qwen3-8b", "--gpu", "h100", "--gpu-memory-utilization", "1.5"],
+            "--gpu-memory-utilization",
+        ),
         (["estimate", "qwen3-8b"], "--gpu"),
     ],
 )
@@ -93,8 +146,15 @@ def test_plan_every_example(example: Path, tmp_path: Path) -> None:
     for dep in design["deployments"]:
         est = dep["estimate"]
         assert est["fits"]
-        assert dep["replicas"] >= (2 if any(
-            u["high_availability"] for u in design["requirements"]["use_cases"] if u["name"] == dep["use_case"]) else 1)
+        assert dep["replicas"] >= (
+            2
+            if any(
+                u["high_availability"]
+                for u in design["requirements"]["use_cases"]
+                if u["name"] == dep["use_case"]
+            )
+            else 1
+        )
         if dep["itl_p95_target_ms"]:
             assert est["itl_ms"] <= dep["itl_p95_target_ms"] * 1.0001
     for srv in design["servers"]:
@@ -125,17 +185,29 @@ def test_plan_json_is_the_design(tmp_path: Path) -> None:
     ("content", "needle"),
     [
         ("organisation: {name: a, team_size: 3}\nuse_cases: []\n", "use_cases"),
-        ("organisation: {name: a, team_size: 3}\nuse_cases:\n  - {name: x, kind: chat, models: [qwen3-8b]}\nbudgt: {}\n",
-         "budgt"),
-        ("organisation: {name: a, team_size: -3}\nuse_cases:\n  - {name: x, kind: chat, models: [qwen3-8b]}\n",
-         "team_size"),
+        (
+            "organisation: {name: a, team_size: 3}\nuse_cases:\n  - {name: x, kind: chat, models: [qwen3-8b]}\nbudgt: {}\n",
+            "budgt",
+        ),
+        (
+            "organisation: {name: a, team_size: -3}\nuse_cases:\n  - {name: x, kind: chat, models: [qwen3-8b]}\n",
+            "team_size",
+        ),
         ("organisation: [unclosed\n", "invalid YAML"),
-        ("organisation: {name: a, team_size: 3}\nuse_cases:\n  - {name: x, kind: chat, models: [qwen3-8b], "
-         "context_length: 5000000}\n", "context_length"),
-        ("organisation: {name: a, team_size: 3}\nuse_cases:\n  - {name: x, kind: chat, models: [nope-model]}\n",
-         "model"),
-        ("organisation: {name: a, team_size: 3}\nuse_cases:\n  - {name: x, kind: chat, models: [qwen3-8b]}\n"
-         "security: {internal_networks: [banana]}\n", "internal_networks"),
+        (
+            "organisation: {name: a, team_size: 3}\nuse_cases:\n  - {name: x, kind: chat, models: [qwen3-8b], "
+            "context_length: 5000000}\n",
+            "context_length",
+        ),
+        (
+            "organisation: {name: a, team_size: 3}\nuse_cases:\n  - {name: x, kind: chat, models: [nope-model]}\n",
+            "model",
+        ),
+        (
+            "organisation: {name: a, team_size: 3}\nuse_cases:\n  - {name: x, kind: chat, models: [qwen3-8b]}\n"
+            "security: {internal_networks: [banana]}\n",
+            "internal_networks",
+        ),
     ],
 )
 def test_plan_bad_requirements(tmp_path: Path, content: str, needle: str) -> None:

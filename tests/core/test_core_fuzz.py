@@ -11,16 +11,44 @@ from garrison.errors import InputError
 from garrison.requirements_file import parse_requirements
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
-    st.text(max_size=12), st.sampled_from(["qwen3-8b", "chat", "code", "batch", "32k", "10.0.0.0/8", "recommend"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(["qwen3-8b", "chat", "code", "batch", "32k", "10.0.0.0/8", "recommend"]),
 )
-keys = st.sampled_from([
-    "organisation", "use_cases", "name", "team_size", "kind", "models", "context_length", "load", "users",
-    "latency", "ttft_p95_ms", "budget", "capex_usd", "power", "security", "internal_networks", "growth",
-    "hardware", "cpu_only", "handoff", "context", "selected_models", "concurrent_users", "bogus",
-])
+keys = st.sampled_from(
+    [
+        "organisation",
+        "use_cases",
+        "name",
+        "team_size",
+        "kind",
+        "models",
+        "context_length",
+        "load",
+        "users",
+        "latency",
+        "ttft_p95_ms",
+        "budget",
+        "capex_usd",
+        "power",
+        "security",
+        "internal_networks",
+        "growth",
+        "hardware",
+        "cpu_only",
+        "handoff",
+        "context",
+        "selected_models",
+        "concurrent_users",
+        "bogus",
+    ]
+)
 docs: st.SearchStrategy[Any] = st.recursive(
-    scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=6)),
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=6)),
     max_leaves=25,
 )
 
@@ -40,9 +68,28 @@ def test_random_documents_raise_only_input_errors(doc: Any) -> None:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(path=st.lists(st.sampled_from(["organisation", "use_cases", 0, "load", "latency", "name", "kind",
-                                      "team_size", "users", "context_length", "models"]), min_size=1, max_size=4),
-       value=scalars)
+@given(
+    path=st.lists(
+        st.sampled_from(
+            [
+                "organisation",
+                "use_cases",
+                0,
+                "load",
+                "latency",
+                "name",
+                "kind",
+                "team_size",
+                "users",
+                "context_length",
+                "models",
+            ]
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    value=scalars,
+)
 def test_mutated_valid_document(path: list[Any], value: Any) -> None:
     import copy
 

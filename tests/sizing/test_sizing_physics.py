@@ -41,12 +41,18 @@ def test_kv_bytes_per_token_matches_reference(model: str, expected: int) -> None
 
 def test_mla_latent_is_replicated_not_split_by_tp() -> None:
     s = spec("deepseek-ai/DeepSeek-V3")
-    assert kv_layout(s, "bf16", tp=8).growing_bytes_per_token == kv_layout(s, "bf16", tp=1).growing_bytes_per_token
+    assert (
+        kv_layout(s, "bf16", tp=8).growing_bytes_per_token
+        == kv_layout(s, "bf16", tp=1).growing_bytes_per_token
+    )
 
 
 def test_gqa_kv_heads_fewer_than_tp_are_replicated() -> None:
     s = spec("Qwen/Qwen3-Next-80B-A3B-Instruct")  # 2 KV heads
-    assert kv_layout(s, "bf16", tp=4).growing_bytes_per_token == kv_layout(s, "bf16", tp=2).growing_bytes_per_token
+    assert (
+        kv_layout(s, "bf16", tp=4).growing_bytes_per_token
+        == kv_layout(s, "bf16", tp=2).growing_bytes_per_token
+    )
 
 
 def test_hybrid_linear_state_is_fixed_per_sequence() -> None:
@@ -84,13 +90,21 @@ def test_quantisation_keeps_embeddings_in_16_bit() -> None:
 def test_role_description_claims_are_corrected() -> None:
     """'13B full precision on a 24 GB card' and '70B full precision on one 80 GB A100': physics says no."""
     cat = load_catalogue()
-    e70 = estimate(spec("meta-llama/Llama-3.3-70B-Instruct"), fmt("bf16"), gpu=cat.gpu("a100 80gb sxm"),
-                   opts=EstimateOptions(max_model_len=8192))
+    e70 = estimate(
+        spec("meta-llama/Llama-3.3-70B-Instruct"),
+        fmt("bf16"),
+        gpu=cat.gpu("a100 80gb sxm"),
+        opts=EstimateOptions(max_model_len=8192),
+    )
     assert not e70.fits
     assert "weights need" in e70.reason
     assert e70.weights_gib_per_gpu > 130
-    e8 = estimate(spec("meta-llama/Llama-3.3-70B-Instruct"), fmt("bf16"), gpu=cat.gpu("a100 80gb sxm"),
-                  opts=EstimateOptions(gpus=4, max_model_len=8192))
+    e8 = estimate(
+        spec("meta-llama/Llama-3.3-70B-Instruct"),
+        fmt("bf16"),
+        gpu=cat.gpu("a100 80gb sxm"),
+        opts=EstimateOptions(gpus=4, max_model_len=8192),
+    )
     assert e8.fits and e8.tp == 4
 
 
@@ -120,17 +134,26 @@ def test_more_context_never_gives_more_concurrency(ctx: int, extra: int) -> None
 def test_itl_never_falls_with_a_larger_batch(batch: int) -> None:
     cat = load_catalogue()
     s = spec("Qwen/Qwen3-30B-A3B")
-    a = estimate(s, fmt("bf16"), gpu=cat.gpu("h100 sxm"), opts=EstimateOptions(max_model_len=8192, concurrency=batch))
-    b = estimate(s, fmt("bf16"), gpu=cat.gpu("h100 sxm"),
-                 opts=EstimateOptions(max_model_len=8192, concurrency=batch + 1))
+    a = estimate(
+        s, fmt("bf16"), gpu=cat.gpu("h100 sxm"), opts=EstimateOptions(max_model_len=8192, concurrency=batch)
+    )
+    b = estimate(
+        s,
+        fmt("bf16"),
+        gpu=cat.gpu("h100 sxm"),
+        opts=EstimateOptions(max_model_len=8192, concurrency=batch + 1),
+    )
     assert b.itl_ms >= a.itl_ms - 1e-9
 
 
 def test_moe_batch_touches_more_expert_bytes_than_batch_one() -> None:
     cat = load_catalogue()
     s = spec("Qwen/Qwen3-30B-A3B")
-    one = estimate(s, fmt("bf16"), gpu=cat.gpu("h100 sxm"), opts=EstimateOptions(max_model_len=8192, concurrency=1))
-    many = estimate(s, fmt("bf16"), gpu=cat.gpu("h100 sxm"),
-                    opts=EstimateOptions(max_model_len=8192, concurrency=64))
+    one = estimate(
+        s, fmt("bf16"), gpu=cat.gpu("h100 sxm"), opts=EstimateOptions(max_model_len=8192, concurrency=1)
+    )
+    many = estimate(
+        s, fmt("bf16"), gpu=cat.gpu("h100 sxm"), opts=EstimateOptions(max_model_len=8192, concurrency=64)
+    )
     # batch 1 reads ~3B active params; batch 64 reads most of the 30B experts: ITL must grow a lot
     assert many.itl_ms > 2 * one.itl_ms

@@ -94,6 +94,8 @@ def main() -> None:
             sys.exit(e.exit_code)
         if os.environ.get("GARRISON_DEBUG"):
             raise
-        print(f"garrison: internal error: {type(e).__name__}: {e} (GARRISON_DEBUG=1 shows the traceback)",
-              file=sys.stderr)
+        print(
+            f"garrison: internal error: {type(e).__name__}: {e} (GARRISON_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         sys.exit(1)

@@ -21,19 +21,39 @@ EngineName = Literal["vllm", "sglang", "llama.cpp", "trtllm", "tgi"]
 KV_DTYPES = ("auto", "bf16", "fp16", "fp8")
 
 
-def _custom_gpu(base: GPU | None, memory_gib: float | None, bw: float | None, tflops: float | None) -> GPU | None:
+def _custom_gpu(
+    base: GPU | None, memory_gib: float | None, bw: float | None, tflops: float | None
+) -> GPU | None:
     if base is None and memory_gib is None and bw is None and tflops is None:
         return None
     if base is None:
-        missing = [n for n, v in (("--memory-gib", memory_gib), ("--bandwidth-gbs", bw), ("--tflops", tflops)) if v is None]
+        missing = [
+            n
+            for n, v in (("--memory-gib", memory_gib), ("--bandwidth-gbs", bw), ("--tflops", tflops))
+            if v is None
+        ]
         if missing:
-            raise InputError(missing[0], "needed to define a device without --gpu",
-                             "give --memory-gib, --bandwidth-gbs and --tflops, or name a --gpu")
+            raise InputError(
+                missing[0],
+                "needed to define a device without --gpu",
+                "give --memory-gib, --bandwidth-gbs and --tflops, or name a --gpu",
+            )
         assert memory_gib is not None and bw is not None and tflops is not None
-        return GPU(id="custom", name="custom device", source="command line", as_of="2026", vendor="nvidia",
-                   arch="custom", segment="datacenter", memory_gb=memory_gib * 1.073741824,
-                   usable_memory_gib=memory_gib, mem_bw_gbps=bw, bf16_dense_tflops=tflops, tdp_w=300,
-                   interconnect=Interconnect(kind="pcie", bw_gbps_per_direction=32))
+        return GPU(
+            id="custom",
+            name="custom device",
+            source="command line",
+            as_of="2026",
+            vendor="nvidia",
+            arch="custom",
+            segment="datacenter",
+            memory_gb=memory_gib * 1.073741824,
+            usable_memory_gib=memory_gib,
+            mem_bw_gbps=bw,
+            bf16_dense_tflops=tflops,
+            tdp_w=300,
+            interconnect=Interconnect(kind="pcie", bw_gbps_per_direction=32),
+        )
     update: dict[str, float] = {}
     if memory_gib is not None:
         update["usable_memory_gib"] = memory_gib
@@ -51,22 +71,51 @@ def _positive(name: str, value: float | None) -> None:
 
 
 def run_estimate(
-    model: str, *, gpu: str | None, cpu: str | None, gpus: int, tp: int | None, pp: int, quant: str, kv_dtype: str,
-    engine: str, gpu_memory_utilization: float | None, mem_fraction_static: float | None,
-    max_model_len: int | None, max_num_seqs: int | None, max_num_batched_tokens: int | None,
-    block_size: int | None, input_len: int, output_len: int, concurrency: int | None,
-    memory_gib: float | None, bandwidth_gbs: float | None, tflops: float | None,
+    model: str,
+    *,
+    gpu: str | None,
+    cpu: str | None,
+    gpus: int,
+    tp: int | None,
+    pp: int,
+    quant: str,
+    kv_dtype: str,
+    engine: str,
+    gpu_memory_utilization: float | None,
+    mem_fraction_static: float | None,
+    max_model_len: int | None,
+    max_num_seqs: int | None,
+    max_num_batched_tokens: int | None,
+    block_size: int | None,
+    input_len: int,
+    output_len: int,
+    concurrency: int | None,
+    memory_gib: float | None,
+    bandwidth_gbs: float | None,
+    tflops: float | None,
 ) -> Estimate:
     """Resolve names, validate numbers and run the estimate (library entry point of the command)."""
     cat = load_catalogue()
-    for name, value in (("--gpus", gpus), ("--tp", tp), ("--pp", pp), ("--max-model-len", max_model_len),
-                        ("--max-num-seqs", max_num_seqs), ("--max-num-batched-tokens", max_num_batched_tokens),
-                        ("--block-size", block_size), ("--input-len", input_len), ("--output-len", output_len),
-                        ("--concurrency", concurrency), ("--memory-gib", memory_gib),
-                        ("--bandwidth-gbs", bandwidth_gbs), ("--tflops", tflops)):
+    for name, value in (
+        ("--gpus", gpus),
+        ("--tp", tp),
+        ("--pp", pp),
+        ("--max-model-len", max_model_len),
+        ("--max-num-seqs", max_num_seqs),
+        ("--max-num-batched-tokens", max_num_batched_tokens),
+        ("--block-size", block_size),
+        ("--input-len", input_len),
+        ("--output-len", output_len),
+        ("--concurrency", concurrency),
+        ("--memory-gib", memory_gib),
+        ("--bandwidth-gbs", bandwidth_gbs),
+        ("--tflops", tflops),
+    ):
         _positive(name, value)
-    for name, frac in (("--gpu-memory-utilization", gpu_memory_utilization),
-                       ("--mem-fraction-static", mem_fraction_static)):
+    for name, frac in (
+        ("--gpu-memory-utilization", gpu_memory_utilization),
+        ("--mem-fraction-static", mem_fraction_static),
+    ):
         if frac is not None and not 0 < frac <= 1:
             raise InputError(name, f"must be in (0, 1], got {frac:g}", "e.g. 0.9")
     if kv_dtype not in KV_DTYPES:
@@ -77,25 +126,45 @@ def run_estimate(
     ref = ModelRef(path=model) if is_path else ModelRef(id=model)
     _, spec = load_model(ref)
     if max_model_len is not None and max_model_len > spec.max_context:
-        raise InputError("--max-model-len", f"{max_model_len} is longer than the model supports ({spec.max_context})",
-                         f"use at most {spec.max_context}")
+        raise InputError(
+            "--max-model-len",
+            f"{max_model_len} is longer than the model supports ({spec.max_context})",
+            f"use at most {spec.max_context}",
+        )
     g = _custom_gpu(cat.gpu(gpu) if gpu else None, memory_gib, bandwidth_gbs, tflops)
     c = cat.cpu(cpu) if cpu else None
     if g is None and c is None:
-        raise InputError("--gpu", "no device given", "name a --gpu (e.g. h100) or --cpu, or define one with "
-                         "--memory-gib/--bandwidth-gbs/--tflops")
+        raise InputError(
+            "--gpu",
+            "no device given",
+            "name a --gpu (e.g. h100) or --cpu, or define one with --memory-gib/--bandwidth-gbs/--tflops",
+        )
     if c is not None:
         engine = "llama.cpp"
     fmt = resolve_quant(cat, spec, quant, engine)
     if engine == "llama.cpp" and fmt.family != "gguf" and spec.source != "gguf":
-        raise InputError("--quant", f"{fmt.id} is not a GGUF type llama.cpp serves", "use e.g. --quant Q4_K_M")
+        raise InputError(
+            "--quant", f"{fmt.id} is not a GGUF type llama.cpp serves", "use e.g. --quant Q4_K_M"
+        )
     if engine != "llama.cpp" and fmt.family == "gguf":
-        raise InputError("--quant", f"{fmt.id} is a GGUF type", "use --engine llama.cpp, or a format like fp8/awq")
+        raise InputError(
+            "--quant", f"{fmt.id} is a GGUF type", "use --engine llama.cpp, or a format like fp8/awq"
+        )
     opts = EstimateOptions(
-        engine=engine, gpus=gpus, tp=tp, pp=pp, gpu_memory_utilization=gpu_memory_utilization,
-        mem_fraction_static=mem_fraction_static, max_model_len=max_model_len, max_num_seqs=max_num_seqs,
-        max_num_batched_tokens=max_num_batched_tokens, block_size=block_size, input_len=input_len,
-        output_len=output_len, concurrency=concurrency, kv_dtype=kv_dtype,
+        engine=engine,
+        gpus=gpus,
+        tp=tp,
+        pp=pp,
+        gpu_memory_utilization=gpu_memory_utilization,
+        mem_fraction_static=mem_fraction_static,
+        max_model_len=max_model_len,
+        max_num_seqs=max_num_seqs,
+        max_num_batched_tokens=max_num_batched_tokens,
+        block_size=block_size,
+        input_len=input_len,
+        output_len=output_len,
+        concurrency=concurrency,
+        kv_dtype=kv_dtype,
     )
     return estimate(spec, fmt, gpu=g, cpu=c, opts=opts)
 
@@ -103,12 +172,17 @@ def run_estimate(
 def render_estimate(est: Estimate, console: Console) -> None:
     """A readable summary of an estimate."""
     verdict = "[green]fits[/green]" if est.fits else f"[red]does not fit[/red]: {est.reason}"
-    console.print(f"[bold]{est.model}[/bold] {est.quant} on {est.gpus or 1}x {est.device} ({est.engine}): {verdict}")
+    console.print(
+        f"[bold]{est.model}[/bold] {est.quant} on {est.gpus or 1}x {est.device} ({est.engine}): {verdict}"
+    )
     t = Table(show_header=False, box=None)
     rows = [
         ("parallelism", f"TP {est.tp} x PP {est.pp}, {est.replicas} replica(s)"),
         ("weights per GPU", f"{est.weights_gib_per_gpu:.2f} GiB"),
-        ("KV cache per GPU", f"{est.kv_cache_gib_per_gpu:.2f} GiB = {est.kv_cache_tokens:,} tokens per replica"),
+        (
+            "KV cache per GPU",
+            f"{est.kv_cache_gib_per_gpu:.2f} GiB = {est.kv_cache_tokens:,} tokens per replica",
+        ),
         ("max concurrency", f"{est.max_concurrency:.2f} x {est.max_model_len:,}-token sequences"),
         ("prefill", f"{est.prefill_tokens_per_s:,.0f} tokens/s at {est.input_len} input tokens"),
         ("decode, one stream", f"{est.decode_tokens_per_s_single:,.1f} tokens/s"),
@@ -136,9 +210,13 @@ def register(app: typer.Typer) -> None:
         gpu: str | None = typer.Option(None, "--gpu", help="GPU name, e.g. h100, rtx-4090."),
         cpu: str | None = typer.Option(None, "--cpu", help="CPU name for llama.cpp on CPU, e.g. epyc-9654."),
         gpus: int = typer.Option(1, "--gpus", help="GPUs in the whole system (replicas fill the rest)."),
-        tp: int | None = typer.Option(None, "--tp", help="Tensor parallel size (default: smallest that fits)."),
+        tp: int | None = typer.Option(
+            None, "--tp", help="Tensor parallel size (default: smallest that fits)."
+        ),
         pp: int = typer.Option(1, "--pp", help="Pipeline parallel size."),
-        quant: str = typer.Option("auto", "--quant", help="auto|bf16|fp16|fp8|int8|awq|gptq|mxfp4|nvfp4|<GGUF type>."),
+        quant: str = typer.Option(
+            "auto", "--quant", help="auto|bf16|fp16|fp8|int8|awq|gptq|mxfp4|nvfp4|<GGUF type>."
+        ),
         kv_dtype: str = typer.Option("auto", "--kv-dtype", help="auto|bf16|fp16|fp8."),
         engine: EngineName = typer.Option("vllm", "--engine", help="vllm|sglang|llama.cpp|trtllm|tgi."),
         gpu_memory_utilization: float | None = typer.Option(None, "--gpu-memory-utilization"),
@@ -149,19 +227,41 @@ def register(app: typer.Typer) -> None:
         block_size: int | None = typer.Option(None, "--block-size"),
         input_len: int = typer.Option(1024, "--input-len"),
         output_len: int = typer.Option(256, "--output-len"),
-        concurrency: int | None = typer.Option(None, "--concurrency", help="Sequences per replica (default: saturate)."),
-        memory_gib: float | None = typer.Option(None, "--memory-gib", help="Define or override device memory."),
-        bandwidth_gbs: float | None = typer.Option(None, "--bandwidth-gbs", help="Define or override bandwidth."),
+        concurrency: int | None = typer.Option(
+            None, "--concurrency", help="Sequences per replica (default: saturate)."
+        ),
+        memory_gib: float | None = typer.Option(
+            None, "--memory-gib", help="Define or override device memory."
+        ),
+        bandwidth_gbs: float | None = typer.Option(
+            None, "--bandwidth-gbs", help="Define or override bandwidth."
+        ),
         tflops: float | None = typer.Option(None, "--tflops", help="Define or override dense bf16 TFLOPS."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Memory per GPU, KV capacity, concurrency, prefill/decode speed, TTFT and ITL."""
         est = run_estimate(
-            model, gpu=gpu, cpu=cpu, gpus=gpus, tp=tp, pp=pp, quant=quant, kv_dtype=kv_dtype, engine=engine,
-            gpu_memory_utilization=gpu_memory_utilization, mem_fraction_static=mem_fraction_static,
-            max_model_len=max_model_len, max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens,
-            block_size=block_size, input_len=input_len, output_len=output_len, concurrency=concurrency,
-            memory_gib=memory_gib, bandwidth_gbs=bandwidth_gbs, tflops=tflops,
+            model,
+            gpu=gpu,
+            cpu=cpu,
+            gpus=gpus,
+            tp=tp,
+            pp=pp,
+            quant=quant,
+            kv_dtype=kv_dtype,
+            engine=engine,
+            gpu_memory_utilization=gpu_memory_utilization,
+            mem_fraction_static=mem_fraction_static,
+            max_model_len=max_model_len,
+            max_num_seqs=max_num_seqs,
+            max_num_batched_tokens=max_num_batched_tokens,
+            block_size=block_size,
+            input_len=input_len,
+            output_len=output_len,
+            concurrency=concurrency,
+            memory_gib=memory_gib,
+            bandwidth_gbs=bandwidth_gbs,
+            tflops=tflops,
         )
         if as_json:
             print_json(est.model_dump(mode="json"))

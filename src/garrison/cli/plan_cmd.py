@@ -22,33 +22,78 @@ from garrison.sizing.calibration_profiles import load_efficiency
 def run_plan(path: Path, calibration: str = "default") -> Design:
     """Library entry point of the command: load, validate and plan."""
     req = load_requirements(path)
-    return plan(req, catalogue=load_catalogue(), load_model=load_model, efficiency=load_efficiency(calibration))
+    return plan(
+        req, catalogue=load_catalogue(), load_model=load_model, efficiency=load_efficiency(calibration)
+    )
 
 
 def render_summary(d: Design, console: Console) -> None:
     """The readable plan: deployments, servers, costs, escalations."""
     console.print(f"[bold]Garrison design for {d.name}[/bold] (catalogue as of {d.catalogue_as_of})")
     t = Table(title="Deployments", show_lines=False)
-    for col in ("use case", "model", "format", "engine", "hardware", "replicas", "TTFT ms", "ITL ms", "req/min"):
+    for col in (
+        "use case",
+        "model",
+        "format",
+        "engine",
+        "hardware",
+        "replicas",
+        "TTFT ms",
+        "ITL ms",
+        "req/min",
+    ):
         t.add_column(col)
     for dep in d.deployments:
         hw = f"{dep.gpus_per_replica}x {dep.device}" if dep.device_kind == "gpu" else f"CPU {dep.device}"
-        t.add_row(dep.use_case, dep.model_id, dep.quant, dep.engine, hw, str(dep.replicas),
-                  f"{dep.estimate.ttft_ms:,.0f}", f"{dep.estimate.itl_ms:,.1f}", f"{dep.requests_per_minute:,.1f}")
+        t.add_row(
+            dep.use_case,
+            dep.model_id,
+            dep.quant,
+            dep.engine,
+            hw,
+            str(dep.replicas),
+            f"{dep.estimate.ttft_ms:,.0f}",
+            f"{dep.estimate.itl_ms:,.1f}",
+            f"{dep.requests_per_minute:,.1f}",
+        )
     console.print(t)
     s = Table(title="Servers")
-    for col in ("server", "count", "GPUs", "CPU", "RAM GiB", "NVMe TB", "PSU W", "max W", "BTU/h", "U", "price USD"):
+    for col in (
+        "server",
+        "count",
+        "GPUs",
+        "CPU",
+        "RAM GiB",
+        "NVMe TB",
+        "PSU W",
+        "max W",
+        "BTU/h",
+        "U",
+        "price USD",
+    ):
         s.add_column(col)
     for srv in d.servers:
         price = f"{srv.price_usd.low:,.0f}-{srv.price_usd.high:,.0f}" if srv.price_usd else "n/a"
-        s.add_row(srv.name, str(srv.count), f"{srv.gpus_per_server}x {srv.gpu}" if srv.gpu else "-",
-                  f"{srv.cpu_sockets}x {srv.cpu}", str(srv.ram_gib), f"{srv.nvme_tb:g}", str(srv.psu_w),
-                  f"{srv.power_max_w:,.0f}", f"{srv.cooling_btu_h:,.0f}", str(srv.rack_units), price)
+        s.add_row(
+            srv.name,
+            str(srv.count),
+            f"{srv.gpus_per_server}x {srv.gpu}" if srv.gpu else "-",
+            f"{srv.cpu_sockets}x {srv.cpu}",
+            str(srv.ram_gib),
+            f"{srv.nvme_tb:g}",
+            str(srv.psu_w),
+            f"{srv.power_max_w:,.0f}",
+            f"{srv.cooling_btu_h:,.0f}",
+            str(srv.rack_units),
+            price,
+        )
     console.print(s)
     c = d.costs
-    console.print(f"capex {c.capex_usd.low:,.0f}-{c.capex_usd.high:,.0f} USD; opex {c.annual_opex_usd:,.0f} USD/year "
-                  f"(power {c.annual_power_usd:,.0f}); 3-year TCO {c.three_year_tco_usd.low:,.0f}-"
-                  f"{c.three_year_tco_usd.high:,.0f} USD")
+    console.print(
+        f"capex {c.capex_usd.low:,.0f}-{c.capex_usd.high:,.0f} USD; opex {c.annual_opex_usd:,.0f} USD/year "
+        f"(power {c.annual_power_usd:,.0f}); 3-year TCO {c.three_year_tco_usd.low:,.0f}-"
+        f"{c.three_year_tco_usd.high:,.0f} USD"
+    )
     for dep in d.deployments:
         console.print(f"[bold]{dep.use_case}[/bold]:")
         for r in dep.reasons:
@@ -67,7 +112,9 @@ def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_cmd(
         requirements: Path = typer.Argument(..., help="Requirements YAML (Garrison's shape or a hand-off)."),
-        out: Path | None = typer.Option(None, "--out", help="Write design.json and the deployment bundle here."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Write design.json and the deployment bundle here."
+        ),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
         as_json: bool = typer.Option(False, "--json", help="Print the design as JSON."),
         calibration: str = typer.Option("default", "--calibration", help="Efficiency profile to use."),
@@ -86,6 +133,9 @@ def register(app: typer.Typer) -> None:
         if design.escalations:
             if as_json or quiet:
                 for e in design.escalations:
-                    typer.echo(f"garrison: escalation {e.kind}: {e.field}: {e.problem}; options: "
-                               + " | ".join(e.options), err=True)
+                    typer.echo(
+                        f"garrison: escalation {e.kind}: {e.field}: {e.problem}; options: "
+                        + " | ".join(e.options),
+                        err=True,
+                    )
             raise typer.Exit(EXIT_ESCALATION)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from garrison.render import load_design, render_bundle, write_bundle
+from garrison.outputs import design_files
+from garrison.render import load_design, write_bundle
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +21,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="Print nothing on success."),
     ) -> None:
         """Write the deployment bundle (compose, k8s, gateway, monitoring, firewall, runbooks)."""
-        files = render_bundle(load_design(design))
+        files = design_files(load_design(design))
         write_bundle(files, out, force=force)
         if not quiet:
             typer.echo(f"wrote {len(files)} files to {out}")

@@ -17,7 +17,11 @@ def chassis_for(gpu: GPU | None, parts: ServerParts) -> str:
         return "cpu2u"
     if gpu.segment == "apple":
         return "apple"
-    if gpu.segment == "datacenter" and gpu.interconnect.kind in ("nvlink", "infinity-fabric") and gpu.pcie_slots == 0:
+    if (
+        gpu.segment == "datacenter"
+        and gpu.interconnect.kind in ("nvlink", "infinity-fabric")
+        and gpu.pcie_slots == 0
+    ):
         return "hgx8"
     if gpu.segment in ("datacenter", "workstation"):  # passively cooled / blower cards: 8 per 4U
         return "pcie8"
@@ -124,12 +128,28 @@ def build_servers(
     cpu_low = cpu.price.low_usd if cpu.price else 0.0
     cpu_high = cpu.price.high_usd if cpu.price else 0.0
     is_apple = gpu is not None and gpu.segment == "apple"
-    host_low = 0.0 if is_apple else (
-        ch.price_usd.low + cpu_low * cpu_sockets + ram * parts.memory_usd_per_gib.low
-        + nvme * parts.nvme_usd_per_tb.low + nic.price_usd.low * nic_count)
-    host_high = 0.0 if is_apple else (
-        ch.price_usd.high + cpu_high * cpu_sockets + ram * parts.memory_usd_per_gib.high
-        + nvme * parts.nvme_usd_per_tb.high + nic.price_usd.high * nic_count)
+    host_low = (
+        0.0
+        if is_apple
+        else (
+            ch.price_usd.low
+            + cpu_low * cpu_sockets
+            + ram * parts.memory_usd_per_gib.low
+            + nvme * parts.nvme_usd_per_tb.low
+            + nic.price_usd.low * nic_count
+        )
+    )
+    host_high = (
+        0.0
+        if is_apple
+        else (
+            ch.price_usd.high
+            + cpu_high * cpu_sockets
+            + ram * parts.memory_usd_per_gib.high
+            + nvme * parts.nvme_usd_per_tb.high
+            + nic.price_usd.high * nic_count
+        )
+    )
     low = host_low + gpu_price_low * gpus_in_server
     high = host_high + gpu_price_high * gpus_in_server
     notes = [f"chassis: {ch.for_}"]

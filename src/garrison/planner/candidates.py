@@ -59,14 +59,20 @@ class Sized:
         return self.replicas * self.option.gpus_per_replica
 
 
-def quant_choices(spec: ModelSpec, device_gpu: GPU | None, quants: dict[str, QuantFormat],
-                  pinned: str | None) -> list[tuple[QuantFormat, str]]:
+def quant_choices(
+    spec: ModelSpec,
+    device_gpu: GPU | None,
+    quants: dict[str, QuantFormat],
+    pinned: str | None,
+    gguf_native: QuantFormat | None = None,
+) -> list[tuple[QuantFormat, str]]:
     """(format, engine) pairs worth trying on a device, native format first."""
+
     def q(name: str) -> QuantFormat | None:
         return quants.get(name.lower())
 
     if spec.source == "gguf":
-        fmt = q(spec.native_dtype) or q("q4_k_m")
+        fmt = gguf_native or q(spec.native_dtype)
         return [(fmt, "llama.cpp")] if fmt else []
     native = q(spec.native_dtype) or q("bf16")
     out: list[tuple[QuantFormat, str]] = []
@@ -119,10 +125,11 @@ def enumerate_options(
     allowed_engines: tuple[str, ...],
     max_per_server: int,
     per_chassis: Callable[[GPU], int],
+    gguf_native: QuantFormat | None = None,
 ) -> Iterator[Option]:
     """All device x count x format x engine combinations for one model."""
     for gpu in gpus:
-        for fmt, engine in quant_choices(spec, gpu, quants, pinned_quant):
+        for fmt, engine in quant_choices(spec, gpu, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
                 if engine == "sglang" and "vllm" in allowed_engines:
                     engine = "vllm"
@@ -135,7 +142,7 @@ def enumerate_options(
                     continue
                 yield Option(model_key, spec, fmt, engine, gpu, None, tp * pp, tp, pp)
     for cpu in cpus:
-        for fmt, engine in quant_choices(spec, None, quants, pinned_quant):
+        for fmt, engine in quant_choices(spec, None, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
                 continue
             for sockets in (1, 2):
@@ -205,7 +212,9 @@ def size_option(
     est = estimate(opt.spec, opt.fmt, gpu=opt.gpu, cpu=opt.cpu, opts=opts)
     if not est.fits:
         return None
-    model = step_model_for(opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets)
+    model = step_model_for(
+        opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets
+    )
     ctx = inp + out // 2
     d_ttft, d_itl = DEFAULT_TARGETS_MS.get(kind, (None, None))
     ttft_t = ttft_target_ms if ttft_target_ms is not None else d_ttft
@@ -215,7 +224,9 @@ def size_option(
     misses: list[str] = []
     if conc == 0:
         conc = 1
-        misses.append(f"inter-token latency {model.decode_step_s(1, ctx) * 1e3:.0f} ms even alone > target {itl_t:g} ms")
+        misses.append(
+            f"inter-token latency {model.decode_step_s(1, ctx) * 1e3:.0f} ms even alone > target {itl_t:g} ms"
+        )
     budget = est.max_num_batched_tokens
     ttft = _ttft_loaded_s(model, conc, ctx, inp, budget)
     if ttft_t is not None:

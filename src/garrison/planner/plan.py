@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from garrison import __version__
 from garrison.catalogue import Catalogue
@@ -18,15 +18,17 @@ from garrison.design import (
     ScalingTriggers,
     Server,
 )
+from garrison.modelspec.params import param_counts
 from garrison.modelspec.spec import ModelSpec
 from garrison.planner.bom import ServerPlan, build_servers, gateway_servers, gpus_per_chassis
 from garrison.planner.candidates import DEFAULT_TARGETS_MS, Sized, enumerate_options, size_option
 from garrison.planner.load import LoadTarget, derive_load
+from garrison.planner.simulated import SimulatedSizing, simulate_sizing
 from garrison.planner.tables import ServerParts, server_parts, usage_profiles
 from garrison.requirements import ModelRef, Requirements, UseCase
 from garrison.sizing.efficiency import DEFAULT_EFFICIENCY, Efficiency
+from garrison.sizing.formats import native_format
 from garrison.sizing.weights import weight_bytes
-from garrison.modelspec.params import param_counts
 
 HOURS_PER_YEAR = 8760
 _COUNTER: dict[str, int] = {}  # candidates evaluated by the current plan() call (reported in Design.extra)
@@ -48,7 +50,9 @@ class Ranked:
 
 def _annual_power_usd(server: Server, req: Requirements) -> float:
     """W x count x PUE x 8,760 h x $/kWh / 1000 (typical, not maximum, draw)."""
-    return server.power_typical_w * server.count * req.power.pue * HOURS_PER_YEAR * req.power.usd_per_kwh / 1000
+    return (
+        server.power_typical_w * server.count * req.power.pue * HOURS_PER_YEAR * req.power.usd_per_kwh / 1000
+    )
 
 
 def _host_cpu(cat: Catalogue, parts: ServerParts, small: bool = False) -> CPU:
@@ -59,8 +63,15 @@ def _host_cpu(cat: Catalogue, parts: ServerParts, small: bool = False) -> CPU:
     return epycs[0] if epycs else next(iter(cat.cpus.values()))
 
 
-def _rank(s: Sized, req: Requirements, uc: UseCase, cat: Catalogue, parts: ServerParts, horizon_years: float,
-          owned: dict[str, int]) -> Ranked:
+def _rank(
+    s: Sized,
+    req: Requirements,
+    uc: UseCase,
+    cat: Catalogue,
+    parts: ServerParts,
+    horizon_years: float,
+    owned: dict[str, int],
+) -> Ranked:
     opt = s.option
     model_bytes = weight_bytes(opt.spec, param_counts(opt.spec), opt.fmt).total
     cpu = opt.cpu or _host_cpu(cat, parts)
@@ -91,8 +102,16 @@ def _rank(s: Sized, req: Requirements, uc: UseCase, cat: Catalogue, parts: Serve
 
 def _describe(r: Ranked) -> str:
     o = r.sized.option
-    dev = f"{r.sized.total_gpus}x {o.gpu.name}" if o.gpu else f"{r.sized.replicas}x {o.sockets}-socket {o.cpu.name if o.cpu else ''}"
-    shape = f" (TP{o.tp}" + (f" x PP{o.pp}" if o.pp > 1 else "") + f", {r.sized.replicas} replica{'s' if r.sized.replicas > 1 else ''})"
+    dev = (
+        f"{r.sized.total_gpus}x {o.gpu.name}"
+        if o.gpu
+        else f"{r.sized.replicas}x {o.sockets}-socket {o.cpu.name if o.cpu else ''}"
+    )
+    shape = (
+        f" (TP{o.tp}"
+        + (f" x PP{o.pp}" if o.pp > 1 else "")
+        + f", {r.sized.replicas} replica{'s' if r.sized.replicas > 1 else ''})"
+    )
     return f"{o.model_key} {o.fmt.id} on {o.engine}, {dev}{shape if o.gpu else ''}"
 
 
@@ -103,8 +122,10 @@ def _why_lost(alt: Ranked, best: Ranked) -> str:
         return f"4-bit weights (quality risk) while an 8-bit option fits; TCO {alt.tco:,.0f} vs {best.tco:,.0f} USD"
     diff = alt.tco - best.tco
     if round(diff) <= 0:
-        return (f"same hardware cost; {best.sized.option.engine} preferred over {alt.sized.option.engine} "
-                "(continuous batching serves concurrent users better than fixed slots)")
+        return (
+            f"same hardware cost; {best.sized.option.engine} preferred over {alt.sized.option.engine} "
+            "(continuous batching serves concurrent users better than fixed slots)"
+        )
     pct = diff / best.tco * 100 if best.tco else 0
     return f"costs {diff:,.0f} USD more over the horizon (+{pct:.0f}% TCO)"
 
@@ -128,8 +149,10 @@ def _engine_reasons(r: Ranked, cat: Catalogue, uc: UseCase) -> list[str]:
     if tgi is not None and tgi.maintenance != "active":
         out.append(f"TGI not chosen: {tgi.maintenance} ({tgi.maintenance_note})")
     if uc.kind == "code":
-        out.append("IDE side: Continue (VS Code / JetBrains) or TabbyML pointed at the gateway's "
-                   "/v1/completions for fill-in-the-middle and /v1/chat/completions for chat")
+        out.append(
+            "IDE side: Continue (VS Code / JetBrains) or TabbyML pointed at the gateway's "
+            "/v1/completions for fill-in-the-middle and /v1/chat/completions for chat"
+        )
     return out
 
 
@@ -152,6 +175,11 @@ def _candidate_devices(req: Requirements, cat: Catalogue) -> tuple[list[GPU], li
         gpus = [cat.gpu(n) for n in hw.allowed_gpus]
     else:
         gpus = [g for g in cat.gpus.values() if g.price is not None]
+    consumer_ok = hw.allow_consumer_gpus
+    if consumer_ok is None:
+        consumer_ok = not req.security.compliance and not any(u.high_availability for u in req.use_cases)
+    if not consumer_ok:
+        gpus = [g for g in gpus if g.segment != "consumer"]
     for owned in hw.owned_gpus:
         g = cat.gpu(owned.name)
         if g not in gpus:
@@ -163,7 +191,8 @@ def _recommend(uc: UseCase, cat: Catalogue) -> list[str]:
     kinds = {"chat": "chat", "code": "code", "batch": "chat"}
     want = kinds[uc.kind]
     models = [
-        m for m in cat.models.values()
+        m
+        for m in cat.models.values()
         if want in m.use_cases and m.context_max >= uc.context_length and (m.fim or not uc.fim)
     ]
     models.sort(key=lambda m: (-m.params_total_b, m.id))
@@ -173,11 +202,20 @@ def _recommend(uc: UseCase, cat: Catalogue) -> list[str]:
 def plan(
     req: Requirements,
     *,
-    catalogue: Catalogue,
-    load_model: ModelLoader,
+    catalogue: Catalogue | None = None,
+    load_model: ModelLoader | None = None,
     efficiency: Efficiency = DEFAULT_EFFICIENCY,
+    simulate: bool = True,
 ) -> Design:
     """Pick, for every use case and model, the cheapest deployment that fits and meets its targets."""
+    if catalogue is None:
+        from garrison.catalogue import load_catalogue
+
+        catalogue = load_catalogue()
+    if load_model is None:
+        from garrison.planner.model_refs import load_model_ref
+
+        load_model = load_model_ref
     cat = catalogue
     _COUNTER.clear()
     parts = server_parts()
@@ -216,8 +254,9 @@ def plan(
                     f"{uc.context_length} is longer than {key} supports ({spec.max_context})",
                     f"use at most {spec.max_context} or another model",
                 )
-            ranked, sized_all = _evaluate(uc, key, spec, ref, load, gpus, cpus, cat, parts, req, efficiency,
-                                          horizon_years, owned)
+            ranked, sized_all = _evaluate(
+                uc, key, spec, ref, load, gpus, cpus, cat, parts, req, efficiency, horizon_years, owned
+            )
             per_model.append((key, ranked, sized_all))
             if recommend and ranked and _within_budget(ranked[0], req):
                 break
@@ -229,8 +268,13 @@ def plan(
                 escalations.append(_no_fit_escalation(uc, key, sized_all))
                 continue
             best = ranked[0]
+            sim = _simulate(uc, best, load, efficiency) if simulate else None
+            if sim is not None and sim.replicas != best.sized.replicas:
+                best = _rank(
+                    replace(best.sized, replicas=sim.replicas), req, uc, cat, parts, horizon_years, owned
+                )
             chosen.append(best)
-            deployments.append(_deployment(uc, key, best, ranked, load, cat, req))
+            deployments.append(_deployment(uc, key, best, ranked, load, cat, req, sim))
     servers = [r.servers.server for r in chosen]
     any_ha = any(uc.high_availability for uc in req.use_cases)
     gw = gateway_servers(_host_cpu(cat, parts, small=True), any_ha, parts)
@@ -247,14 +291,25 @@ def plan(
         annual_maintenance_usd=round(maint, 2),
         annual_opex_usd=round(opex, 2),
         three_year_tco_usd=Range(
-            low=round(capex_low + 3 * opex), expected=round(capex_mid + 3 * opex), high=round(capex_high + 3 * opex)
+            low=round(capex_low + 3 * opex),
+            expected=round(capex_mid + 3 * opex),
+            high=round(capex_high + 3 * opex),
         ),
     )
     escalations += _budget_escalations(req, costs, chosen)
     escalations += _security_escalations(req)
+    if req.hardware.allow_consumer_gpus is None and (
+        req.security.compliance or any(u.high_availability for u in req.use_cases)
+    ):
+        assumptions.append(
+            "consumer (GeForce) GPUs excluded: compliance or high availability asked, and NVIDIA's "
+            "GeForce licence excludes data-centre use; set hardware.allow_consumer_gpus to override"
+        )
     if req.security.air_gapped:
-        assumptions.append("air-gapped: models, images and wheels arrive through `garrison airgap pack`; "
-                           "engines run with HF_HUB_OFFLINE=1 and local model paths")
+        assumptions.append(
+            "air-gapped: models, images and wheels arrive through `garrison airgap pack`; "
+            "engines run with HF_HUB_OFFLINE=1 and local model paths"
+        )
     reasons = sorted({reason for d in deployments for reason in d.reasons})
     return Design(
         garrison_version=__version__,
@@ -276,17 +331,45 @@ def _within_budget(r: Ranked, req: Requirements) -> bool:
     return req.budget.capex_usd is None or r.capex_mid <= req.budget.capex_usd
 
 
-def _evaluate(uc: UseCase, key: str, spec: ModelSpec, ref: ModelRef, load: LoadTarget, gpus: list[GPU],
-              cpus: list[CPU], cat: Catalogue, parts: ServerParts, req: Requirements, eff: Efficiency,
-              horizon_years: float, owned: dict[str, int]) -> tuple[list[Ranked], list[Sized]]:
+def _evaluate(
+    uc: UseCase,
+    key: str,
+    spec: ModelSpec,
+    ref: ModelRef,
+    load: LoadTarget,
+    gpus: list[GPU],
+    cpus: list[CPU],
+    cat: Catalogue,
+    parts: ServerParts,
+    req: Requirements,
+    eff: Efficiency,
+    horizon_years: float,
+    owned: dict[str, int],
+) -> tuple[list[Ranked], list[Sized]]:
     sized_all: list[Sized] = []
     evaluated = 0
-    for opt in enumerate_options(key, spec, gpus, cpus, cat.quant_formats, ref.quant,
-                                 req.hardware.allowed_engines, req.hardware.max_gpus_per_server,
-                                 lambda g: gpus_per_chassis(g, parts)):
-        s = size_option(opt, kind=uc.kind, context_length=uc.context_length, load=load,
-                        ttft_target_ms=uc.latency.ttft_p95_ms, itl_target_ms=uc.latency.itl_p95_ms,
-                        high_availability=uc.high_availability, eff=eff)
+    for opt in enumerate_options(
+        key,
+        spec,
+        gpus,
+        cpus,
+        cat.quant_formats,
+        ref.quant,
+        req.hardware.allowed_engines,
+        req.hardware.max_gpus_per_server,
+        lambda g: gpus_per_chassis(g, parts),
+        native_format(spec, cat) if spec.source == "gguf" else None,
+    ):
+        s = size_option(
+            opt,
+            kind=uc.kind,
+            context_length=uc.context_length,
+            load=load,
+            ttft_target_ms=uc.latency.ttft_p95_ms,
+            itl_target_ms=uc.latency.itl_p95_ms,
+            high_availability=uc.high_availability,
+            eff=eff,
+        )
         evaluated += 1
         if s is not None:
             sized_all.append(s)
@@ -294,14 +377,44 @@ def _evaluate(uc: UseCase, key: str, spec: ModelSpec, ref: ModelRef, load: LoadT
     budget = req.budget.capex_usd
     # within budget first, then 8-bit before 4-bit weights, then TCO; at equal cost a batching
     # engine (vLLM / SGLang) before llama.cpp's fixed slots
-    ranked.sort(key=lambda r: (budget is not None and r.capex_mid > budget, r.tier, round(r.tco),
-                               r.sized.option.engine == "llama.cpp"))
+    ranked.sort(
+        key=lambda r: (
+            budget is not None and r.capex_mid > budget,
+            r.tier,
+            round(r.tco),
+            r.sized.option.engine == "llama.cpp",
+        )
+    )
     _COUNTER["candidates"] = _COUNTER.get("candidates", 0) + evaluated
     return ranked, sized_all
 
 
-def _deployment(uc: UseCase, key: str, best: Ranked, ranked: list[Ranked], load: LoadTarget, cat: Catalogue,
-                req: Requirements) -> Deployment:
+def _simulate(uc: UseCase, best: Ranked, load: LoadTarget, eff: Efficiency) -> SimulatedSizing | None:
+    d_ttft, d_itl = DEFAULT_TARGETS_MS.get(uc.kind, (None, None))
+    s = best.sized
+    rpm = load.design_rpm if load.design_rpm > 0 else s.rps_per_replica * s.replicas * 60
+    return simulate_sizing(
+        s,
+        rate_rpm=rpm,
+        input_tokens=load.input_tokens,
+        output_tokens=load.output_tokens,
+        ttft_target_ms=uc.latency.ttft_p95_ms if uc.latency.ttft_p95_ms is not None else d_ttft,
+        itl_target_ms=uc.latency.itl_p95_ms if uc.latency.itl_p95_ms is not None else d_itl,
+        min_replicas=2 if uc.high_availability else 1,
+        eff=eff,
+    )
+
+
+def _deployment(
+    uc: UseCase,
+    key: str,
+    best: Ranked,
+    ranked: list[Ranked],
+    load: LoadTarget,
+    cat: Catalogue,
+    req: Requirements,
+    sim: SimulatedSizing | None = None,
+) -> Deployment:
     s = best.sized
     o = s.option
     alts: list[Alternative] = []
@@ -312,28 +425,42 @@ def _deployment(uc: UseCase, key: str, best: Ranked, ranked: list[Ranked], load:
         if sig in seen:
             continue
         seen.add(sig)
-        alts.append(Alternative(
-            summary=_describe(r),
-            annual_cost_usd=round(r.capex_mid / DEPRECIATION_YEARS + r.annual_opex, 2),
-            capex_usd=Range(low=round(r.servers.capex_low), expected=round(r.capex_mid),
-                            high=round(r.servers.capex_high)),
-            why_lost=_why_lost(r, best),
-        ))
+        alts.append(
+            Alternative(
+                summary=_describe(r),
+                annual_cost_usd=round(r.capex_mid / DEPRECIATION_YEARS + r.annual_opex, 2),
+                capex_usd=Range(
+                    low=round(r.servers.capex_low),
+                    expected=round(r.capex_mid),
+                    high=round(r.servers.capex_high),
+                ),
+                why_lost=_why_lost(r, best),
+            )
+        )
         if len(alts) == 3:
             break
     plat = cat.platforms.get(o.engine)
     image = f"{plat.image}:{plat.image_tag}" if plat and plat.image else o.engine
+    if o.engine == "llama.cpp" and (o.gpu is None or o.gpu.vendor != "nvidia"):
+        # llama.cpp publishes per-backend images: server-cuda-bN, server-rocm-bN and plain server-bN (CPU)
+        backend = "rocm-" if o.gpu is not None and o.gpu.vendor == "amd" else ""
+        image = image.replace("server-cuda-", f"server-{backend}")
     d_ttft, d_itl = DEFAULT_TARGETS_MS.get(uc.kind, (None, None))
     reasons = _engine_reasons(best, cat, uc)
-    reasons.insert(0, f"{_describe(best)}: lowest {req.growth.horizon_months}-month TCO "
-                      f"({best.tco:,.0f} USD) among {len(ranked)} configurations that fit and meet the targets")
+    reasons.insert(
+        0,
+        f"{_describe(best)}: lowest {req.growth.horizon_months}-month TCO "
+        f"({best.tco:,.0f} USD) among {len(ranked)} configurations that fit and meet the targets",
+    )
     unit = "GPU" if o.gpu else "host"
-    reasons.append(f"weights {o.fmt.id}: {o.fmt.bits_per_weight:.2f} bits per weight incl. scales; "
-                   f"{s.est.weights_gib_per_gpu:.1f} GiB per {unit}, {s.est.kv_cache_gib_per_gpu:.1f} GiB KV cache "
-                   f"per {unit}")
+    reasons.append(
+        f"weights {o.fmt.id}: {o.fmt.bits_per_weight:.2f} bits per weight incl. scales; "
+        f"{s.est.weights_gib_per_gpu:.1f} GiB per {unit}, {s.est.kv_cache_gib_per_gpu:.1f} GiB KV cache "
+        f"per {unit}"
+    )
     rpm = load.design_rpm
     if rpm <= 0:  # sized from stated concurrency: report the rate that concurrency carries
-        rpm = s.rps_per_replica * s.replicas * 60
+        rpm = sim.rate_rpm if sim else s.rps_per_replica * s.replicas * 60
     return Deployment(
         use_case=uc.name,
         kind=uc.kind,
@@ -362,11 +489,18 @@ def _deployment(uc: UseCase, key: str, best: Ranked, ranked: list[Ranked], load:
         output_tokens=load.output_tokens,
         ttft_p95_target_ms=uc.latency.ttft_p95_ms if uc.latency.ttft_p95_ms is not None else d_ttft,
         itl_p95_target_ms=uc.latency.itl_p95_ms if uc.latency.itl_p95_ms is not None else d_itl,
-        estimate=s.est.model_copy(update={"ttft_ms": round(s.ttft_ms, 2), "itl_ms": round(s.itl_ms, 2),
-                                          "concurrency": s.conc_per_replica, "replicas": s.replicas,
-                                          "gpus": s.total_gpus}),
-        triggers=_triggers(best),
-        reasons=tuple(reasons),
+        estimate=s.est.model_copy(
+            update={
+                "ttft_ms": round(s.ttft_ms, 2),
+                "itl_ms": round(s.itl_ms, 2),
+                "concurrency": s.conc_per_replica,
+                "replicas": s.replicas,
+                "gpus": s.total_gpus,
+            }
+        ),
+        load_curve=sim.curve if sim else (),
+        triggers=sim.triggers if sim else _triggers(best),
+        reasons=tuple(reasons) + (sim.notes if sim else ()),
         alternatives=tuple(alts),
     )
 
@@ -401,43 +535,52 @@ def _budget_escalations(req: Requirements, costs: Costs, chosen: list[Ranked]) -
     out: list[Escalation] = []
     cap = req.budget.capex_usd
     if cap is not None and costs.capex_usd.expected > cap:
-        out.append(Escalation(
-            kind="budget",
-            field="budget.capex_usd",
-            problem=f"the cheapest design that meets the targets costs {costs.capex_usd.low:,.0f}-"
-            f"{costs.capex_usd.high:,.0f} USD, over the {cap:,.0f} USD budget",
-            options=(
-                f"raise the budget to about {costs.capex_usd.high:,.0f} USD",
-                "lower growth.headroom_pct or the expected load",
-                "relax latency targets or accept 4-bit weights (quant: awq / Q4_K_M)",
-                "choose a smaller model",
-            ),
-        ))
+        out.append(
+            Escalation(
+                kind="budget",
+                field="budget.capex_usd",
+                problem=f"the cheapest design that meets the targets costs {costs.capex_usd.low:,.0f}-"
+                f"{costs.capex_usd.high:,.0f} USD, over the {cap:,.0f} USD budget",
+                options=(
+                    f"raise the budget to about {costs.capex_usd.high:,.0f} USD",
+                    "lower growth.headroom_pct or the expected load",
+                    "relax latency targets or accept 4-bit weights (quant: awq / Q4_K_M)",
+                    "choose a smaller model",
+                ),
+            )
+        )
     opex_cap = req.budget.opex_usd_per_year
     if opex_cap is not None and costs.annual_opex_usd > opex_cap:
-        out.append(Escalation(
-            kind="budget",
-            field="budget.opex_usd_per_year",
-            problem=f"running costs {costs.annual_opex_usd:,.0f} USD a year exceed {opex_cap:,.0f}",
-            options=("lower the power price assumption if contracted lower", "fewer replicas (less headroom)",
-                     "more efficient GPUs (tokens per watt)"),
-        ))
+        out.append(
+            Escalation(
+                kind="budget",
+                field="budget.opex_usd_per_year",
+                problem=f"running costs {costs.annual_opex_usd:,.0f} USD a year exceed {opex_cap:,.0f}",
+                options=(
+                    "lower the power price assumption if contracted lower",
+                    "fewer replicas (less headroom)",
+                    "more efficient GPUs (tokens per watt)",
+                ),
+            )
+        )
     return out
 
 
 def _security_escalations(req: Requirements) -> list[Escalation]:
     if req.security.zero_trust_gateway:
-        return [Escalation(
-            kind="security",
-            field="security.zero_trust_gateway",
-            problem="Garrison's gateway authenticates every request (per-key API keys over TLS, audit log) but "
-            "does not generate identity-provider (OIDC) sign-in or mutual TLS between services",
-            options=(
-                "put an identity-aware proxy (e.g. oauth2-proxy with your IdP) in front of the gateway",
-                "enable a service mesh with mTLS (Istio / Linkerd) in the Kubernetes overlay",
-                "accept API keys + TLS + network policy as the control and record it in the risk register",
-            ),
-        )]
+        return [
+            Escalation(
+                kind="security",
+                field="security.zero_trust_gateway",
+                problem="Garrison's gateway authenticates every request (per-key API keys over TLS, audit log) but "
+                "does not generate identity-provider (OIDC) sign-in or mutual TLS between services",
+                options=(
+                    "put an identity-aware proxy (e.g. oauth2-proxy with your IdP) in front of the gateway",
+                    "enable a service mesh with mTLS (Istio / Linkerd) in the Kubernetes overlay",
+                    "accept API keys + TLS + network policy as the control and record it in the risk register",
+                ),
+            )
+        ]
     return []
 
 

@@ -21,7 +21,13 @@ from garrison.sizing.efficiency import DEFAULT_EFFICIENCY, Efficiency
 from garrison.sizing.estimate import EstimateOptions, estimate
 
 MEMORY_FIELDS = ("weights_gib", "kv_cache_gib", "kv_cache_tokens")
-SPEED_FIELDS = ("ttft_ms", "itl_ms", "output_tokens_per_s", "decode_tokens_per_s_single", "prefill_tokens_per_s")
+SPEED_FIELDS = (
+    "ttft_ms",
+    "itl_ms",
+    "output_tokens_per_s",
+    "decode_tokens_per_s_single",
+    "prefill_tokens_per_s",
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,11 @@ def predict(point: dict[str, Any], eff: Efficiency = DEFAULT_EFFICIENCY) -> Esti
     return estimate(spec, fmt, gpu=cat.gpu(point["gpu"]), opts=opts)
 
 
-def compare(eff: Efficiency = DEFAULT_EFFICIENCY, kinds: tuple[str, ...] = ("memory", "speed"),
-            only: set[str] | None = None) -> list[Comparison]:
+def compare(
+    eff: Efficiency = DEFAULT_EFFICIENCY,
+    kinds: tuple[str, ...] = ("memory", "speed"),
+    only: set[str] | None = None,
+) -> list[Comparison]:
     """Every measured quantity of every point next to the prediction."""
     out: list[Comparison] = []
     pts = calibration_points()
@@ -83,8 +92,14 @@ def compare(eff: Efficiency = DEFAULT_EFFICIENCY, kinds: tuple[str, ...] = ("mem
             est = predict(p, eff)
             for q in fields:
                 if q in p["measured"]:
-                    pred = float(getattr(est, q.replace("kv_cache_gib", "kv_cache_gib_per_gpu")
-                                         .replace("weights_gib", "weights_gib_per_gpu")))
+                    pred = float(
+                        getattr(
+                            est,
+                            q.replace("kv_cache_gib", "kv_cache_gib_per_gpu").replace(
+                                "weights_gib", "weights_gib_per_gpu"
+                            ),
+                        )
+                    )
                     out.append(Comparison(p["id"], kind, q, pred, float(p["measured"][q])))
     return out
 
@@ -112,7 +127,9 @@ def markdown(rows: list[Comparison], eff: Efficiency) -> str:
         lines.append(f"- **{kind}**: median absolute error {med:.1%}, worst {worst:.1%}")
     lines += ["", "| point | quantity | predicted | measured | error |", "|---|---|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r.point} | {r.quantity} | {r.predicted:,.2f} | {r.measured:,.2f} | {r.error:+.1%} |")
+        lines.append(
+            f"| {r.point} | {r.quantity} | {r.predicted:,.2f} | {r.measured:,.2f} | {r.error:+.1%} |"
+        )
     lines += [
         "",
         "Notes: memory points are vLLM/SGLang start-up logs (per GPU); speed points are vendor tables and",

@@ -27,10 +27,15 @@ def load_efficiency(name: str = "default") -> Efficiency:
         return DEFAULT_EFFICIENCY
     path = profile_path(name)
     if not path.is_file():
-        raise InputError("--calibration", f"no profile named {name!r} in {path.parent}",
-                         "run `garrison calibrate --name NAME` first, or use `default`")
+        raise InputError(
+            "--calibration",
+            f"no profile named {name!r} in {path.parent}",
+            "run `garrison calibrate --name NAME` first, or use `default`",
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Efficiency.model_validate(data.get("efficiency", data))
     except (ValueError, ValidationError):
-        raise InputError(str(path), "not a valid calibration profile", "re-run `garrison calibrate`") from None
+        raise InputError(
+            str(path), "not a valid calibration profile", "re-run `garrison calibrate`"
+        ) from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
 from garrison.design import Estimate, MemoryBreakdown, Range
@@ -105,15 +105,29 @@ def _size(
     layout = kv_layout(spec, kv_dtype, tp, pp)
     one_seq = layout.bytes_per_seq(max_len)
     if wb > mem.budget:
-        return Sized(tp, mem, False, f"weights need {wb / GIB:.1f} GiB per GPU but the engine may use "
-                     f"{mem.budget / GIB:.1f} GiB")
+        return Sized(
+            tp,
+            mem,
+            False,
+            f"weights need {wb / GIB:.1f} GiB per GPU but the engine may use {mem.budget / GIB:.1f} GiB",
+        )
     if mem.kv <= 0:
-        return Sized(tp, mem, False, f"no memory left for KV cache: {mem.kv / GIB:.2f} GiB after weights "
-                     f"{wb / GIB:.1f}, activations {mem.activations / GIB:.1f} and runtime "
-                     f"{mem.runtime / GIB:.1f} GiB")
+        return Sized(
+            tp,
+            mem,
+            False,
+            f"no memory left for KV cache: {mem.kv / GIB:.2f} GiB after weights "
+            f"{wb / GIB:.1f}, activations {mem.activations / GIB:.1f} and runtime "
+            f"{mem.runtime / GIB:.1f} GiB",
+        )
     if one_seq > mem.kv:
-        return Sized(tp, mem, False, f"one {max_len}-token sequence needs {one_seq / GIB:.2f} GiB of KV but "
-                     f"only {mem.kv / GIB:.2f} GiB is left; lower --max-model-len or add GPUs")
+        return Sized(
+            tp,
+            mem,
+            False,
+            f"one {max_len}-token sequence needs {one_seq / GIB:.2f} GiB of KV but "
+            f"only {mem.kv / GIB:.2f} GiB is left; lower --max-model-len or add GPUs",
+        )
     return Sized(tp, mem, True, "fits")
 
 
@@ -167,13 +181,19 @@ def estimate(
     for tp in tps:
         if gpu is not None and tp * pp > gpus:
             continue
-        sized = _size(spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype)
+        sized = _size(
+            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype
+        )
         if sized.fits:
             break
     if sized is None:  # --tp x --pp larger than --gpus
         tp = tps[0]
-        sized = _size(spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype)
-        sized = Sized(tp, sized.mem, False, f"--tp {tp} x --pp {pp} needs {tp * pp} GPUs but --gpus is {gpus}")
+        sized = _size(
+            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype
+        )
+        sized = Sized(
+            tp, sized.mem, False, f"--tp {tp} x --pp {pp} needs {tp * pp} GPUs but --gpus is {gpus}"
+        )
     tp = sized.tp
     mem = sized.mem
     replicas = max(1, gpus // (tp * pp)) if gpu is not None else 1
@@ -181,8 +201,11 @@ def estimate(
     kv_free = max(0.0, mem.kv)
     per_token_at_max = layout.effective_bytes_per_token(max_len)
     kv_tokens = int(kv_free / per_token_at_max) if per_token_at_max > 0 else 0
-    if engine == "llama.cpp":
-        kv_tokens = max_len if sized.fits else 0  # n_ctx is what llama.cpp allocates
+    if engine == "llama.cpp" and sized.fits:
+        # llama.cpp allocates exactly n_ctx tokens of KV at start; the rest of the device stays free
+        kv_tokens = max_len
+        allocated = layout.bytes_per_seq(max_len)
+        mem = replace(mem, kv=allocated, budget=mem.weights + mem.activations + mem.runtime + allocated)
     max_conc = kv_tokens / max_len if max_len else 0.0
     seq_len = opts.input_len + opts.output_len
     seq_bytes = layout.bytes_per_seq(seq_len)
@@ -194,12 +217,23 @@ def estimate(
             conc = min(mns, max(1, max_len // seq_len))
     conc = max(1, conc)
     if gpu is not None:
-        device = Device.from_gpu(gpu, fmt, eff)
+        device = Device.from_gpu(gpu, fmt, eff, engine)
     else:
         assert cpu is not None
         device = Device.from_cpu(cpu, opts.sockets, eff)
-    model = RooflineStepModel(spec, counts, fmt, weight_bytes(spec, counts, fmt), kv_layout(spec, kv_dtype, tp, 1),
-                              device, tp, pp, eff, kv_tokens, block)
+    model = RooflineStepModel(
+        spec,
+        counts,
+        fmt,
+        weight_bytes(spec, counts, fmt),
+        kv_layout(spec, kv_dtype, tp, 1),
+        device,
+        tp,
+        pp,
+        eff,
+        kv_tokens,
+        block,
+    )
     chunk = min(mnbt, opts.input_len)
     prefill_s = model.prefill_time_s(opts.input_len, chunk)
     ctx_mid = opts.input_len + opts.output_len // 2
@@ -243,9 +277,13 @@ def estimate(
         )
     else:
         memory = MemoryBreakdown(
-            total_gib=mem.total / GIB, usable_gib=mem.budget / GIB, weights_gib=weights_gib,
-            activations_gib=mem.activations / GIB, runtime_gib=mem.runtime / GIB,
-            kv_cache_gib=mem.kv / GIB, free_gib=0.0,
+            total_gib=mem.total / GIB,
+            usable_gib=mem.budget / GIB,
+            weights_gib=weights_gib,
+            activations_gib=mem.activations / GIB,
+            runtime_gib=mem.runtime / GIB,
+            kv_cache_gib=mem.kv / GIB,
+            free_gib=0.0,
         )
     out_tps = out_tps_replica * replicas if sized.fits else 0.0
     lo_s, hi_s = SPEED_RANGE
@@ -255,15 +293,17 @@ def estimate(
         "ttft_ms": Range(low=ttft * 1e3 * lo_s, expected=ttft * 1e3, high=ttft * 1e3 * hi_s),
         "itl_ms": Range(low=itl * 1e3 * lo_s, expected=itl * 1e3, high=itl * 1e3 * hi_s),
         "kv_cache_gib_per_gpu": Range(
-            low=mem.kv / GIB - weights_gib * (hi_m - 1), expected=mem.kv / GIB,
-            high=mem.kv / GIB + weights_gib * (1 - lo_m)),
+            low=mem.kv / GIB - weights_gib * (hi_m - 1),
+            expected=mem.kv / GIB,
+            high=mem.kv / GIB + weights_gib * (1 - lo_m),
+        ),
     }
     return Estimate(
         fits=sized.fits,
         reason=sized.reason,
         model=spec.name,
         device=device_id,
-        device_kind=device_kind,  # type: ignore[arg-type]
+        device_kind=device_kind,
         engine=engine,
         quant=fmt.id,
         kv_dtype=kv_dtype,
@@ -295,19 +335,40 @@ def estimate(
 
 
 def step_model_for(
-    spec: ModelSpec, fmt: QuantFormat, est: Estimate, *, gpu: GPU | None = None, cpu: CPU | None = None,
-    efficiency: Efficiency = DEFAULT_EFFICIENCY, sockets: int = 1,
+    spec: ModelSpec,
+    fmt: QuantFormat,
+    est: Estimate,
+    *,
+    gpu: GPU | None = None,
+    cpu: CPU | None = None,
+    efficiency: Efficiency = DEFAULT_EFFICIENCY,
+    sockets: int = 1,
 ) -> RooflineStepModel:
     """The step-time model behind an estimate, for the batching simulator (one replica)."""
     counts = param_counts(spec)
-    device = Device.from_gpu(gpu, fmt, efficiency) if gpu is not None else Device.from_cpu(
-        cpu, sockets, efficiency) if cpu is not None else None
+    device = (
+        Device.from_gpu(gpu, fmt, efficiency, est.engine)
+        if gpu is not None
+        else Device.from_cpu(cpu, sockets, efficiency)
+        if cpu is not None
+        else None
+    )
     if device is None:
         raise ValueError("step_model_for needs a gpu or a cpu")
     block = 16 if est.engine in ("vllm", "tgi", "trtllm") else 1
-    return RooflineStepModel(spec, counts, fmt, weight_bytes(spec, counts, fmt),
-                             kv_layout(spec, est.kv_dtype, est.tp, 1), device, est.tp, est.pp, efficiency,
-                             est.kv_cache_tokens, block)
+    return RooflineStepModel(
+        spec,
+        counts,
+        fmt,
+        weight_bytes(spec, counts, fmt),
+        kv_layout(spec, est.kv_dtype, est.tp, 1),
+        device,
+        est.tp,
+        est.pp,
+        efficiency,
+        est.kv_cache_tokens,
+        block,
+    )
 
 
 __all__ = ["EstimateOptions", "estimate", "step_model_for"]
