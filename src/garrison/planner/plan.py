@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from garrison import __version__
 from garrison.catalogue import Catalogue
 from garrison.catalogue.schema import CPU, GPU
+from garrison.cost.parameters import CostParameters
 from garrison.design import (
     Alternative,
     Costs,
@@ -32,8 +33,9 @@ from garrison.sizing.weights import weight_bytes
 
 HOURS_PER_YEAR = 8760
 _COUNTER: dict[str, int] = {}  # candidates evaluated by the current plan() call (reported in Design.extra)
-MAINTENANCE_FRACTION = 0.08  # support contracts and spares: 5-10% of hardware price a year (assumption)
-DEPRECIATION_YEARS = 3
+# The same maintenance and depreciation assumptions as `garrison tco` (garrison.cost.parameters)
+MAINTENANCE_FRACTION = CostParameters().maintenance_pct_per_year / 100
+DEPRECIATION_YEARS = CostParameters().depreciation_years
 
 ModelLoader = Callable[[ModelRef], tuple[str, ModelSpec]]
 
@@ -55,12 +57,27 @@ def _annual_power_usd(server: Server, req: Requirements) -> float:
     )
 
 
-def _host_cpu(cat: Catalogue, parts: ServerParts, small: bool = False) -> CPU:
-    wanted = parts.host_cpu_small if small else parts.host_cpu
-    if wanted in cat.cpus:
-        return cat.cpus[wanted]
-    epycs = sorted((c for c in cat.cpus.values() if c.vendor == "amd"), key=lambda c: c.cores)
-    return epycs[0] if epycs else next(iter(cat.cpus.values()))
+# Host cores an inference server wants per GPU: the engine's API server, tokenisation, scheduler and
+# sampler run on the CPU (vLLM's guidance is a few physical cores per GPU); 8 leaves room for the OS,
+# exporters and the data loader, with a floor of 16 cores per server.
+HOST_CORES_PER_GPU = 8
+HOST_CORES_MIN = 16
+
+
+def _host_cpu(
+    cat: Catalogue, parts: ServerParts, small: bool = False, gpus: int = 0, sockets: int = 1
+) -> CPU:
+    """The cheapest server CPU with enough cores for the GPUs (`small`: the gateway's default part)."""
+    if small and parts.host_cpu_small in cat.cpus:
+        return cat.cpus[parts.host_cpu_small]
+    need = max(HOST_CORES_MIN, HOST_CORES_PER_GPU * gpus)
+    server = [c for c in cat.cpus.values() if c.vendor in ("amd", "intel") and c.sockets_max >= 2 and c.price]
+    fit = [c for c in server if c.cores * sockets >= need]
+    if fit:
+        return min(fit, key=lambda c: (c.price.low_usd if c.price else 0.0, c.cores))
+    if server:
+        return max(server, key=lambda c: c.cores)
+    return next(iter(cat.cpus.values()))
 
 
 def _rank(
@@ -74,8 +91,13 @@ def _rank(
 ) -> Ranked:
     opt = s.option
     model_bytes = weight_bytes(opt.spec, param_counts(opt.spec), opt.fmt).total
-    cpu = opt.cpu or _host_cpu(cat, parts)
     sockets = opt.sockets if opt.cpu else (2 if opt.gpus_per_replica >= 4 else 1)
+    gpus_in_server = (
+        min(s.total_gpus, gpus_per_chassis(opt.gpu, parts) if opt.gpu else 0)
+        if opt.pp == 1
+        else gpus_per_chassis(opt.gpu, parts)
+    )
+    cpu = opt.cpu or _host_cpu(cat, parts, gpus=gpus_in_server, sockets=sockets)
     plan_ = build_servers(
         name=f"{uc.name}-{opt.gpu.id if opt.gpu else opt.cpu.id if opt.cpu else 'host'}",
         gpu=opt.gpu,
