@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bundle.designs import DESIGNS
 from garrison.design import Design
 from garrison.render import render_bundle, write_bundle
-from bundle.designs import DESIGNS
 
 
 @pytest.fixture(params=sorted(DESIGNS))

@@ -252,4 +252,41 @@ def multinode_design() -> Design:
     )
 
 
-DESIGNS = {"gpu-vllm": gpu_vllm_design, "cpu-llamacpp": cpu_llamacpp_design, "multinode": multinode_design}
+def tabby_code_design() -> Design:
+    """TabbyML serving code completion on one GPU (no Prometheus metrics, writable root)."""
+    dep = _deployment(
+        use_case="completion",
+        kind="code",
+        model_id="qwen2.5-coder-7b",
+        model_name="qwen2.5-coder-7b",
+        model_path="/srv/models/Qwen2.5-Coder-7B",
+        engine="tabby",
+        engine_image="",
+        fim=True,
+        replicas=1,
+        requests_per_minute=200.0,
+        concurrent_requests=10,
+        max_model_len=4096,
+        max_num_seqs=8,
+        input_tokens=1500,
+        output_tokens=64,
+    )
+    return Design(
+        garrison_version="0.1.0",
+        name="acme-tabby",
+        requirements=_requirements(
+            [{"name": "completion", "kind": "code", "models": ["qwen2.5-coder-7b"], "fim": True}],
+            security={"internal_networks": ["10.0.0.0/8", "fd00::/8"]},
+        ),
+        deployments=(dep,),
+        servers=(_server(gpus_per_server=1, hosts=("completion",)),),
+        costs=_costs(),
+    )
+
+
+DESIGNS = {
+    "gpu-vllm": gpu_vllm_design,
+    "cpu-llamacpp": cpu_llamacpp_design,
+    "multinode": multinode_design,
+    "tabby-code": tabby_code_design,
+}

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bundle.designs import DESIGNS
 from garrison.design import Design
 from garrison.errors import GarrisonError
 from garrison.render import render_bundle, write_bundle
-from bundle.designs import DESIGNS
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -70,3 +70,32 @@ def test_bundle_matches_golden(case: str) -> None:
     assert not diffs, (
         "rendered bundle differs from golden (GARRISON_UPDATE_GOLDEN=1 to accept):\n" + "\n".join(diffs)
     )
+
+
+def test_plan_out_writes_design_and_bundle(tmp_path: Path) -> None:
+    """`garrison plan REQ --out DIR` writes design.json and the same bundle `render` makes."""
+    import subprocess
+    import sys
+
+    example = ROOT / "examples" / "edge-cpu.yaml"
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [sys.executable, "-m", "garrison", "plan", str(example), "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if r.returncode == 2:
+        pytest.skip(f"edge-cpu.yaml does not plan: {r.stderr.strip()}")
+    assert r.returncode == 0, r.stderr
+    again = tmp_path / "again"
+    r2 = subprocess.run(
+        [sys.executable, "-m", "garrison", "render", str(out / "design.json"), "--out", str(again)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r2.returncode == 0, r2.stderr
+    first = {str(p.relative_to(out)): p.read_text() for p in out.rglob("*") if p.is_file()}
+    second = {str(p.relative_to(again)): p.read_text() for p in again.rglob("*") if p.is_file()}
+    assert "gateway/nginx.conf" in first and first == second

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bundle.designs import gpu_vllm_design
 from garrison.errors import InputError
 from garrison.keys import add_key, read_keys, revoke_key
 from garrison.render import render_bundle, write_bundle
-from bundle.designs import gpu_vllm_design
 
 
 def test_add_rotate_revoke(tmp_path: Path) -> None:

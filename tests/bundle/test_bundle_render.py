@@ -7,11 +7,11 @@ import re
 import pytest
 import yaml
 
+from bundle.designs import cpu_llamacpp_design, gpu_vllm_design, multinode_design
 from garrison.design import Design
 from garrison.errors import InputError
 from garrison.render import render_bundle
 from garrison.render.context import gateway_limits
-from bundle.designs import cpu_llamacpp_design, gpu_vllm_design, multinode_design
 
 REQUIRED = [
     "README.md",
@@ -77,7 +77,7 @@ def test_vllm_command_line_carries_the_design_settings() -> None:
     assert {"chat-0", "chat-1"} <= set(svc)
     cmd = svc["chat-0"]["command"]
     dep = d.deployments[0]
-    pairs = dict(zip(cmd[1::2], cmd[2::2]))
+    pairs = dict(zip(cmd[1::2], cmd[2::2], strict=False))
     assert cmd[0] == "/models/qwen3-8b"  # local path, never a hub id
     assert pairs["--tensor-parallel-size"] == str(dep.tp)
     assert pairs["--max-model-len"] == str(dep.max_model_len)
@@ -100,7 +100,7 @@ def test_llamacpp_context_is_per_slot_times_slots() -> None:
     d = cpu_llamacpp_design()
     cmd = _compose(d)["services"]["assistant-0"]["command"]
     dep = d.deployments[0]
-    pairs = dict(zip(cmd[::2], cmd[1::2]))
+    pairs = dict(zip(cmd[::2], cmd[1::2], strict=False))
     assert pairs["-m"] == "/models/llama-3.2-3b-Q4_K_M.gguf"
     assert pairs["-c"] == str(dep.max_model_len * dep.max_num_seqs)
     assert pairs["-np"] == str(dep.max_num_seqs)
@@ -169,3 +169,11 @@ def test_unsupported_engine_is_an_input_error() -> None:
     bad = d.model_copy(update={"deployments": (d.deployments[0].model_copy(update={"engine": "trtllm"}),)})
     with pytest.raises(InputError, match=r"deployments\[0\]\.engine"):
         render_bundle(bad)
+
+
+def test_render_is_the_same_after_a_json_round_trip(design: Design) -> None:
+    """`garrison render design.json` must reproduce what `plan` rendered from the in-memory design."""
+    from garrison.outputs import design_json
+    from garrison.render.design_file import parse_design
+
+    assert render_bundle(parse_design(design_json(design))) == render_bundle(design)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bundle.designs import gpu_vllm_design
 from garrison.errors import InputError
 from garrison.render import load_design, render_bundle, write_bundle
 from garrison.render.design_file import parse_design
-from bundle.designs import gpu_vllm_design
 
 
 def test_refuses_non_empty_dir_without_force(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from garrison.errors import CheckFailed
 from garrison.validate import validate_bundle
 
 
@@ -31,4 +32,5 @@ def register(app: typer.Typer) -> None:
             counts = {s: sum(1 for r in rows if r[2] == s) for s in ("ok", "failed", "missing", "skipped")}
             typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
         if report.failed:
-            raise typer.Exit(1)
+            n = sum(1 for r in report.results if r.status == "failed")
+            raise CheckFailed("validate", f"{n} check(s) failed in {bundle}", "see the table above")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from garrison.design import Design, ScalingTriggers
 from garrison.errors import InputError
@@ -160,7 +160,7 @@ def design_alerts(design: Design) -> list[Alert]:
     return alerts
 
 
-def _strictest(triggers: Any) -> ScalingTriggers:
+def _strictest(triggers: Iterable[ScalingTriggers]) -> ScalingTriggers:
     ts = list(triggers)
     return min(ts, key=lambda t: (t.gpu_utilization_pct, t.vram_pct))
 

@@ -129,8 +129,9 @@ def gateway_limits(design: Design) -> GatewayLimits:
     total_rpm = sum(d.requests_per_minute for d in design.deployments)
     total_conc = sum(d.concurrent_requests for d in design.deployments)
     # one key may use at most half of the platform's designed request rate (so a runaway client
-    # cannot starve the others), never below 10 requests per minute
-    rate = max(10, math.ceil(total_rpm / 2))
+    # cannot starve the others), never below 60 requests per minute: a shared front end such as
+    # Open WebUI sends all its users' requests with one key
+    rate = max(60, math.ceil(total_rpm / 2))
     burst = max(5, math.ceil(total_conc / 2))
     # request bodies: the longest prompt is max_model_len tokens x ~4 bytes of text per token,
     # x2 for JSON escaping and message framing, rounded up to whole MiB, at least 1 MiB
@@ -201,6 +202,11 @@ def build_context(design: Design) -> dict[str, Any]:
                 "node-exporter",
                 "open-webui",
             )
+        },
+        "totals": {
+            "servers": sum(s.count for s in design.servers),
+            "rack_units": sum(s.rack_units * s.count for s in design.servers),
+            "max_w": sum(s.power_max_w * s.count for s in design.servers),
         },
         "domain": f"llm.{slug(design.requirements.organisation.name)}.internal",
     }

@@ -44,7 +44,9 @@ YAMLLINT_CONFIG = (
     "comments-indentation: disable}}"
 )
 CRD_SKIP = {
-    "ServiceMonitor": "CRD monitoring.coreos.com/v1: no schema ships offline; endpoints checked by Prometheus Operator at apply",
+    "ServiceMonitor": (
+        "CRD monitoring.coreos.com/v1: no schema ships offline; the Prometheus Operator checks it at apply"
+    ),
     "ScaledObject": "CRD keda.sh/v1alpha1: no schema ships offline; its PromQL query is plain text",
 }
 
@@ -205,7 +207,12 @@ def _kubernetes(root: Path) -> Iterator[CheckResult]:
         art = str(f.relative_to(root))
         if f.name == "kustomization.yaml":
             continue
-        for doc in _docs(f):
+        try:
+            docs = _docs(f)
+        except yaml.YAMLError as e:
+            yield CheckResult(art, "kubernetes-validate", "failed", f"not YAML: {_first_lines(str(e), 2)}")
+            continue
+        for doc in docs:
             kind = doc.get("kind", "")
             if kind in CRD_SKIP:
                 yield CheckResult(art, "kubernetes-validate", "skipped", CRD_SKIP[kind])

@@ -19,5 +19,5 @@ check() {
 check "model for model-1: $models/minimax-m2" "[[ -e '$models/minimax-m2' ]]"
 check "API keys file $keys is mode 600" "[[ \$(stat -c %a '$keys' 2>/dev/null) == 600 ]]"
 check "TLS pair in $tls" "[[ -s '$tls/server.crt' && -s '$tls/server.key' ]]"
-check "4 GPU(s) visible" "[[ \$(nvidia-smi -L 2>/dev/null | wc -l) -ge 4 ]]"
+check "8 GPU(s) visible" "[[ \$(nvidia-smi -L 2>/dev/null | wc -l) -ge 8 ]]"
 exit "$fail"

@@ -1,0 +1,269 @@
+"""The rendered gateway, run by real nginx in front of two real llama-server replicas (tiny model),
+exercised with the real openai client: keys on every path, streaming, 429, redirect, failover."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from bundle.designs import cpu_llamacpp_design
+from garrison.render import render_bundle, write_bundle
+from garrison.testing.ci import require_tool
+from garrison.testing.servers import LlamaServer
+from garrison.validate.gateway_sandbox import Ports, nginx_cmd, prepare_gateway
+
+pytestmark = pytest.mark.slow
+
+KEYS = {"sk-garrison-test-alice": "alice", "sk-garrison-test-bob": "bob", "sk-garrison-test-carol": "carol"}
+
+
+def _design() -> Any:
+    d = cpu_llamacpp_design()
+    dep = d.deployments[0].model_copy(
+        update={
+            "use_case": "chat",
+            "model_name": "tiny",
+            "requests_per_minute": 20.0,
+            "concurrent_requests": 4,
+        }
+    )
+    return d.model_copy(update={"deployments": (dep,)})
+
+
+class Gateway:
+    """A running nginx with the rendered gateway config."""
+
+    def __init__(self, conf: Path, ports: Ports) -> None:
+        self.conf = conf
+        self.ports = ports
+        self.log = conf.parent / "stdout.log"
+        self.ca = conf.parent / "tls" / "server.crt"
+        self.ctx = ssl.create_default_context(cafile=str(self.ca))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Gateway:
+        check = subprocess.run(nginx_cmd(self.conf, "-t"), capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stderr
+        with open(self.log, "wb") as fh:
+            self.proc = subprocess.Popen(
+                nginx_cmd(self.conf, "-g", "daemon off;"), stdout=fh, stderr=subprocess.STDOUT
+            )
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.ports.https), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"nginx did not start: {(self.conf.parent / 'error.log').read_text()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.ports.https}"
+
+    def request(
+        self, path: str, key: str | None = None, method: str = "GET", body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def client(self, key: str, route: str = "/v1") -> openai.OpenAI:
+        http = openai.DefaultHttpxClient(verify=self.ctx)
+        return openai.OpenAI(
+            base_url=self.url + route, api_key=key, http_client=http, max_retries=0, timeout=60
+        )
+
+    def audit(self) -> list[dict[str, Any]]:
+        return [json.loads(ln) for ln in self.log.read_text().splitlines() if ln.startswith("{")]
+
+
+def _ports(free_port: Callable[[], int]) -> Ports:
+    return Ports(http=free_port(), https=free_port(), status=free_port())
+
+
+@pytest.fixture
+def gateway_factory(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Callable[..., Gateway]]:
+    require_tool("nginx")
+    bundle = write_bundle(render_bundle(_design()), tmp_path / "bundle")
+    started: list[Gateway] = []
+
+    def make(servers: list[str]) -> Gateway:
+        conf = prepare_gateway(
+            bundle / "gateway",
+            tmp_path / f"gw{len(started)}",
+            keys=KEYS,
+            servers={"up_chat": servers},
+            ports=_ports(free_port),
+        )
+        gw = Gateway(conf, _ports_of(conf))
+        started.append(gw)
+        return gw.start()
+
+    yield make
+    for gw in started:
+        gw.stop()
+
+
+def _ports_of(conf: Path) -> Ports:
+    text = conf.read_text()
+    import re
+
+    http, https, status = (
+        int(re.search(p, text).group(1))
+        for p in (  # type: ignore[union-attr]
+            r"listen 127\.0\.0\.1:(\d+);",
+            r"listen 127\.0\.0\.1:(\d+) ssl;",
+            r"listen 127\.0\.0\.1:(\d+);\s+access_log off;",
+        )
+    )
+    return Ports(http=http, https=https, status=status)
+
+
+def test_gateway_with_real_nginx_and_llama_server(
+    llama_server: Callable[..., LlamaServer], gateway_factory: Callable[..., Gateway]
+) -> None:
+    r0, r1 = llama_server(parallel=2), llama_server(parallel=2)
+    gw = gateway_factory([f"127.0.0.1:{r0.port}", f"127.0.0.1:{r1.port}"])
+    alice, bob, carol = KEYS
+
+    # 401 without a key (or with a wrong one) on every path, not just /v1
+    for path in ("/", "/v1/models", "/chat/v1/models", "/health", "/metrics", "/props", "/slots", "/nope"):
+        for key in (None, "sk-garrison-wrong"):
+            status, headers, body = gw.request(path, key)
+            assert status == 401, (path, key, status)
+            assert headers.get("WWW-Authenticate", "").startswith("Bearer")
+            assert json.loads(body)["error"]["code"] == "invalid_api_key"
+    status, _, _ = gw.request("/v1/chat/completions", None, "POST", {"model": "tiny", "messages": []})
+    assert status == 401
+    with pytest.raises(openai.AuthenticationError):
+        gw.client("sk-garrison-wrong").models.list()
+
+    # 200 with a key, through both routes; engine paths outside the API are not exposed
+    c = gw.client(alice)
+    assert [m.id for m in c.models.list().data] == ["tiny"]
+    r = c.chat.completions.create(
+        model="tiny",
+        messages=[{"role": "user", "content": "secret prompt xyzzy"}],
+        max_tokens=8,
+        temperature=0,
+    )
+    assert r.usage is not None and r.usage.completion_tokens == 8
+    assert gw.client(alice, "/chat/v1").completions.create(model="tiny", prompt="hi", max_tokens=4).choices
+    assert gw.request("/metrics", alice)[0] == 404
+
+    # streaming (SSE) through the gateway
+    chunks = [
+        ch.choices[0].delta.content
+        for ch in c.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "stream"}], max_tokens=16, stream=True
+        )
+        if ch.choices and ch.choices[0].delta.content
+    ]
+    assert len(chunks) >= 8
+
+    # HTTP is redirected to HTTPS
+    req = urllib.request.Request(f"http://127.0.0.1:{gw.ports.http}/v1/models")
+    opener = urllib.request.build_opener(_NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        opener.open(req, timeout=10)
+    assert e.value.code == 301 and e.value.headers["Location"].startswith("https://")
+
+    # 429 past the per-key limit (burst then reject); another key is unaffected
+    codes = [gw.request("/v1/models", bob)[0] for _ in range(12)]
+    assert codes[0] == 200 and 429 in codes, codes
+    status, headers, body = gw.request("/v1/models", bob)
+    assert status == 429 and json.loads(body)["error"]["type"] == "rate_limit_error"
+    with pytest.raises(openai.RateLimitError):
+        gw.client(bob).models.list()
+    assert gw.request("/v1/models", carol)[0] == 200
+
+    # failover: stop replica 0, the other replica takes every request
+    r0.stop()
+    for i in range(4):
+        out = gw.client(carol).chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": f"after failover {i}"}], max_tokens=4
+        )
+        assert out.choices[0].finish_reason == "length"
+
+    # audit log: key id, model, status, latency, bytes; never the prompt
+    log = gw.audit()
+    assert log and {"key_id", "model", "status", "request_time_s", "bytes_in", "bytes_out"} <= set(log[0])
+    assert {e["key_id"] for e in log} >= {"alice", "bob", "carol", ""}
+    assert any(e["status"] == 429 and e["key_id"] == "bob" for e in log)
+    assert "xyzzy" not in gw.log.read_text()
+    late = [e for e in log if e["key_id"] == "carol" and e["path"] == "/v1/chat/completions"]
+    assert late and all(e["status"] == 200 for e in late)
+    assert all(e["upstream"].endswith(f":{r1.port}") for e in late[1:])
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class _SlowSSE(BaseHTTPRequestHandler):
+    """A fake upstream (not an engine) that sends 5 SSE events 300 ms apart, to time buffering."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(5):
+            data = f"data: {json.dumps({'i': i})}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+            time.sleep(0.3)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_gateway_passes_sse_events_through_unbuffered(gateway_factory: Callable[..., Gateway]) -> None:
+    fake = ThreadingHTTPServer(("127.0.0.1", 0), _SlowSSE)
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    try:
+        gw = gateway_factory([f"127.0.0.1:{fake.server_address[1]}"])
+        req = urllib.request.Request(
+            gw.url + "/v1/chat/completions",
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": f"Bearer {next(iter(KEYS))}"},
+        )
+        t0 = time.monotonic()
+        arrivals = []
+        with urllib.request.urlopen(req, context=gw.ctx, timeout=30) as r:
+            for line in r:
+                if line.startswith(b"data:"):
+                    arrivals.append(time.monotonic() - t0)
+        assert len(arrivals) == 5
+        assert arrivals[0] < 0.25 and arrivals[-1] - arrivals[0] > 0.9, arrivals  # spread out, not batched
+    finally:
+        fake.shutdown()
