@@ -44,6 +44,7 @@ def merge_traces(traces: list[SimTrace]) -> SimTrace:
         arrival_s=cat([t.arrival_s for t in traces]),
         input_tokens=cat([t.input_tokens for t in traces]),
         output_tokens=cat([t.output_tokens for t in traces]),
+        first_admit_s=cat([t.first_admit_s for t in traces]),
         first_token_s=cat([t.first_token_s for t in traces]),
         finish_s=cat([t.finish_s for t in traces]),
         itl_gap_s=cat([t.itl_gap_s for t in traces]),
@@ -290,3 +291,25 @@ def sweep_rates(model: StepTimeModel, engine: EngineConfig, workload: Workload, 
         breaks.append(SloBreak(metric=metric, target_ms=target, holds_up_to=max(held) if held else None,
                                breaks_at=breaks_at))
     return Sweep(steps=steps, breaks=tuple(breaks), replicas=replicas)
+
+
+def run_closed_loop(model: StepTimeModel, engine: EngineConfig, concurrency: int, *, input_len: int,
+                    output_len: int, num_requests: int, warmup: int | None = None) -> SimSummary:
+    """A fixed-concurrency benchmark (clients send the next request as soon as one finishes).
+
+    Each request's clock starts when its client sends it, so TTFT includes any wait in the
+    engine's queue, as in `vllm bench serve --max-concurrency` and AIPerf's concurrency mode.
+    """
+    if concurrency < 1 or num_requests < 1:
+        raise InputError("concurrency", "concurrency and num_requests must be at least 1", "e.g. 8 and 100")
+    n = num_requests
+    reqs = Requests(np.zeros(n), np.full(n, input_len, dtype=np.int64), np.full(n, output_len, dtype=np.int64),
+                    np.zeros(n, dtype=np.int64))
+    t = simulate(reqs, engine, model, concurrency=concurrency)
+    # All clients start together; the first `warmup` requests (default: one per client) carry that
+    # synchronised start and are left out of the latency numbers, as benchmark warm-up rounds are.
+    w = concurrency if warmup is None else warmup
+    w = min(w, n - 1)
+    steady = SimTrace(**{**t.__dict__, **{k: getattr(t, k)[w:] for k in (
+        "arrival_s", "input_tokens", "output_tokens", "first_admit_s", "first_token_s", "finish_s")}})
+    return summarise(steady, rate=0.0)

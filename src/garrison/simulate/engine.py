@@ -67,6 +67,7 @@ class SimTrace:
     arrival_s: FloatArray
     input_tokens: IntArray
     output_tokens: IntArray  # after llama.cpp's per-slot truncation
+    first_admit_s: FloatArray  # when the engine first scheduled the request (nan: rejected)
     first_token_s: FloatArray  # nan for rejected requests
     finish_s: FloatArray  # nan for rejected requests
     itl_gap_s: FloatArray  # distinct inter-token gaps ...
@@ -88,8 +89,14 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> SimTrace:  # noqa: C901
-    """Runs the requests through one replica and returns what each saw."""
+def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel,  # noqa: C901
+             concurrency: int = 0) -> SimTrace:
+    """Runs the requests through one replica and returns what each saw.
+
+    `concurrency` > 0: a closed loop instead of the arrival times: that many clients, each sending
+    its next request the moment its previous one finishes (or is refused); `arrival_s` in the
+    result are the send times.
+    """
     arrival = requests.arrival_s.tolist()
     prompt = requests.input_tokens.tolist()
     out_len = requests.output_tokens.tolist()
@@ -126,6 +133,12 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 out_len[i] = slot_ctx - prompt[i]
 
     nan = math.nan
+    closed = concurrency > 0
+    to_send = n
+    if closed:
+        start0 = arrival[0] if n else 0.0
+        to_send = min(concurrency, n)
+        arrival = [start0] * to_send + [math.inf] * (n - to_send)
     first_tok = [nan] * n
     finish = [nan] * n
     g_prev = [0] * n  # tokens generated before the current (re)admission
@@ -140,6 +153,7 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
     resume_from = [nan] * n  # last token time before a preemption
     enq_t = list(arrival)  # when the request last joined the waiting queue
     adm_t = [0.0] * n  # when it was last admitted
+    first_adm = [nan] * n
     wait_acc = 0.0  # request-seconds spent waiting / running: exact integrals of the queue lengths
     run_acc = 0.0
 
@@ -230,6 +244,9 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
         while nxt < n and arrival[nxt] <= now:
             if nxt not in rejected_ids:
                 waiting.append(nxt)
+            elif to_send < n:  # closed loop: a refused request frees its client at once
+                arrival[to_send] = arrival[nxt]
+                to_send += 1
             nxt += 1
         if not running and not waiting:
             now = arrival[nxt]
@@ -251,7 +268,7 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 if line is not None:
                     f0 = line[0] + line[1] * c0
                     slope = line[1] * n_dec
-                    if nxt < n:
+                    if nxt < n and arrival[nxt] != math.inf:
                         gap_to_arrival = arrival[nxt] - now
                         half = slope / 2.0
                         if abs(slope) < 1e-15:
@@ -364,6 +381,8 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 waiting.popleft()
                 wait_acc += now - enq_t[i]
                 adm_t[i] = now
+                if first_adm[i] != first_adm[i]:
+                    first_adm[i] = now
                 running[i] = None
                 prefilling[i] = None
                 used += nb
@@ -382,6 +401,9 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 wait_acc += now - enq_t[j]
                 rejected_ids.add(j)
                 done += 1
+                if to_send < n:
+                    arrival[to_send] = now
+                    to_send += 1
                 continue
             if nxt < n:
                 now = max(now, arrival[nxt])
@@ -429,6 +451,9 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 run_acc += now - adm_t[i]
                 del running[i]
                 decoding.discard(i)
+                if to_send < n:
+                    arrival[to_send] = now
+                    to_send += 1
                 b = base[i]
                 used -= _ceil_div(b + kd, bs)
                 n_dec -= 1
@@ -452,6 +477,9 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 run_acc += now - adm_t[i]
                 del running[i]
                 used -= held[i]
+                if to_send < n:
+                    arrival[to_send] = now
+                    to_send += 1
                 held[i] = 0
                 done += 1
                 continue
@@ -484,9 +512,10 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
     ft[rej] = np.nan
     fin[rej] = np.nan
     return SimTrace(
-        arrival_s=requests.arrival_s,
+        arrival_s=np.array(arrival, dtype=np.float64) if closed else requests.arrival_s,
         input_tokens=requests.input_tokens,
         output_tokens=np.array(out_len, dtype=np.int64),
+        first_admit_s=np.array(first_adm, dtype=np.float64),
         first_token_s=ft,
         finish_s=fin,
         itl_gap_s=np.concatenate([np.frombuffer(gaps, dtype=np.float64), seg_gaps]),
