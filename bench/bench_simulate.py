@@ -24,8 +24,9 @@ class AffineStep:
     kv_capacity_tokens: int = 400_000
     block_size: int = 16
 
-    def step_time_s(self, decode_seqs: int, decode_context_tokens: int, prefill_tokens: int,
-                    prefill_context_tokens: int) -> float:
+    def step_time_s(
+        self, decode_seqs: int, decode_context_tokens: int, prefill_tokens: int, prefill_context_tokens: int
+    ) -> float:
         return 0.004 + 2e-5 * decode_seqs + 2e-8 * decode_context_tokens + 6e-5 * prefill_tokens
 
 
@@ -68,16 +69,22 @@ def main() -> None:
     eng = EngineConfig(max_num_seqs=256, max_num_batched_tokens=8192)
     for name, model in models:
         for rate in (5.0, 20.0, 35.0):
-            w = Workload(rate_per_s=rate, num_requests=n, input_len=LengthDist.parse("lognormal:512:0.6"),
-                         output_len=LengthDist.parse("lognormal:128:0.6"))
+            w = Workload(
+                rate_per_s=rate,
+                num_requests=n,
+                input_len=LengthDist.parse("lognormal:512:0.6"),
+                output_len=LengthDist.parse("lognormal:128:0.6"),
+            )
             reqs = generate_requests(w, seed=1)
             t0, c0 = time.perf_counter(), time.process_time()
             trace = simulate(reqs, eng, model)
             cpu, wall = time.process_time() - c0, time.perf_counter() - t0
             s = summarise(trace, rate)
-            print(f"{name}, {rate:g} req/s: {n:,} requests ({trace.steps:,} engine steps, mean batch "
-                  f"{s.mean_running:.1f}) in {cpu:.2f} s CPU / {wall:.2f} s wall = {n / cpu:,.0f} requests/s "
-                  f"= {cpu / base:.1f}x baseline; P95 TTFT {s.ttft_ms.p95:.0f} ms")
+            print(
+                f"{name}, {rate:g} req/s: {n:,} requests ({trace.steps:,} engine steps, mean batch "
+                f"{s.mean_running:.1f}) in {cpu:.2f} s CPU / {wall:.2f} s wall = {n / cpu:,.0f} requests/s "
+                f"= {cpu / base:.1f}x baseline; P95 TTFT {s.ttft_ms.p95:.0f} ms"
+            )
 
 
 if __name__ == "__main__":

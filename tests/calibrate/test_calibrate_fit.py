@@ -39,7 +39,7 @@ def test_fit_recovers_known_factors() -> None:
 def test_split_is_seeded_disjoint_and_complete() -> None:
     pts = speed_points()
     a_fit, a_held = split_points(pts, 0.3, 1)
-    b_fit, b_held = split_points(pts, 0.3, 1)
+    _, b_held = split_points(pts, 0.3, 1)
     assert [p["id"] for p in a_held] == [p["id"] for p in b_held]
     assert {p["id"] for p in a_fit} | {p["id"] for p in a_held} == {p["id"] for p in pts}
     assert not {p["id"] for p in a_fit} & {p["id"] for p in a_held}
@@ -61,14 +61,43 @@ def test_report_and_profile_round_trip(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_bench_points_from_stored_runs() -> None:
-    bench = {"id": 7, "url": "http://10.0.0.5", "workload": {"input_len": "512", "output_len": "128"},
-             "steps": [{"mode": "concurrency", "concurrency": 1, "requests": 20, "itl_ms": {"mean": 12.0},
-                        "ttft_ms": {"p50": 80.0}, "output_tokens_per_s": 80.0},
-                       {"mode": "concurrency", "concurrency": 8, "requests": 40, "itl_ms": {"mean": 15.0},
-                        "ttft_ms": {"p50": 120.0}, "output_tokens_per_s": 500.0},
-                       {"mode": "rate", "rate": 2.0, "requests": 40, "itl_ms": {"mean": 15.0}}]}
-    design = {"deployments": [{"model_id": "llama-3.1-8b-instruct", "device": "h100-sxm", "gpus_per_replica": 1,
-                               "tp": 1, "engine": "vllm", "quant": "bf16", "max_model_len": 8192}]}
+    bench = {
+        "id": 7,
+        "url": "http://10.0.0.5",
+        "workload": {"input_len": "512", "output_len": "128"},
+        "steps": [
+            {
+                "mode": "concurrency",
+                "concurrency": 1,
+                "requests": 20,
+                "itl_ms": {"mean": 12.0},
+                "ttft_ms": {"p50": 80.0},
+                "output_tokens_per_s": 80.0,
+            },
+            {
+                "mode": "concurrency",
+                "concurrency": 8,
+                "requests": 40,
+                "itl_ms": {"mean": 15.0},
+                "ttft_ms": {"p50": 120.0},
+                "output_tokens_per_s": 500.0,
+            },
+            {"mode": "rate", "rate": 2.0, "requests": 40, "itl_ms": {"mean": 15.0}},
+        ],
+    }
+    design = {
+        "deployments": [
+            {
+                "model_id": "llama-3.1-8b-instruct",
+                "device": "h100-sxm",
+                "gpus_per_replica": 1,
+                "tp": 1,
+                "engine": "vllm",
+                "quant": "bf16",
+                "max_model_len": 8192,
+            }
+        ]
+    }
     pts = bench_points([(bench, design)])
     assert [p["id"] for p in pts] == ["bench-7-c1", "bench-7-c8"]
     assert pts[0]["measured"] == {"itl_ms": 12.0, "output_tokens_per_s": 80.0, "ttft_ms": 80.0}
@@ -89,10 +118,34 @@ def test_cli_writes_profile_and_refuses_overwrite(tmp_path: Path) -> None:
     assert doc["profile"]["held_out"] and any(row["held_out"] for row in doc["rows"])
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 2 and "--force" in again.stderr
-    bad = subprocess.run([sys.executable, "-m", "garrison", "calibrate", "--name", "../x"], capture_output=True,
-                         text=True, env=env, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "garrison", "calibrate", "--name", "../x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "--name" in bad.stderr
-    sim = subprocess.run([sys.executable, "-m", "garrison", "simulate", "llama-3.1-8b-instruct", "--gpu", "h100-sxm",
-                          "--rate", "2", "--num-requests", "100", "--calibration", "lab", "--json"],
-                         capture_output=True, text=True, env=env, timeout=300)
+    sim = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "garrison",
+            "simulate",
+            "llama-3.1-8b-instruct",
+            "--gpu",
+            "h100-sxm",
+            "--rate",
+            "2",
+            "--num-requests",
+            "100",
+            "--calibration",
+            "lab",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert sim.returncode == 0, sim.stderr

@@ -13,8 +13,9 @@ class ConstantStep:
     kv_capacity_tokens: int = 1_000_000
     block_size: int = 16
 
-    def step_time_s(self, decode_seqs: int, decode_context_tokens: int, prefill_tokens: int,
-                    prefill_context_tokens: int) -> float:
+    def step_time_s(
+        self, decode_seqs: int, decode_context_tokens: int, prefill_tokens: int, prefill_context_tokens: int
+    ) -> float:
         return self.seconds
 
 
@@ -29,7 +30,13 @@ class AffineStep:
     kv_capacity_tokens: int = 200_000
     block_size: int = 16
 
-    def step_time_s(self, decode_seqs: int, decode_context_tokens: int, prefill_tokens: int,
-                    prefill_context_tokens: int) -> float:
-        return (self.overhead_s + self.per_seq_s * decode_seqs + self.per_ctx_token_s * decode_context_tokens
-                + self.per_prefill_token_s * prefill_tokens + 1e-9 * prefill_context_tokens)
+    def step_time_s(
+        self, decode_seqs: int, decode_context_tokens: int, prefill_tokens: int, prefill_context_tokens: int
+    ) -> float:
+        return (
+            self.overhead_s
+            + self.per_seq_s * decode_seqs
+            + self.per_ctx_token_s * decode_context_tokens
+            + self.per_prefill_token_s * prefill_tokens
+            + 1e-9 * prefill_context_tokens
+        )

@@ -26,9 +26,23 @@ def test_rates_must_be_positive(rate: float) -> None:
         replicas_for_slo(ConstantStep(), rate, Slo(ttft_ms=100), EngineConfig())
 
 
-@pytest.mark.parametrize("text", ["0", "-5", "12.5", "uniform:10-5", "uniform:0-5", "lognormal:512:0",
-                                  "lognormal:-3:0.5", "normal:512:-1", "normal:100000:10:1-4096", "poisson:4",
-                                  "abc", "normal:5:0:10-20"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0",
+        "-5",
+        "12.5",
+        "uniform:10-5",
+        "uniform:0-5",
+        "lognormal:512:0",
+        "lognormal:-3:0.5",
+        "normal:512:-1",
+        "normal:100000:10:1-4096",
+        "poisson:4",
+        "abc",
+        "normal:5:0:10-20",
+    ],
+)
 def test_unsampleable_distributions(text: str) -> None:
     with pytest.raises(InputError) as e:
         LengthDist.parse(text, "--input-len")
@@ -46,13 +60,16 @@ def test_good_distributions_sample_in_range() -> None:
         assert abs(x.mean() / d.expected - 1) < 0.05
 
 
-@pytest.mark.parametrize("body,where", [
-    ("arrival_s,input_tokens,output_tokens\n0.0,10,5\n0.5,ten,5\n", "line 3"),
-    ("arrival_s,input_tokens,output_tokens\n0.0,10\n", "line 2"),
-    ("arrival_s,input_tokens,output_tokens\n-1,10,5\n", "line 2"),
-    ("arrival_s,input_tokens,output_tokens\n0,0,5\n", "line 2"),
-    ("time,in,out\n0,10,5\n", "header"),
-])
+@pytest.mark.parametrize(
+    "body,where",
+    [
+        ("arrival_s,input_tokens,output_tokens\n0.0,10,5\n0.5,ten,5\n", "line 3"),
+        ("arrival_s,input_tokens,output_tokens\n0.0,10\n", "line 2"),
+        ("arrival_s,input_tokens,output_tokens\n-1,10,5\n", "line 2"),
+        ("arrival_s,input_tokens,output_tokens\n0,0,5\n", "line 2"),
+        ("time,in,out\n0,10,5\n", "header"),
+    ],
+)
 def test_broken_trace_rows(body: str, where: str) -> None:
     with pytest.raises(InputError, match=where):
         parse_trace_csv(body, "trace.csv")
@@ -66,11 +83,19 @@ def test_trace_rows_sorted_and_shifted() -> None:
 
 
 def test_bench_json() -> None:
-    good = {"requests": [{"start_s": 1.0, "input_tokens": 10, "output_tokens": 4},
-                         {"arrival_s": 1.5, "input_tokens": 12, "output_tokens": 8}]}
+    good = {
+        "requests": [
+            {"start_s": 1.0, "input_tokens": 10, "output_tokens": 4},
+            {"arrival_s": 1.5, "input_tokens": 12, "output_tokens": 8},
+        ]
+    }
     assert parse_bench_json(json.dumps(good)) == [(1.0, 10, 4), (1.5, 12, 8)]
-    for bad in ("{", json.dumps({"runs": []}), json.dumps({"requests": [{"input_tokens": 1}]}),
-                json.dumps({"requests": [5]})):
+    for bad in (
+        "{",
+        json.dumps({"runs": []}),
+        json.dumps({"requests": [{"input_tokens": 1}]}),
+        json.dumps({"requests": [5]}),
+    ):
         with pytest.raises(InputError):
             parse_bench_json(bad, "results.json")
 
@@ -83,5 +108,8 @@ def test_workload_fields() -> None:
     with pytest.raises(InputError, match="kv_capacity_tokens"):
         from garrison.simulate import generate_requests, simulate
 
-        simulate(generate_requests(Workload(rate_per_s=1, num_requests=3)), EngineConfig(),
-                 ConstantStep(kv_capacity_tokens=0))
+        simulate(
+            generate_requests(Workload(rate_per_s=1, num_requests=3)),
+            EngineConfig(),
+            ConstantStep(kv_capacity_tokens=0),
+        )

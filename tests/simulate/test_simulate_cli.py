@@ -15,34 +15,107 @@ from garrison.requirements import Requirements
 
 
 def _design(model_id: str = "llama-3.1-8b-instruct") -> Design:
-    mem = MemoryBreakdown(total_gib=80, usable_gib=72, weights_gib=15, activations_gib=2, runtime_gib=1,
-                          kv_cache_gib=54, free_gib=8)
-    est = Estimate(fits=True, reason="fits", model=model_id, device="h100-sxm", device_kind="gpu", engine="vllm",
-                   quant="bf16", kv_dtype="bf16", gpus=1, tp=1, pp=1, replicas=1, max_model_len=8192,
-                   max_num_seqs=256, max_num_batched_tokens=8192, weights_gib_per_gpu=15, kv_cache_gib_per_gpu=54,
-                   kv_cache_tokens=400_000, kv_bytes_per_token=131072, fixed_state_bytes_per_seq=0,
-                   max_concurrency=48, concurrency=64, input_len=1024, output_len=256,
-                   prefill_tokens_per_s=20_000, decode_tokens_per_s_single=140, output_tokens_per_s=5000,
-                   ttft_ms=60, itl_ms=12, memory=mem)
-    dep = Deployment(use_case="chat", kind="chat", model_id=model_id, model_name="chat", engine="vllm",
-                     engine_image="vllm/vllm-openai", quant="bf16", kv_dtype="bf16", device="h100-sxm",
-                     device_kind="gpu", gpus_per_replica=1, tp=1, pp=1, replicas=2, max_model_len=8192,
-                     max_num_seqs=256, max_num_batched_tokens=8192, gpu_memory_utilization=0.9,
-                     requests_per_minute=300, concurrent_requests=20, input_tokens=1024, output_tokens=256,
-                     ttft_p95_target_ms=2000, itl_p95_target_ms=50, estimate=est)
-    req = Requirements.model_validate({"organisation": {"name": "t", "team_size": 10},
-                                       "use_cases": [{"name": "chat", "kind": "chat", "models": ["x"]}]})
+    mem = MemoryBreakdown(
+        total_gib=80,
+        usable_gib=72,
+        weights_gib=15,
+        activations_gib=2,
+        runtime_gib=1,
+        kv_cache_gib=54,
+        free_gib=8,
+    )
+    est = Estimate(
+        fits=True,
+        reason="fits",
+        model=model_id,
+        device="h100-sxm",
+        device_kind="gpu",
+        engine="vllm",
+        quant="bf16",
+        kv_dtype="bf16",
+        gpus=1,
+        tp=1,
+        pp=1,
+        replicas=1,
+        max_model_len=8192,
+        max_num_seqs=256,
+        max_num_batched_tokens=8192,
+        weights_gib_per_gpu=15,
+        kv_cache_gib_per_gpu=54,
+        kv_cache_tokens=400_000,
+        kv_bytes_per_token=131072,
+        fixed_state_bytes_per_seq=0,
+        max_concurrency=48,
+        concurrency=64,
+        input_len=1024,
+        output_len=256,
+        prefill_tokens_per_s=20_000,
+        decode_tokens_per_s_single=140,
+        output_tokens_per_s=5000,
+        ttft_ms=60,
+        itl_ms=12,
+        memory=mem,
+    )
+    dep = Deployment(
+        use_case="chat",
+        kind="chat",
+        model_id=model_id,
+        model_name="chat",
+        engine="vllm",
+        engine_image="vllm/vllm-openai",
+        quant="bf16",
+        kv_dtype="bf16",
+        device="h100-sxm",
+        device_kind="gpu",
+        gpus_per_replica=1,
+        tp=1,
+        pp=1,
+        replicas=2,
+        max_model_len=8192,
+        max_num_seqs=256,
+        max_num_batched_tokens=8192,
+        gpu_memory_utilization=0.9,
+        requests_per_minute=300,
+        concurrent_requests=20,
+        input_tokens=1024,
+        output_tokens=256,
+        ttft_p95_target_ms=2000,
+        itl_p95_target_ms=50,
+        estimate=est,
+    )
+    req = Requirements.model_validate(
+        {
+            "organisation": {"name": "t", "team_size": 10},
+            "use_cases": [{"name": "chat", "kind": "chat", "models": ["x"]}],
+        }
+    )
     zero = Range(low=0, expected=0, high=0)
-    return Design(garrison_version="0", name="t", requirements=req, deployments=(dep,), servers=(),
-                  costs=Costs(capex_usd=zero, annual_power_usd=0, annual_maintenance_usd=0, annual_opex_usd=0,
-                              three_year_tco_usd=zero))
+    return Design(
+        garrison_version="0",
+        name="t",
+        requirements=req,
+        deployments=(dep,),
+        servers=(),
+        costs=Costs(
+            capex_usd=zero,
+            annual_power_usd=0,
+            annual_maintenance_usd=0,
+            annual_opex_usd=0,
+            three_year_tco_usd=zero,
+        ),
+    )
 
 
 def _run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GARRISON_HOME": str(home)}
     env.pop("GARRISON_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "garrison", "simulate", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "garrison", "simulate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.fixture()
@@ -69,8 +142,16 @@ def test_design_sweep_json(design_file: Path, tmp_path: Path) -> None:
 
 
 def test_design_default_rate_and_table(design_file: Path, tmp_path: Path) -> None:
-    r = _run(str(design_file), "--num-requests", "300", "--input-len", "uniform:200-2000",
-             "--output-len", "lognormal:200:0.5", home=tmp_path)
+    r = _run(
+        str(design_file),
+        "--num-requests",
+        "300",
+        "--input-len",
+        "uniform:200-2000",
+        "--output-len",
+        "lognormal:200:0.5",
+        home=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "TTFT p95" in r.stdout and "requests per second" in r.stdout
     assert "       5 " in r.stdout  # 300 requests per minute
@@ -84,21 +165,29 @@ def test_same_seed_same_output(design_file: Path, tmp_path: Path) -> None:
 
 def test_trace_csv(design_file: Path, tmp_path: Path) -> None:
     trace = tmp_path / "t.csv"
-    trace.write_text("arrival_s,input_tokens,output_tokens\n" + "".join(
-        f"{i * 0.1:.1f},{100 + i},{20 + i % 7}\n" for i in range(200)), encoding="utf-8")
+    trace.write_text(
+        "arrival_s,input_tokens,output_tokens\n"
+        + "".join(f"{i * 0.1:.1f},{100 + i},{20 + i % 7}\n" for i in range(200)),
+        encoding="utf-8",
+    )
     r = _run(str(design_file), "--trace", str(trace), "--rate", "2,8", "--json", home=tmp_path)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["steps"][0]["requests"] == 200
 
 
-@pytest.mark.parametrize("args,field", [
-    (["--rate", "0"], "rate"),
-    (["--rate", "-2,3"], "rate"),
-    (["--rate", "fast"], "--rate"),
-    (["--input-len", "uniform:9-3"], "--input-len"),
-    (["--use-case", "nope"], "--use-case"),
-])
-def test_bad_input_exits_2_with_one_line(design_file: Path, tmp_path: Path, args: list[str], field: str) -> None:
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (["--rate", "0"], "rate"),
+        (["--rate", "-2,3"], "rate"),
+        (["--rate", "fast"], "--rate"),
+        (["--input-len", "uniform:9-3"], "--input-len"),
+        (["--use-case", "nope"], "--use-case"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    design_file: Path, tmp_path: Path, args: list[str], field: str
+) -> None:
     r = _run(str(design_file), *args, home=tmp_path)
     assert r.returncode == 2, r.stdout + r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and field in r.stderr
@@ -113,8 +202,17 @@ def test_broken_trace_exits_2(design_file: Path, tmp_path: Path) -> None:
 
 
 def test_model_path_uses_the_roofline(tmp_path: Path) -> None:
-    r = _run("llama-3.1-8b-instruct", "--gpu", "h100-sxm", "--rate", "2,20", "--num-requests", "400",
-             "--json", home=tmp_path)
+    r = _run(
+        "llama-3.1-8b-instruct",
+        "--gpu",
+        "h100-sxm",
+        "--rate",
+        "2,20",
+        "--num-requests",
+        "400",
+        "--json",
+        home=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     steps = json.loads(r.stdout)["steps"]
     assert 0 < steps[0]["itl_ms"]["p50"] < 50  # an 8B model on an H100 decodes in milliseconds

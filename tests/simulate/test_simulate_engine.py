@@ -6,15 +6,24 @@ import numpy as np
 import pytest
 
 from garrison.errors import InputError
-from garrison.simulate import EngineConfig, LengthDist, Requests, Workload, generate_requests, simulate, summarise
+from garrison.simulate import (
+    EngineConfig,
+    LengthDist,
+    Requests,
+    Workload,
+    generate_requests,
+    simulate,
+    summarise,
+)
 from garrison.simulate.results import request_metrics
 
 from .conftest import AffineStep, ConstantStep
 
 
 def _reqs(arrivals: list[float], inp: list[int], out: list[int], cached: list[int] | None = None) -> Requests:
-    return Requests(np.array(arrivals, dtype=float), np.array(inp), np.array(out),
-                    np.array(cached or [0] * len(inp)))
+    return Requests(
+        np.array(arrivals, dtype=float), np.array(inp), np.array(out), np.array(cached or [0] * len(inp))
+    )
 
 
 def test_single_request_timeline() -> None:
@@ -41,9 +50,16 @@ def test_max_num_seqs_queues_the_rest() -> None:
 
 
 def test_prefix_cache_saves_prefill_steps() -> None:
-    cold = simulate(_reqs([0.0], [1000], [2]), EngineConfig(max_num_seqs=4, max_num_batched_tokens=256), ConstantStep(0.01))
-    warm = simulate(_reqs([0.0], [1000], [2], [800]), EngineConfig(max_num_seqs=4, max_num_batched_tokens=256),
-                    ConstantStep(0.01))
+    cold = simulate(
+        _reqs([0.0], [1000], [2]),
+        EngineConfig(max_num_seqs=4, max_num_batched_tokens=256),
+        ConstantStep(0.01),
+    )
+    warm = simulate(
+        _reqs([0.0], [1000], [2], [800]),
+        EngineConfig(max_num_seqs=4, max_num_batched_tokens=256),
+        ConstantStep(0.01),
+    )
     assert cold.first_token_s[0] == pytest.approx(0.04)  # 1000 tokens / 256 per step
     assert warm.first_token_s[0] == pytest.approx(0.01)  # 200 left (800 cached = 50 blocks)
 
@@ -82,8 +98,12 @@ def test_llamacpp_slots_and_context() -> None:
 def test_sglang_separates_prefill_and_decode() -> None:
     """SGLang runs a prefill batch while decodes wait: the decoding request's ITL sees the gap."""
     reqs = _reqs([0.0, 0.05], [10, 10], [20, 5])
-    vllm = simulate(reqs, EngineConfig(scheduler="vllm", max_num_seqs=4, max_num_batched_tokens=64), ConstantStep(0.01))
-    sgl = simulate(reqs, EngineConfig(scheduler="sglang", max_num_seqs=4, max_num_batched_tokens=64), ConstantStep(0.01))
+    vllm = simulate(
+        reqs, EngineConfig(scheduler="vllm", max_num_seqs=4, max_num_batched_tokens=64), ConstantStep(0.01)
+    )
+    sgl = simulate(
+        reqs, EngineConfig(scheduler="sglang", max_num_seqs=4, max_num_batched_tokens=64), ConstantStep(0.01)
+    )
     assert vllm.finish_s[0] == pytest.approx(0.2)
     assert sgl.finish_s[0] == pytest.approx(0.21)
     assert sgl.itl_gap_s.max() == pytest.approx(0.02)
@@ -91,21 +111,28 @@ def test_sglang_separates_prefill_and_decode() -> None:
 
 def test_fast_forward_matches_step_by_step() -> None:
     """The closed-form decode runs give the same times as stepping one by one (a non-affine model)."""
+
     class Wobbly(AffineStep):
         def step_time_s(self, d: int, dc: int, p: int, pc: int) -> float:
             return super().step_time_s(d, dc, p, pc) + 1e-6 * (dc % 7)
 
-    w = Workload(rate_per_s=20, num_requests=500, input_len=LengthDist.parse("uniform:50-500"),
-                 output_len=LengthDist.parse("uniform:10-200"))
+    w = Workload(
+        rate_per_s=20,
+        num_requests=500,
+        input_len=LengthDist.parse("uniform:50-500"),
+        output_len=LengthDist.parse("uniform:10-200"),
+    )
     reqs = generate_requests(w, 1)
     eng = EngineConfig(max_num_seqs=32, max_num_batched_tokens=1024)
     exact = simulate(reqs, eng, Wobbly())  # never affine: always stepped
     affine = AffineStep()
     fast = simulate(reqs, eng, affine)
+
     # the affine model stepped one by one (as the wobbly path does) must agree with its fast runs
     class Stepped(AffineStep):
         def step_time_s(self, d: int, dc: int, p: int, pc: int) -> float:
             return super().step_time_s(d, dc, p, pc) * (1 + 1e-12 * (dc % 3))  # breaks the line check
+
     slow = simulate(reqs, eng, Stepped())
     np.testing.assert_allclose(fast.finish_s, slow.finish_s, rtol=1e-7)
     np.testing.assert_allclose(fast.first_token_s, slow.first_token_s, rtol=1e-7)
@@ -114,8 +141,12 @@ def test_fast_forward_matches_step_by_step() -> None:
 
 
 def test_same_seed_same_result_and_itl_accounts_every_token() -> None:
-    w = Workload(rate_per_s=15, num_requests=2000, input_len=LengthDist.parse("lognormal:300:0.5"),
-                 output_len=LengthDist.parse("normal:80:30:2-400"))
+    w = Workload(
+        rate_per_s=15,
+        num_requests=2000,
+        input_len=LengthDist.parse("lognormal:300:0.5"),
+        output_len=LengthDist.parse("normal:80:30:2-400"),
+    )
     eng = EngineConfig(max_num_seqs=16, max_num_batched_tokens=512)
     a = simulate(generate_requests(w, 5), eng, AffineStep(kv_capacity_tokens=20_000))
     b = simulate(generate_requests(w, 5), eng, AffineStep(kv_capacity_tokens=20_000))
@@ -124,7 +155,7 @@ def test_same_seed_same_result_and_itl_accounts_every_token() -> None:
     assert a.itl_weight.sum() == pytest.approx(float((a.output_tokens - 1).sum()))
     s = summarise(a, 15)
     assert s.completed == 2000 and s.ttft_ms.p50 <= s.ttft_ms.p95 <= s.ttft_ms.p99
-    ttft, tpot, e2e = request_metrics(a)
+    ttft, _, e2e = request_metrics(a)
     assert np.all(e2e >= ttft)
 
 

@@ -19,13 +19,18 @@ def _scaled(reqs: Requests, factor: float) -> Requests:
 
 
 @FAST
-@given(rate=st.floats(0.5, 40), factor=st.floats(1.05, 4.0), seed=st.integers(0, 10_000),
-       out=st.integers(1, 60))
+@given(
+    rate=st.floats(0.5, 40), factor=st.floats(1.05, 4.0), seed=st.integers(0, 10_000), out=st.integers(1, 60)
+)
 def test_more_load_never_lowers_p95_single_slot(rate: float, factor: float, seed: int, out: int) -> None:
     """One slot, constant steps: FIFO waits are monotone in the arrival gaps (Lindley), so every
     request's latency, hence P95, can only grow when the same requests come faster."""
-    w = Workload(rate_per_s=rate, num_requests=400, input_len=LengthDist.parse("10"),
-                 output_len=LengthDist.parse(str(out)))
+    w = Workload(
+        rate_per_s=rate,
+        num_requests=400,
+        input_len=LengthDist.parse("10"),
+        output_len=LengthDist.parse(str(out)),
+    )
     reqs = generate_requests(w, seed)
     eng = EngineConfig(max_num_seqs=1, max_num_batched_tokens=64)
     lo = summarise(simulate_deployment(reqs, eng, ConstantStep(0.01)), rate)
@@ -42,8 +47,12 @@ def test_more_load_never_lowers_p95_batched(rate: float, factor: float, seed: in
     Batching can make one request luckier, so this holds for the 95th percentile over a few hundred
     requests, not per request; factors below 1.5 are within sampling noise of P95 and not asserted.
     """
-    w = Workload(rate_per_s=rate, num_requests=600, input_len=LengthDist.parse("lognormal:400:0.6"),
-                 output_len=LengthDist.parse("lognormal:100:0.6"))
+    w = Workload(
+        rate_per_s=rate,
+        num_requests=600,
+        input_len=LengthDist.parse("lognormal:400:0.6"),
+        output_len=LengthDist.parse("lognormal:100:0.6"),
+    )
     reqs = generate_requests(w, seed)
     eng = EngineConfig(max_num_seqs=16, max_num_batched_tokens=1024)
     model = AffineStep()
@@ -57,8 +66,12 @@ def test_more_load_never_lowers_p95_batched(rate: float, factor: float, seed: in
 @given(rate=st.floats(5, 80), replicas=st.integers(1, 4), seed=st.integers(0, 10_000))
 def test_more_replicas_never_raise_p95(rate: float, replicas: int, seed: int) -> None:
     """Round-robin over k+1 replicas instead of k: every replica sees a thinner stream, P95 falls or holds."""
-    w = Workload(rate_per_s=rate, num_requests=600, input_len=LengthDist.parse("lognormal:400:0.6"),
-                 output_len=LengthDist.parse("lognormal:100:0.6"))
+    w = Workload(
+        rate_per_s=rate,
+        num_requests=600,
+        input_len=LengthDist.parse("lognormal:400:0.6"),
+        output_len=LengthDist.parse("lognormal:100:0.6"),
+    )
     reqs = generate_requests(w, seed)
     eng = EngineConfig(max_num_seqs=8, max_num_batched_tokens=1024)
     model = AffineStep()
@@ -74,8 +87,12 @@ def test_kv_limited_engine_preempts_and_throughput_plateaus() -> None:
     small = AffineStep(kv_capacity_tokens=6 * 1200)
     big = AffineStep(kv_capacity_tokens=200 * 1200)
     eng = EngineConfig(max_num_seqs=64, max_num_batched_tokens=2048)
-    base = Workload(rate_per_s=1.0, num_requests=1500, input_len=LengthDist.parse("400"),
-                    output_len=LengthDist.parse("800"))
+    base = Workload(
+        rate_per_s=1.0,
+        num_requests=1500,
+        input_len=LengthDist.parse("400"),
+        output_len=LengthDist.parse("800"),
+    )
     unit = generate_requests(base, 11)
     tput = []
     pre = []

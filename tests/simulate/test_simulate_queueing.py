@@ -16,8 +16,12 @@ S = 0.01  # seconds per step
 def _one_slot_run(rho: float, out_tokens: int, n: int, seed: int):
     """One sequence at a time; each request takes out_tokens steps (prefill emits the first token)."""
     rate = rho / (S * out_tokens)
-    w = Workload(rate_per_s=rate, num_requests=n, input_len=LengthDist.parse("10"),
-                 output_len=LengthDist.parse(str(out_tokens)))
+    w = Workload(
+        rate_per_s=rate,
+        num_requests=n,
+        input_len=LengthDist.parse("10"),
+        output_len=LengthDist.parse(str(out_tokens)),
+    )
     reqs = generate_requests(w, seed)
     trace = simulate(reqs, EngineConfig(max_num_seqs=1, max_num_batched_tokens=64), ConstantStep(S))
     return reqs, trace
@@ -53,11 +57,16 @@ def test_mean_wait_is_md1_within_2_percent(out_tokens: int) -> None:
 
 def test_littles_law_within_2_percent() -> None:
     """L = lambda W: time-average requests in the engine equals arrival rate x mean time in it."""
+
     class Batched(ConstantStep):
         pass
 
-    w = Workload(rate_per_s=30, num_requests=20_000, input_len=LengthDist.parse("uniform:50-400"),
-                 output_len=LengthDist.parse("lognormal:60:0.7"))
+    w = Workload(
+        rate_per_s=30,
+        num_requests=20_000,
+        input_len=LengthDist.parse("uniform:50-400"),
+        output_len=LengthDist.parse("lognormal:60:0.7"),
+    )
     reqs = generate_requests(w, 7)
     trace = simulate(reqs, EngineConfig(max_num_seqs=8, max_num_batched_tokens=512), Batched(0.02))
     _, _, e2e = request_metrics(trace)

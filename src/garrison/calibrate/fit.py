@@ -111,24 +111,36 @@ def bench_points(runs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> list[
                 measured["ttft_ms"] = float(step["ttft_ms"]["p50"])
             if not measured:
                 continue
-            out.append({
-                "id": f"bench-{bench.get('id', n)}-c{conc}",
-                "source": f"garrison bench run {bench.get('id', n)} against {bench.get('url', '?')}",
-                "model": dep["model_id"], "gpu": dep["device"], "gpus": dep["gpus_per_replica"],
-                "tp": dep["tp"], "engine": dep["engine"], "quant": dep["quant"],
-                "max_model_len": dep["max_model_len"], "input_len": inp, "output_len": outp,
-                "concurrency": int(conc), "measured": measured,
-            })
+            out.append(
+                {
+                    "id": f"bench-{bench.get('id', n)}-c{conc}",
+                    "source": f"garrison bench run {bench.get('id', n)} against {bench.get('url', '?')}",
+                    "model": dep["model_id"],
+                    "gpu": dep["device"],
+                    "gpus": dep["gpus_per_replica"],
+                    "tp": dep["tp"],
+                    "engine": dep["engine"],
+                    "quant": dep["quant"],
+                    "max_model_len": dep["max_model_len"],
+                    "input_len": inp,
+                    "output_len": outp,
+                    "concurrency": int(conc),
+                    "measured": measured,
+                }
+            )
     return out
 
 
-def split_points(points: list[dict[str, Any]], holdout: float, seed: int) -> tuple[list[dict[str, Any]],
-                                                                                   list[dict[str, Any]]]:
+def split_points(
+    points: list[dict[str, Any]], holdout: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(fit, held out): a seeded random `holdout` fraction of the points (at least one each side)."""
     if not 0.0 < holdout < 1.0:
         raise InputError("--holdout", f"must be between 0 and 1, got {holdout}", "e.g. 0.3")
     if len(points) < 2:
-        raise InputError("points", f"only {len(points)} measured points", "at least two are needed to fit and check")
+        raise InputError(
+            "points", f"only {len(points)} measured points", "at least two are needed to fit and check"
+        )
     ids = sorted(p["id"] for p in points)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(ids))
@@ -159,8 +171,9 @@ def _loss(preds: list[tuple[str, str, float, float]]) -> float:
     return total / max(len(preds), 1)
 
 
-def _nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, step: float = 0.5, iters: int = 150,
-                 tol: float = 1e-7) -> tuple[np.ndarray, int]:
+def _nelder_mead(
+    f: Callable[[np.ndarray], float], x0: np.ndarray, step: float = 0.5, iters: int = 150, tol: float = 1e-7
+) -> tuple[np.ndarray, int]:
     """Minimises f from x0 (standard coefficients: reflect 1, expand 2, contract 0.5, shrink 0.5)."""
     n = len(x0)
     simplex = [x0] + [x0 + step * np.eye(n)[i] for i in range(n)]
@@ -200,7 +213,10 @@ def _nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, step: float =
 
 def _to_box(z: np.ndarray) -> dict[str, float]:
     """Unbounded z -> each factor inside its box via the logistic function."""
-    return {name: lo + (hi - lo) / (1.0 + math.exp(-float(v))) for (name, lo, hi), v in zip(FITTED, z, strict=True)}
+    return {
+        name: lo + (hi - lo) / (1.0 + math.exp(-float(v)))
+        for (name, lo, hi), v in zip(FITTED, z, strict=True)
+    }
 
 
 def _from_box(eff: Efficiency) -> np.ndarray:
@@ -211,8 +227,9 @@ def _from_box(eff: Efficiency) -> np.ndarray:
     return np.array(z)
 
 
-def fit_efficiency(points: list[dict[str, Any]], start: Efficiency = DEFAULT_EFFICIENCY,
-                   name: str = "fitted") -> tuple[Efficiency, int]:
+def fit_efficiency(
+    points: list[dict[str, Any]], start: Efficiency = DEFAULT_EFFICIENCY, name: str = "fitted"
+) -> tuple[Efficiency, int]:
     """The efficiency factors minimising the loss on `points`, and how many evaluations it took."""
     if not points:
         raise InputError("points", "nothing to fit", "give measured points")
@@ -224,8 +241,14 @@ def fit_efficiency(points: list[dict[str, Any]], start: Efficiency = DEFAULT_EFF
     return start.model_copy(update={**_to_box(z), "name": name}), evals
 
 
-def calibrate(points: list[dict[str, Any]], *, name: str, holdout: float = 0.3, seed: int = 0,
-              start: Efficiency = DEFAULT_EFFICIENCY) -> CalibrationReport:
+def calibrate(
+    points: list[dict[str, Any]],
+    *,
+    name: str,
+    holdout: float = 0.3,
+    seed: int = 0,
+    start: Efficiency = DEFAULT_EFFICIENCY,
+) -> CalibrationReport:
     """Fits on a seeded part of the points and reports every point's error before and after."""
     fit_pts, held_pts = split_points(points, holdout, seed)
     eff, evals = fit_efficiency(fit_pts, start, name)
@@ -235,9 +258,14 @@ def calibrate(points: list[dict[str, Any]], *, name: str, holdout: float = 0.3, 
         after = _predictions(pts, eff)
         for (pid, q, b, m), (_, _, a, _) in zip(before, after, strict=True):
             rows.append(PointError(point=pid, quantity=q, measured=m, before=b, after=a, held_out=held))
-    return CalibrationReport(name=name, efficiency=eff, fitted_on=tuple(sorted(p["id"] for p in fit_pts)),
-                             held_out=tuple(sorted(p["id"] for p in held_pts)), rows=tuple(rows),
-                             evaluations=evals)
+    return CalibrationReport(
+        name=name,
+        efficiency=eff,
+        fitted_on=tuple(sorted(p["id"] for p in fit_pts)),
+        held_out=tuple(sorted(p["id"] for p in held_pts)),
+        rows=tuple(rows),
+        evaluations=evals,
+    )
 
 
 def profile_json(report: CalibrationReport) -> str:
@@ -247,7 +275,9 @@ def profile_json(report: CalibrationReport) -> str:
         "efficiency": report.efficiency.model_dump(),
         "fitted_on": list(report.fitted_on),
         "held_out": list(report.held_out),
-        "median_abs_error_held_out": {"before": report.median_abs_error(True, False),
-                                      "after": report.median_abs_error(True, True)},
+        "median_abs_error_held_out": {
+            "before": report.median_abs_error(True, False),
+            "after": report.median_abs_error(True, True),
+        },
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"

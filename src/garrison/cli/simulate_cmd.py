@@ -19,28 +19,34 @@ from garrison.simulate.setup import (
     setup_from_design,
     setup_from_estimate,
 )
+from garrison.simulate.workload import LengthDist, parse_bench_json, parse_trace_csv, requests_from_rows
 from garrison.sizing.calibration_profiles import load_efficiency
 from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
 from garrison.sizing.step_time import StepTimeModel
-from garrison.simulate.workload import LengthDist, parse_bench_json, parse_trace_csv, requests_from_rows
 
 
 def _rates(text: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise InputError("--rate", f"cannot read {text!r}", "give requests per second, e.g. --rate 1,2.5,5") from None
+        raise InputError(
+            "--rate", f"cannot read {text!r}", "give requests per second, e.g. --rate 1,2.5,5"
+        ) from None
 
 
 def _print_table(sweep: Sweep, setup: SimulationSetup) -> None:
     typer.echo(f"{setup.description} | {sweep.replicas} replica(s) | engine {setup.engine.scheduler}")
-    head = f"{'rate/s':>8} {'TTFT p50':>9} {'TTFT p95':>9} {'ITL p50':>8} {'ITL p95':>8} {'E2E p95':>9} " \
-           f"{'out tok/s':>10} {'running':>8} {'waiting':>8} {'preempt':>8}"
+    head = (
+        f"{'rate/s':>8} {'TTFT p50':>9} {'TTFT p95':>9} {'ITL p50':>8} {'ITL p95':>8} {'E2E p95':>9} "
+        f"{'out tok/s':>10} {'running':>8} {'waiting':>8} {'preempt':>8}"
+    )
     typer.echo(head)
     for s in sweep.steps:
-        typer.echo(f"{s.rate:>8.3g} {s.ttft_ms.p50:>9.0f} {s.ttft_ms.p95:>9.0f} {s.itl_ms.p50:>8.1f} "
-                   f"{s.itl_ms.p95:>8.1f} {s.e2e_ms.p95:>9.0f} {s.output_tokens_per_s:>10.0f} "
-                   f"{s.mean_running:>8.1f} {s.mean_waiting:>8.1f} {s.preemptions:>8d}")
+        typer.echo(
+            f"{s.rate:>8.3g} {s.ttft_ms.p50:>9.0f} {s.ttft_ms.p95:>9.0f} {s.itl_ms.p50:>8.1f} "
+            f"{s.itl_ms.p95:>8.1f} {s.e2e_ms.p95:>9.0f} {s.output_tokens_per_s:>10.0f} "
+            f"{s.mean_running:>8.1f} {s.mean_waiting:>8.1f} {s.preemptions:>8d}"
+        )
     typer.echo("latencies in ms; rates in requests per second for the whole deployment")
     for b in sweep.breaks:
         if b.breaks_at is None:
@@ -69,9 +75,22 @@ def design_setup(path: Path, use_case: str, overrides: dict[str, int]) -> Simula
     return setup_from_design(design, str(path), use_case=use_case, model=model, engine_overrides=overrides)
 
 
-def model_setup(model: str, *, gpu: str, cpu: str, gpus: int, tp: int | None, quant: str, engine: str,
-                kv_dtype: str, max_model_len: int | None, input_len: int, output_len: int, calibration: str,
-                overrides: dict[str, int]) -> SimulationSetup:
+def model_setup(
+    model: str,
+    *,
+    gpu: str,
+    cpu: str,
+    gpus: int,
+    tp: int | None,
+    quant: str,
+    engine: str,
+    kv_dtype: str,
+    max_model_len: int | None,
+    input_len: int,
+    output_len: int,
+    calibration: str,
+    overrides: dict[str, int],
+) -> SimulationSetup:
     """The roofline of one configuration, resolved as `garrison estimate` resolves it."""
     cat = load_catalogue()
     is_path = model.endswith(".gguf") or Path(model).expanduser().exists()
@@ -82,18 +101,33 @@ def model_setup(model: str, *, gpu: str, cpu: str, gpus: int, tp: int | None, qu
         engine = "llama.cpp"
     fmt = resolve_quant(cat, spec, quant, engine)
     eff = load_efficiency(calibration or "default")
-    opts = EstimateOptions(engine=engine, gpus=gpus, tp=tp, max_model_len=max_model_len,
-                           max_num_seqs=overrides.get("max_num_seqs") or None,
-                           max_num_batched_tokens=overrides.get("max_num_batched_tokens") or None,
-                           input_len=input_len, output_len=output_len, kv_dtype=kv_dtype, efficiency=eff)
+    opts = EstimateOptions(
+        engine=engine,
+        gpus=gpus,
+        tp=tp,
+        max_model_len=max_model_len,
+        max_num_seqs=overrides.get("max_num_seqs") or None,
+        max_num_batched_tokens=overrides.get("max_num_batched_tokens") or None,
+        input_len=input_len,
+        output_len=output_len,
+        kv_dtype=kv_dtype,
+        efficiency=eff,
+    )
     g = cat.gpu(gpu) if gpu else None
     c = cat.cpu(cpu) if cpu else None
     est = estimate(spec, fmt, gpu=g, cpu=c, opts=opts)
     if not est.fits:
-        raise InputError("MODEL", f"{model} does not fit: {est.reason}", "more --gpus, another --quant or --gpu")
+        raise InputError(
+            "MODEL", f"{model} does not fit: {est.reason}", "more --gpus, another --quant or --gpu"
+        )
     step = step_model_for(spec, fmt, est, gpu=g, cpu=c, efficiency=eff)
-    return setup_from_estimate(est, step, description=f"{model} {fmt.id} on {est.gpus or 1}x {est.device} "
-                               f"(TP {est.tp}, {est.replicas} replica(s))", engine_overrides=overrides)
+    return setup_from_estimate(
+        est,
+        step,
+        description=f"{model} {fmt.id} on {est.gpus or 1}x {est.device} "
+        f"(TP {est.tp}, {est.replicas} replica(s))",
+        engine_overrides=overrides,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -101,32 +135,55 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simulate")
     def simulate_cmd(
-        model_or_design: str = typer.Argument(..., help="A design.json, or a model (catalogue id / folder / .gguf)."),
-        rate: str = typer.Option("", "--rate", help="Requests per SECOND, comma-separated for a sweep "
-                                 "(default: the design's requests_per_minute / 60)."),
+        model_or_design: str = typer.Argument(
+            ..., help="A design.json, or a model (catalogue id / folder / .gguf)."
+        ),
+        rate: str = typer.Option(
+            "",
+            "--rate",
+            help="Requests per SECOND, comma-separated for a sweep "
+            "(default: the design's requests_per_minute / 60).",
+        ),
         num_requests: int = typer.Option(2000, "--num-requests", help="Requests simulated per rate."),
-        input_len: str = typer.Option("", "--input-len", help="Prompt tokens: 512, uniform:128-1024, "
-                                      "lognormal:MEAN:SIGMA, normal:MEAN:STD[:LOW-HIGH]."),
+        input_len: str = typer.Option(
+            "",
+            "--input-len",
+            help="Prompt tokens: 512, uniform:128-1024, lognormal:MEAN:SIGMA, normal:MEAN:STD[:LOW-HIGH].",
+        ),
         output_len: str = typer.Option("", "--output-len", help="Output tokens, same syntax as --input-len."),
         seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
-        replicas: int = typer.Option(0, "--replicas", help="Replicas behind round-robin (default: the design's)."),
+        replicas: int = typer.Option(
+            0, "--replicas", help="Replicas behind round-robin (default: the design's)."
+        ),
         burst: int = typer.Option(1, "--burst", help="Requests arriving together in each Poisson burst."),
-        prefix_hit_rate: float = typer.Option(0.0, "--prefix-hit-rate", help="Fraction of prompt tokens cached."),
-        trace: Path | None = typer.Option(None, "--trace", help="Arrivals from a CSV (arrival_s,input_tokens,"
-                                          "output_tokens) or a garrison bench results.json; rate-scaled."),
-        use_case: str = typer.Option("", "--use-case", help="Which deployment of the design (default: first)."),
+        prefix_hit_rate: float = typer.Option(
+            0.0, "--prefix-hit-rate", help="Fraction of prompt tokens cached."
+        ),
+        trace: Path | None = typer.Option(
+            None,
+            "--trace",
+            help="Arrivals from a CSV (arrival_s,input_tokens,"
+            "output_tokens) or a garrison bench results.json; rate-scaled.",
+        ),
+        use_case: str = typer.Option(
+            "", "--use-case", help="Which deployment of the design (default: first)."
+        ),
         slo_ttft_ms: float | None = typer.Option(None, "--slo-ttft-ms", help="P95 TTFT target, ms."),
         slo_itl_ms: float | None = typer.Option(None, "--slo-itl-ms", help="P95 ITL target, ms."),
         gpu: str = typer.Option("", "--gpu", help="(MODEL) GPU name, as for garrison estimate."),
         cpu: str = typer.Option("", "--cpu", help="(MODEL) CPU name: llama.cpp on CPU."),
-        gpus: int = typer.Option(1, "--gpus", help="(MODEL) GPUs in the whole system (replicas fill the rest)."),
+        gpus: int = typer.Option(
+            1, "--gpus", help="(MODEL) GPUs in the whole system (replicas fill the rest)."
+        ),
         tp: int | None = typer.Option(None, "--tp", help="(MODEL) tensor parallel size."),
         quant: str = typer.Option("auto", "--quant", help="(MODEL) quantisation, as for garrison estimate."),
         kv_dtype: str = typer.Option("auto", "--kv-dtype", help="(MODEL) auto|bf16|fp16|fp8."),
         engine: str = typer.Option("vllm", "--engine", help="(MODEL) vllm | sglang | llama.cpp."),
         max_model_len: int | None = typer.Option(None, "--max-model-len", help="(MODEL) context length."),
         max_num_seqs: int = typer.Option(0, "--max-num-seqs", help="Override the engine's max_num_seqs."),
-        max_num_batched_tokens: int = typer.Option(0, "--max-num-batched-tokens", help="Override the token budget."),
+        max_num_batched_tokens: int = typer.Option(
+            0, "--max-num-batched-tokens", help="Override the token budget."
+        ),
         calibration: str = typer.Option("", "--calibration", help="(MODEL) named calibration profile."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON: {steps: [...], slo_breaks: [...]}."),
     ) -> None:
@@ -138,25 +195,51 @@ def register(app: typer.Typer) -> None:
         if path.suffix == ".json" and path.is_file():
             setup = design_setup(path, use_case, overrides)
         else:
-            setup = model_setup(model_or_design, gpu=gpu, cpu=cpu, gpus=gpus, tp=tp, quant=quant, engine=engine,
-                                kv_dtype=kv_dtype, max_model_len=max_model_len,
-                                input_len=int(in_dist.expected) if in_dist else 1024,
-                                output_len=int(out_dist.expected) if out_dist else 256,
-                                calibration=calibration, overrides=overrides)
+            setup = model_setup(
+                model_or_design,
+                gpu=gpu,
+                cpu=cpu,
+                gpus=gpus,
+                tp=tp,
+                quant=quant,
+                engine=engine,
+                kv_dtype=kv_dtype,
+                max_model_len=max_model_len,
+                input_len=int(in_dist.expected) if in_dist else 1024,
+                output_len=int(out_dist.expected) if out_dist else 256,
+                calibration=calibration,
+                overrides=overrides,
+            )
         workload = setup.workload(
-            input_len=in_dist, output_len=out_dist,
-            num_requests=num_requests, burst_size=burst, prefix_hit_rate=prefix_hit_rate)
+            input_len=in_dist,
+            output_len=out_dist,
+            num_requests=num_requests,
+            burst_size=burst,
+            prefix_hit_rate=prefix_hit_rate,
+        )
         requests = None
         if trace is not None:
             if not trace.is_file():
                 raise InputError("--trace", f"{trace} does not exist", "give a CSV or a bench results.json")
             text = trace.read_text(encoding="utf-8")
-            rows = parse_bench_json(text, str(trace)) if trace.suffix == ".json" else parse_trace_csv(text, str(trace))
+            rows = (
+                parse_bench_json(text, str(trace))
+                if trace.suffix == ".json"
+                else parse_trace_csv(text, str(trace))
+            )
             requests = requests_from_rows(rows, str(trace), prefix_hit_rate)
         rates = _rates(rate) if rate else [setup.default_rate_per_s]
         slo = setup.slo(ttft_ms=slo_ttft_ms, itl_ms=slo_itl_ms)
-        sweep = sweep_rates(setup.model, setup.engine, workload, rates, replicas=replicas or setup.replicas,
-                            seed=seed, slo=slo, requests=requests)
+        sweep = sweep_rates(
+            setup.model,
+            setup.engine,
+            workload,
+            rates,
+            replicas=replicas or setup.replicas,
+            seed=seed,
+            slo=slo,
+            requests=requests,
+        )
         if as_json:
             typer.echo(json.dumps(sweep_json(sweep), indent=2, sort_keys=True))
         else:

@@ -27,8 +27,12 @@ class _Frozen(BaseModel):
 def split_round_robin(requests: Requests, replicas: int) -> list[Requests]:
     """The requests each of `replicas` replicas sees under round-robin dispatch."""
     return [
-        Requests(requests.arrival_s[r::replicas], requests.input_tokens[r::replicas],
-                 requests.output_tokens[r::replicas], requests.cached_tokens[r::replicas])
+        Requests(
+            requests.arrival_s[r::replicas],
+            requests.input_tokens[r::replicas],
+            requests.output_tokens[r::replicas],
+            requests.cached_tokens[r::replicas],
+        )
         for r in range(replicas)
         if r < len(requests)
     ]
@@ -63,7 +67,9 @@ def merge_traces(traces: list[SimTrace]) -> SimTrace:
     )
 
 
-def simulate_deployment(requests: Requests, engine: EngineConfig, model: StepTimeModel, replicas: int = 1) -> SimTrace:
+def simulate_deployment(
+    requests: Requests, engine: EngineConfig, model: StepTimeModel, replicas: int = 1
+) -> SimTrace:
     """Simulates `replicas` identical replicas behind a round-robin balancer."""
     if replicas < 1:
         raise InputError("replicas", f"must be at least 1, got {replicas}", "give 1 or more replicas")
@@ -77,8 +83,15 @@ def simulate_deployment(requests: Requests, engine: EngineConfig, model: StepTim
     return merged
 
 
-def run_load_point(workload: Workload, engine: EngineConfig, model: StepTimeModel, *, replicas: int = 1,
-                   seed: int = 0, slo: Slo | None = None) -> SimSummary:
+def run_load_point(
+    workload: Workload,
+    engine: EngineConfig,
+    model: StepTimeModel,
+    *,
+    replicas: int = 1,
+    seed: int = 0,
+    slo: Slo | None = None,
+) -> SimSummary:
     """Simulates one workload (its rate is the whole deployment's) and summarises it."""
     reqs = generate_requests(workload, seed)
     return summarise(simulate_deployment(reqs, engine, model, replicas), workload.rate_per_s, slo)
@@ -103,9 +116,17 @@ class ReplicaPlan(_Frozen):
     tried: dict[int, bool]  # replica count -> met the SLO
 
 
-def replicas_for_slo(model: StepTimeModel, rate_per_s: float, slo: Slo, engine: EngineConfig, *,
-                     workload: Workload | None = None, headroom: float = 1.0, max_replicas: int = 256,
-                     seed: int = 0) -> ReplicaPlan | None:
+def replicas_for_slo(
+    model: StepTimeModel,
+    rate_per_s: float,
+    slo: Slo,
+    engine: EngineConfig,
+    *,
+    workload: Workload | None = None,
+    headroom: float = 1.0,
+    max_replicas: int = 256,
+    seed: int = 0,
+) -> ReplicaPlan | None:
     """Fewest replicas whose simulated P95 targets hold at `rate_per_s x headroom` (None: not within max).
 
     `workload` gives the request shape (lengths, bursts, prefix hits, how many requests to simulate);
@@ -113,8 +134,11 @@ def replicas_for_slo(model: StepTimeModel, rate_per_s: float, slo: Slo, engine: 
     doubles until the SLO holds and then bisects, checking the answer and the count below it.
     """
     if not (rate_per_s > 0 and math.isfinite(rate_per_s)):
-        raise InputError("rate", f"must be a positive number of requests per second, got {rate_per_s}",
-                         "give e.g. 5 (300 requests a minute)")
+        raise InputError(
+            "rate",
+            f"must be a positive number of requests per second, got {rate_per_s}",
+            "give e.g. 5 (300 requests a minute)",
+        )
     if headroom < 1.0:
         raise InputError("headroom", f"must be >= 1, got {headroom}", "e.g. 1.25 for 25% spare capacity")
     shape = workload or Workload(rate_per_s=1.0)
@@ -171,10 +195,19 @@ def _bisect_rate(fires: Callable[[float], bool], lo: float, hi: float, rel_tol: 
     return hi
 
 
-def trigger_loads(model: StepTimeModel, engine: EngineConfig, *, workload: Workload | None = None,
-                  replicas: int = 1, queue_depth: float = 5.0, p95_latency_s: float = 5.0,
-                  latency: str = "ttft", max_rate: float | None = None, seed: int = 0,
-                  rel_tol: float = 0.02) -> TriggerLoads:
+def trigger_loads(
+    model: StepTimeModel,
+    engine: EngineConfig,
+    *,
+    workload: Workload | None = None,
+    replicas: int = 1,
+    queue_depth: float = 5.0,
+    p95_latency_s: float = 5.0,
+    latency: str = "ttft",
+    max_rate: float | None = None,
+    seed: int = 0,
+    rel_tol: float = 0.02,
+) -> TriggerLoads:
     """Lowest loads at which mean queue depth per replica > `queue_depth` and P95 latency > `p95_latency_s`.
 
     Bisection on the rate (geometric, to `rel_tol`) with the same seeded requests compressed in
@@ -193,7 +226,9 @@ def trigger_loads(model: StepTimeModel, engine: EngineConfig, *, workload: Workl
 
     def at(rate: float) -> SimSummary:
         if rate not in cache:
-            scaled = Requests(base.arrival_s / rate, base.input_tokens, base.output_tokens, base.cached_tokens)
+            scaled = Requests(
+                base.arrival_s / rate, base.input_tokens, base.output_tokens, base.cached_tokens
+            )
             cache[rate] = summarise(simulate_deployment(scaled, engine, model, replicas), rate)
         return cache[rate]
 
@@ -237,9 +272,18 @@ def _p95(s: SimSummary, metric: str) -> float:
     return {"ttft_p95": s.ttft_ms.p95, "itl_p95": s.itl_ms.p95, "e2e_p95": s.e2e_ms.p95}[metric]
 
 
-def sweep_rates(model: StepTimeModel, engine: EngineConfig, workload: Workload, rates: list[float], *,
-                replicas: int = 1, seed: int = 0, slo: Slo | None = None, requests: Requests | None = None,
-                rel_tol: float = 0.02) -> Sweep:
+def sweep_rates(
+    model: StepTimeModel,
+    engine: EngineConfig,
+    workload: Workload,
+    rates: list[float],
+    *,
+    replicas: int = 1,
+    seed: int = 0,
+    slo: Slo | None = None,
+    requests: Requests | None = None,
+    rel_tol: float = 0.02,
+) -> Sweep:
     """Simulates each rate with the same seeded requests compressed in time (common random numbers).
 
     With `requests` (a trace), the trace's own timing is rate-scaled: its mean rate becomes each rate.
@@ -248,28 +292,38 @@ def sweep_rates(model: StepTimeModel, engine: EngineConfig, workload: Workload, 
         raise InputError("rate", "no rates given", "give e.g. --rate 1,2,4")
     for r in rates:
         if not (r > 0 and math.isfinite(r)):
-            raise InputError("rate", f"must be a positive number of requests per second, got {r}",
-                             "give e.g. --rate 1,2,4")
+            raise InputError(
+                "rate", f"must be a positive number of requests per second, got {r}", "give e.g. --rate 1,2,4"
+            )
     if requests is None:
         unit = generate_requests(workload.model_copy(update={"rate_per_s": 1.0}), seed)
     else:
         n = len(requests)
         span = float(requests.arrival_s[-1] - requests.arrival_s[0])
         unit_rate = (n - 1) / span if span > 0 and n > 1 else 1.0
-        unit = Requests(requests.arrival_s * unit_rate, requests.input_tokens, requests.output_tokens,
-                        requests.cached_tokens)
+        unit = Requests(
+            requests.arrival_s * unit_rate,
+            requests.input_tokens,
+            requests.output_tokens,
+            requests.cached_tokens,
+        )
     cache: dict[float, SimSummary] = {}
 
     def at(rate: float) -> SimSummary:
         if rate not in cache:
-            scaled = Requests(unit.arrival_s / rate, unit.input_tokens, unit.output_tokens, unit.cached_tokens)
+            scaled = Requests(
+                unit.arrival_s / rate, unit.input_tokens, unit.output_tokens, unit.cached_tokens
+            )
             cache[rate] = summarise(simulate_deployment(scaled, engine, model, replicas), rate, slo)
         return cache[rate]
 
     steps = tuple(at(r) for r in sorted(set(rates)))
     breaks: list[SloBreak] = []
-    targets = [("ttft_p95", slo.ttft_ms if slo else None), ("itl_p95", slo.itl_ms if slo else None),
-               ("e2e_p95", slo.e2e_ms if slo else None)]
+    targets = [
+        ("ttft_p95", slo.ttft_ms if slo else None),
+        ("itl_p95", slo.itl_ms if slo else None),
+        ("e2e_p95", slo.e2e_ms if slo else None),
+    ]
     for metric, target in targets:
         if target is None:
             continue
@@ -288,13 +342,24 @@ def sweep_rates(model: StepTimeModel, engine: EngineConfig, workload: Workload, 
                     else:
                         hi = mid
             breaks_at = hi
-        breaks.append(SloBreak(metric=metric, target_ms=target, holds_up_to=max(held) if held else None,
-                               breaks_at=breaks_at))
+        breaks.append(
+            SloBreak(
+                metric=metric, target_ms=target, holds_up_to=max(held) if held else None, breaks_at=breaks_at
+            )
+        )
     return Sweep(steps=steps, breaks=tuple(breaks), replicas=replicas)
 
 
-def run_closed_loop(model: StepTimeModel, engine: EngineConfig, concurrency: int, *, input_len: int,
-                    output_len: int, num_requests: int, warmup: int | None = None) -> SimSummary:
+def run_closed_loop(
+    model: StepTimeModel,
+    engine: EngineConfig,
+    concurrency: int,
+    *,
+    input_len: int,
+    output_len: int,
+    num_requests: int,
+    warmup: int | None = None,
+) -> SimSummary:
     """A fixed-concurrency benchmark (clients send the next request as soon as one finishes).
 
     Each request's clock starts when its client sends it, so TTFT includes any wait in the
@@ -303,13 +368,31 @@ def run_closed_loop(model: StepTimeModel, engine: EngineConfig, concurrency: int
     if concurrency < 1 or num_requests < 1:
         raise InputError("concurrency", "concurrency and num_requests must be at least 1", "e.g. 8 and 100")
     n = num_requests
-    reqs = Requests(np.zeros(n), np.full(n, input_len, dtype=np.int64), np.full(n, output_len, dtype=np.int64),
-                    np.zeros(n, dtype=np.int64))
+    reqs = Requests(
+        np.zeros(n),
+        np.full(n, input_len, dtype=np.int64),
+        np.full(n, output_len, dtype=np.int64),
+        np.zeros(n, dtype=np.int64),
+    )
     t = simulate(reqs, engine, model, concurrency=concurrency)
     # All clients start together; the first `warmup` requests (default: one per client) carry that
     # synchronised start and are left out of the latency numbers, as benchmark warm-up rounds are.
     w = concurrency if warmup is None else warmup
     w = min(w, n - 1)
-    steady = SimTrace(**{**t.__dict__, **{k: getattr(t, k)[w:] for k in (
-        "arrival_s", "input_tokens", "output_tokens", "first_admit_s", "first_token_s", "finish_s")}})
+    steady = SimTrace(
+        **{
+            **t.__dict__,
+            **{
+                k: getattr(t, k)[w:]
+                for k in (
+                    "arrival_s",
+                    "input_tokens",
+                    "output_tokens",
+                    "first_admit_s",
+                    "first_token_s",
+                    "finish_s",
+                )
+            },
+        }
+    )
     return summarise(steady, rate=0.0)

@@ -53,8 +53,11 @@ class EngineConfig(BaseModel):
             raise InputError("max_num_seqs", "must be at least 1", "give e.g. 256 (llama.cpp: --parallel 4)")
         if self.max_num_batched_tokens < self.max_num_seqs:
             # vLLM refuses this too: the decodes of a full batch would not fit one step's budget.
-            raise InputError("max_num_batched_tokens", f"{self.max_num_batched_tokens} < max_num_seqs "
-                             f"{self.max_num_seqs}", "raise max_num_batched_tokens to at least max_num_seqs")
+            raise InputError(
+                "max_num_batched_tokens",
+                f"{self.max_num_batched_tokens} < max_num_seqs {self.max_num_seqs}",
+                "raise max_num_batched_tokens to at least max_num_seqs",
+            )
         if self.max_model_len < 0:
             raise InputError("max_model_len", "must be >= 0", "use 0 for no limit")
         return self
@@ -89,8 +92,9 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel,  # noqa: C901
-             concurrency: int = 0) -> SimTrace:
+def simulate(
+    requests: Requests, engine: EngineConfig, model: StepTimeModel, concurrency: int = 0
+) -> SimTrace:
     """Runs the requests through one replica and returns what each saw.
 
     `concurrency` > 0: a closed loop instead of the arrival times: that many clients, each sending
@@ -108,8 +112,11 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel,  # 
     bs = max(1, int(model.block_size)) if paged else 1
     capacity = int(model.kv_capacity_tokens)
     if capacity < 1:
-        raise InputError("kv_capacity_tokens", f"the replica holds {capacity} KV tokens",
-                         "the model does not fit: more GPUs, a smaller quantisation or a shorter context")
+        raise InputError(
+            "kv_capacity_tokens",
+            f"the replica holds {capacity} KV tokens",
+            "the model does not fit: more GPUs, a smaller quantisation or a shorter context",
+        )
     total_blocks = capacity // bs if paged else 1 << 62
     max_seqs = engine.max_num_seqs
     budget_max = engine.max_num_batched_tokens
@@ -125,7 +132,7 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel,  # 
             if prompt[i] + out_len[i] > limit:
                 rejected_ids.add(i)
     else:
-        slot_ctx = (engine.max_model_len or capacity // max_seqs)
+        slot_ctx = engine.max_model_len or capacity // max_seqs
         for i in range(n):
             if prompt[i] >= slot_ctx:
                 rejected_ids.add(i)
@@ -257,9 +264,14 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel,  # 
         # request arrives. When the step time is affine in the decode context over the run
         # (checked at both ends and the middle), step i of the run takes f0 + slope * i, so the
         # run's length and duration follow in closed form from the arithmetic series.
-        if (n_dec and not prefilling and not waiting and fin_heap
-                and (last_dec_end == now or len(fresh) == n_dec)
-                and all(tok_time[i] == now for i in fresh)):
+        if (
+            n_dec
+            and not prefilling
+            and not waiting
+            and fin_heap
+            and (last_dec_end == now or len(fresh) == n_dec)
+            and all(tok_time[i] == now for i in fresh)
+        ):
             m = fin_heap[0][0] - kd - 1
             if m >= 2:
                 c0 = sum_base + n_dec * (kd + 1)
@@ -276,7 +288,11 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel,  # 
                         else:
                             lin = f0 - half
                             disc = lin * lin + 4.0 * half * gap_to_arrival
-                            j = math.ceil((-lin + math.sqrt(max(disc, 0.0))) / (2.0 * half)) if disc >= 0 else m
+                            j = (
+                                math.ceil((-lin + math.sqrt(max(disc, 0.0))) / (2.0 * half))
+                                if disc >= 0
+                                else m
+                            )
                         j = max(j, 1)
                         while j > 1 and (j - 1) * f0 + half * (j - 1) * (j - 2) >= gap_to_arrival:
                             j -= 1
@@ -327,7 +343,9 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel,  # 
             if prefilling or head < 0:
                 do_decode = False
             else:
-                first = min(prompt[head] + g_prev[head] - min(hit[head], prompt[head] - 1) // bs * bs, budget_max)
+                first = min(
+                    prompt[head] + g_prev[head] - min(hit[head], prompt[head] - 1) // bs * bs, budget_max
+                )
                 if used + _ceil_div(first, bs) <= total_blocks:
                     do_decode = False
         if do_decode:
@@ -414,9 +432,9 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel,  # 
             dt = step_fn(dec_now, (sum_base + n_dec * k) if dec_now else 0, pf_tok, pf_ctx)
         else:
             ctx_now = sum_base + n_dec * k
-            line = lines.get(dec_now)
-            if line is not None and line[2] <= ctx_now <= line[3]:
-                dt = line[0] + line[1] * ctx_now
+            known = lines.get(dec_now)
+            if known is not None and known[2] <= ctx_now <= known[3]:
+                dt = known[0] + known[1] * ctx_now
             else:
                 dt = step_fn(dec_now, ctx_now, 0, 0)
         start = now

@@ -59,11 +59,13 @@ def percentiles_ms(values_s: FloatArray) -> Percentiles:
     """Mean and percentiles (linear interpolation, numpy's default) of seconds, in ms."""
     v = values_s[~np.isnan(values_s)]
     if v.size == 0:
-        return Percentiles(mean=float("nan"), p50=float("nan"), p90=float("nan"), p95=float("nan"),
-                           p99=float("nan"))
+        return Percentiles(
+            mean=float("nan"), p50=float("nan"), p90=float("nan"), p95=float("nan"), p99=float("nan")
+        )
     p = np.percentile(v, _QS) * 1000.0
-    return Percentiles(mean=float(v.mean() * 1000.0), p50=float(p[0]), p90=float(p[1]), p95=float(p[2]),
-                       p99=float(p[3]))
+    return Percentiles(
+        mean=float(v.mean() * 1000.0), p50=float(p[0]), p90=float(p[1]), p95=float(p[2]), p99=float(p[3])
+    )
 
 
 def weighted_percentiles_ms(values_s: FloatArray, weights: FloatArray) -> Percentiles:
@@ -74,7 +76,9 @@ def weighted_percentiles_ms(values_s: FloatArray, weights: FloatArray) -> Percen
     v = values_s[order]
     cw = np.cumsum(weights[order])
     total = cw[-1]
-    out = [float(v[min(np.searchsorted(cw, q / 100.0 * total, side="left"), v.size - 1)]) * 1000.0 for q in _QS]
+    out = [
+        float(v[min(np.searchsorted(cw, q / 100.0 * total, side="left"), v.size - 1)]) * 1000.0 for q in _QS
+    ]
     mean = float((values_s * weights).sum() / total) * 1000.0
     return Percentiles(mean=mean, p50=out[0], p90=out[1], p95=out[2], p99=out[3])
 

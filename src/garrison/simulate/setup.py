@@ -8,6 +8,7 @@ the affine roofline fitted to the numbers the design's estimate records (step_mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -34,20 +35,34 @@ class SimulationSetup:
     itl_ms: float | None
     description: str
 
-    def workload(self, *, input_len: LengthDist | None, output_len: LengthDist | None, num_requests: int,
-                 burst_size: int = 1, prefix_hit_rate: float = 0.0) -> Workload:
+    def workload(
+        self,
+        *,
+        input_len: LengthDist | None,
+        output_len: LengthDist | None,
+        num_requests: int,
+        burst_size: int = 1,
+        prefix_hit_rate: float = 0.0,
+    ) -> Workload:
         """The traffic shape (its rate is set per sweep point)."""
-        return Workload(rate_per_s=1.0, num_requests=num_requests, input_len=input_len or self.input_len,
-                        output_len=output_len or self.output_len, burst_size=burst_size,
-                        prefix_hit_rate=prefix_hit_rate)
+        return Workload(
+            rate_per_s=1.0,
+            num_requests=num_requests,
+            input_len=input_len or self.input_len,
+            output_len=output_len or self.output_len,
+            burst_size=burst_size,
+            prefix_hit_rate=prefix_hit_rate,
+        )
 
     def slo(self, *, ttft_ms: float | None, itl_ms: float | None) -> Slo:
         """Targets from the command line, else from the design."""
-        return Slo(ttft_ms=ttft_ms if ttft_ms is not None else self.ttft_ms,
-                   itl_ms=itl_ms if itl_ms is not None else self.itl_ms)
+        return Slo(
+            ttft_ms=ttft_ms if ttft_ms is not None else self.ttft_ms,
+            itl_ms=itl_ms if itl_ms is not None else self.itl_ms,
+        )
 
 
-def scheduler_for(engine: str) -> str:
+def scheduler_for(engine: str) -> Literal["vllm", "sglang", "llamacpp"]:
     """Which scheduler model an engine name maps to."""
     e = engine.lower().replace("-", "").replace(".", "").replace("_", "")
     if e.startswith("llamacpp") or e.startswith("llamaserver") or e == "ollama":
@@ -64,10 +79,12 @@ def _overridden(engine: EngineConfig, overrides: dict[str, int]) -> EngineConfig
 
 def engine_for_deployment(dep: Deployment) -> EngineConfig:
     """Engine settings the deployment records."""
-    return EngineConfig(scheduler=scheduler_for(dep.engine),  # type: ignore[arg-type]
-                        max_num_seqs=dep.max_num_seqs,
-                        max_num_batched_tokens=max(dep.max_num_batched_tokens, dep.max_num_seqs),
-                        max_model_len=dep.max_model_len)
+    return EngineConfig(
+        scheduler=scheduler_for(dep.engine),
+        max_num_seqs=dep.max_num_seqs,
+        max_num_batched_tokens=max(dep.max_num_batched_tokens, dep.max_num_seqs),
+        max_model_len=dep.max_model_len,
+    )
 
 
 def read_design(text: str, source: str) -> Design:
@@ -75,8 +92,11 @@ def read_design(text: str, source: str) -> Design:
     try:
         return Design.model_validate_json(text)
     except ValidationError as e:
-        raise InputError(source, f"not a Garrison design ({e.error_count()} problems)",
-                         "give a design.json written by garrison plan") from None
+        raise InputError(
+            source,
+            f"not a Garrison design ({e.error_count()} problems)",
+            "give a design.json written by garrison plan",
+        ) from None
 
 
 def pick_deployment(design: Design, source: str, use_case: str = "") -> Deployment:
@@ -88,33 +108,50 @@ def pick_deployment(design: Design, source: str, use_case: str = "") -> Deployme
     return deps[0]
 
 
-def setup_from_design(design: Design, source: str, *, use_case: str = "", model: StepTimeModel | None = None,
-                      engine_overrides: dict[str, int] | None = None) -> SimulationSetup:
+def setup_from_design(
+    design: Design,
+    source: str,
+    *,
+    use_case: str = "",
+    model: StepTimeModel | None = None,
+    engine_overrides: dict[str, int] | None = None,
+) -> SimulationSetup:
     """A deployment's settings (the first, or `use_case`); `model`: its roofline, when it could be rebuilt."""
     dep = pick_deployment(design, source, use_case)
     engine = _overridden(engine_for_deployment(dep), engine_overrides or {})
     block = 1 if engine.scheduler == "llamacpp" else 16
     step = model or step_model_from_estimate(dep.estimate, block_size=block)
     return SimulationSetup(
-        model=step, engine=engine, replicas=dep.replicas,
+        model=step,
+        engine=engine,
+        replicas=dep.replicas,
         default_rate_per_s=max(dep.requests_per_minute / 60.0, 1e-6),
         input_len=LengthDist(kind="fixed", mean=dep.input_tokens),
         output_len=LengthDist(kind="fixed", mean=dep.output_tokens),
-        ttft_ms=dep.ttft_p95_target_ms, itl_ms=dep.itl_p95_target_ms,
+        ttft_ms=dep.ttft_p95_target_ms,
+        itl_ms=dep.itl_p95_target_ms,
         description=f"{source}: {dep.use_case} ({dep.model_name} on {dep.gpus_per_replica}x {dep.device})",
     )
 
 
-def setup_from_estimate(est: Estimate, model: StepTimeModel, *, description: str,
-                        engine_overrides: dict[str, int] | None = None) -> SimulationSetup:
+def setup_from_estimate(
+    est: Estimate, model: StepTimeModel, *, description: str, engine_overrides: dict[str, int] | None = None
+) -> SimulationSetup:
     """An `estimate`'s configuration (engine, batching limits, lengths) with its step model."""
-    eng = EngineConfig(scheduler=scheduler_for(est.engine),  # type: ignore[arg-type]
-                       max_num_seqs=est.max_num_seqs,
-                       max_num_batched_tokens=max(est.max_num_batched_tokens, est.max_num_seqs),
-                       max_model_len=est.max_model_len)
+    eng = EngineConfig(
+        scheduler=scheduler_for(est.engine),
+        max_num_seqs=est.max_num_seqs,
+        max_num_batched_tokens=max(est.max_num_batched_tokens, est.max_num_seqs),
+        max_model_len=est.max_model_len,
+    )
     return SimulationSetup(
-        model=model, engine=_overridden(eng, engine_overrides or {}), replicas=est.replicas,
-        default_rate_per_s=1.0, input_len=LengthDist(kind="fixed", mean=est.input_len),
-        output_len=LengthDist(kind="fixed", mean=est.output_len), ttft_ms=None, itl_ms=None,
+        model=model,
+        engine=_overridden(eng, engine_overrides or {}),
+        replicas=est.replicas,
+        default_rate_per_s=1.0,
+        input_len=LengthDist(kind="fixed", mean=est.input_len),
+        output_len=LengthDist(kind="fixed", mean=est.output_len),
+        ttft_ms=None,
+        itl_ms=None,
         description=description,
     )

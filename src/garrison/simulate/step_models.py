@@ -25,8 +25,9 @@ class AffineRooflineStep:
     kv_capacity_tokens: int
     block_size: int = 16
 
-    def step_time_s(self, decode_seqs: int, decode_context_tokens: int, prefill_tokens: int,
-                    prefill_context_tokens: int) -> float:
+    def step_time_s(
+        self, decode_seqs: int, decode_context_tokens: int, prefill_tokens: int, prefill_context_tokens: int
+    ) -> float:
         """Seconds for one step."""
         memory = self.overhead_s + self.per_ctx_token_s * decode_context_tokens
         compute = self.per_token_s * (prefill_tokens + decode_seqs)
@@ -42,8 +43,11 @@ def step_model_from_estimate(est: Estimate, block_size: int = 16) -> AffineRoofl
     at prefill_tokens_per_s, so each token costs its inverse.
     """
     if est.decode_tokens_per_s_single <= 0 or est.prefill_tokens_per_s <= 0 or est.kv_cache_tokens < 1:
-        raise InputError("design.estimate", "has no speed or KV numbers to simulate from",
-                         "re-run garrison plan/estimate so the design records them")
+        raise InputError(
+            "design.estimate",
+            "has no speed or KV numbers to simulate from",
+            "re-run garrison plan/estimate so the design records them",
+        )
     t1 = 1.0 / est.decode_tokens_per_s_single
     tn = max(est.itl_ms / 1000.0, t1)
     c1 = est.input_len + est.output_len / 2.0

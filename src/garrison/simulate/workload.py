@@ -91,8 +91,10 @@ class LengthDist(_Frozen):
             if kind == "lognormal" and len(parts) == 2:
                 return cls(kind="lognormal", mean=float(parts[0]), sigma=float(parts[1]))
             if kind == "normal" and len(parts) in (2, 3):
-                lo, hi = (parts[2].split("-") if len(parts) == 3 else ("1", "1000000"))
-                return cls(kind="normal", mean=float(parts[0]), std=float(parts[1]), low=int(lo), high=int(hi))
+                lo, hi = parts[2].split("-") if len(parts) == 3 else ("1", "1000000")
+                return cls(
+                    kind="normal", mean=float(parts[0]), std=float(parts[1]), low=int(lo), high=int(hi)
+                )
         except InputError as e:
             raise InputError(field, e.problem, e.fix) from None
         except ValueError:
@@ -132,14 +134,19 @@ class Workload(_Frozen):
     @model_validator(mode="after")
     def _valid(self) -> Workload:
         if not (self.rate_per_s > 0 and math.isfinite(self.rate_per_s)):
-            raise InputError("rate", f"must be a positive number of requests per second, got {self.rate_per_s}",
-                             "give e.g. --rate 2.5")
+            raise InputError(
+                "rate",
+                f"must be a positive number of requests per second, got {self.rate_per_s}",
+                "give e.g. --rate 2.5",
+            )
         if self.num_requests < 1:
             raise InputError("num_requests", "must be at least 1", "give e.g. --num-requests 1000")
         if self.burst_size < 1:
             raise InputError("burst_size", "must be at least 1", "use 1 for plain Poisson arrivals")
         if not 0.0 <= self.prefix_hit_rate < 1.0:
-            raise InputError("prefix_hit_rate", "must be in [0, 1)", "e.g. 0.3 for 30% of prompt tokens cached")
+            raise InputError(
+                "prefix_hit_rate", "must be in [0, 1)", "e.g. 0.3 for 30% of prompt tokens cached"
+            )
         return self
 
 
@@ -176,7 +183,9 @@ def generate_requests(workload: Workload, seed: int = 0) -> Requests:
     return Requests(arrival.astype(np.float64), inp, out, cached)
 
 
-def requests_from_rows(rows: list[tuple[float, int, int]], source: str, prefix_hit_rate: float = 0.0) -> Requests:
+def requests_from_rows(
+    rows: list[tuple[float, int, int]], source: str, prefix_hit_rate: float = 0.0
+) -> Requests:
     """Requests from (arrival_s, input_tokens, output_tokens) rows, sorted by arrival."""
     if not rows:
         raise InputError(source, "the trace has no requests", "give at least one row")
@@ -193,11 +202,17 @@ def _row(source: str, where: str, a: object, i: object, o: object) -> tuple[floa
     try:
         arrival, inp, out = float(str(a)), int(str(i)), int(str(o))
     except (TypeError, ValueError):
-        raise InputError(source, f"{where}: cannot read ({a!r}, {i!r}, {o!r}) as numbers",
-                         "each row needs arrival_s (seconds), input_tokens and output_tokens") from None
+        raise InputError(
+            source,
+            f"{where}: cannot read ({a!r}, {i!r}, {o!r}) as numbers",
+            "each row needs arrival_s (seconds), input_tokens and output_tokens",
+        ) from None
     if not (math.isfinite(arrival) and arrival >= 0) or inp < 1 or out < 1:
-        raise InputError(source, f"{where}: needs arrival_s >= 0 and token counts >= 1, got "
-                         f"({arrival}, {inp}, {out})", "fix or drop the row")
+        raise InputError(
+            source,
+            f"{where}: needs arrival_s >= 0 and token counts >= 1, got ({arrival}, {inp}, {out})",
+            "fix or drop the row",
+        )
     return arrival, inp, out
 
 
@@ -207,7 +222,9 @@ def parse_trace_csv(text: str, source: str = "trace") -> list[tuple[float, int, 
     header = [h.strip() for h in next(reader, [])]
     want = ["arrival_s", "input_tokens", "output_tokens"]
     if header[:3] != want:
-        raise InputError(source, f"header is {header!r}", "the first line must be arrival_s,input_tokens,output_tokens")
+        raise InputError(
+            source, f"header is {header!r}", "the first line must be arrival_s,input_tokens,output_tokens"
+        )
     rows = []
     for line_no, rec in enumerate(reader, start=2):
         if not rec or all(not c.strip() for c in rec):
@@ -227,10 +244,14 @@ def parse_bench_json(text: str, source: str = "bench results") -> list[tuple[flo
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(source, f"not JSON ({e.msg} at line {e.lineno})", "give a garrison bench results.json") from None
+        raise InputError(
+            source, f"not JSON ({e.msg} at line {e.lineno})", "give a garrison bench results.json"
+        ) from None
     reqs = data.get("requests") if isinstance(data, dict) else None
     if not isinstance(reqs, list):
-        raise InputError(source, "no `requests` list", "give a garrison bench results.json with per-request records")
+        raise InputError(
+            source, "no `requests` list", "give a garrison bench results.json with per-request records"
+        )
     rows = []
     for n, r in enumerate(reqs):
         if not isinstance(r, dict):
