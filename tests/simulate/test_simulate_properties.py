@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -104,3 +105,47 @@ def test_kv_limited_engine_preempts_and_throughput_plateaus() -> None:
     assert pre[-1] > 0 and roomy.preemptions == 0
     assert tput[2] < 1.1 * tput[1]  # plateau: 4x the load, at most 10% more tokens
     assert roomy.output_tokens_per_s > 1.5 * tput[2]  # the plateau is the KV limit, not the GPU
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scheduler=st.sampled_from(["vllm", "sglang", "llamacpp"]),
+    kv_blocks=st.integers(4, 200),
+    block=st.sampled_from([1, 4, 16]),
+    seqs=st.integers(1, 12),
+    budget_extra=st.integers(0, 600),
+    rate=st.floats(1, 200),
+    seed=st.integers(0, 1000),
+    hit=st.sampled_from([0.0, 0.5]),
+)
+def test_every_request_finishes_or_is_refused(
+    scheduler: str,
+    kv_blocks: int,
+    block: int,
+    seqs: int,
+    budget_extra: int,
+    rate: float,
+    seed: int,
+    hit: float,
+) -> None:
+    """Tight KV, tiny budgets, bursts of long prompts: the loop never stalls, every request ends, KV
+    is never over-committed, and each completed request emitted exactly its output tokens."""
+    from garrison.simulate import simulate
+
+    w = Workload(
+        rate_per_s=rate,
+        num_requests=120,
+        input_len=LengthDist.parse("lognormal:120:1.0"),
+        output_len=LengthDist.parse("lognormal:40:1.0"),
+        burst_size=3,
+        prefix_hit_rate=hit,
+    )
+    reqs = generate_requests(w, seed)
+    model = AffineStep(kv_capacity_tokens=kv_blocks * block, block_size=block)
+    eng = EngineConfig(scheduler=scheduler, max_num_seqs=seqs, max_num_batched_tokens=seqs + budget_extra)
+    t = simulate(reqs, eng, model)
+    done = ~np.isnan(t.finish_s)
+    assert int(done.sum()) + t.rejected == len(reqs)
+    assert np.all(t.step_kv_frac <= 1.0 + 1e-12)
+    assert np.all(t.finish_s[done] >= t.first_token_s[done])
+    assert t.itl_weight.sum() == float((t.output_tokens[done] - 1).sum())

@@ -343,10 +343,8 @@ def simulate(
             if prefilling or head < 0:
                 do_decode = False
             else:
-                first = min(
-                    prompt[head] + g_prev[head] - min(hit[head], prompt[head] - 1) // bs * bs, budget_max
-                )
-                if used + _ceil_div(first, bs) <= total_blocks:
+                # SGLang admits a request only when its whole prompt fits (PrefillAdder's check)
+                if used + _ceil_div(prompt[head] + g_prev[head], bs) <= total_blocks:
                     do_decode = False
         if do_decode:
             if paged:
@@ -364,7 +362,7 @@ def simulate(
                 if i not in prefilling:
                     continue  # preempted below while making room
                 c = min(to_fill[i] - computed[i], budget)
-                nb = _ceil_div(computed[i] + c, bs) - held[i]
+                nb = max(0, _ceil_div(computed[i] + c, bs) - held[i])
                 while used + nb > total_blocks:
                     was_decoding = running and next(reversed(running)) in decoding
                     if preempt_newest(k, allocated=do_decode) == i:
@@ -374,7 +372,7 @@ def simulate(
                 if i not in prefilling:
                     break
                 c = min(c, budget)
-                nb = _ceil_div(computed[i] + c, bs) - held[i]
+                nb = max(0, _ceil_div(computed[i] + c, bs) - held[i])
                 used += nb
                 held[i] += nb
                 chunks.append((i, c))
@@ -393,7 +391,9 @@ def simulate(
                 if not chunked and rest > budget:
                     break
                 c = min(rest, budget)
-                nb = _ceil_div(computed[i] + c, bs)
+                # vLLM allocates per chunk; SGLang reserves the whole prompt at admission, so its
+                # chunked prefills never wait for memory (decodes are retracted instead).
+                nb = _ceil_div(computed[i] + c if mixed else to_fill[i], bs)
                 if used + nb > total_blocks:
                     break
                 waiting.popleft()
@@ -410,6 +410,15 @@ def simulate(
                 pf_tok += c
                 pf_ctx += computed[i] + c
 
+        if not mixed and not do_decode and not chunks and n_dec:
+            # SGLang: the prefill batch found no room; run the decode batch instead.
+            do_decode = True
+            if paged:
+                need = res_cnt[(1 - k) % bs]
+                while used + need > total_blocks and n_dec:
+                    preempt_newest(k, allocated=False)
+                    need = res_cnt[(1 - k) % bs]
+                used += need
         dec_now = n_dec if do_decode else 0
         if not chunks and not dec_now:
             if not running and waiting:
@@ -423,10 +432,7 @@ def simulate(
                     arrival[to_send] = now
                     to_send += 1
                 continue
-            if nxt < n:
-                now = max(now, arrival[nxt])
-                continue
-            break  # nothing can run and nothing will arrive (should not happen)
+            raise RuntimeError("simulator stalled: requests wait but nothing can be scheduled")  # a bug
 
         if pf_tok:
             dt = step_fn(dec_now, (sum_base + n_dec * k) if dec_now else 0, pf_tok, pf_ctx)
