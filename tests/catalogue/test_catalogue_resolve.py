@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from garrison.catalogue import Catalogue, load_catalogue, normalise
 from garrison.errors import InputError
@@ -94,6 +96,13 @@ def test_unknown_model_lists_closest_choices(cat: Catalogue) -> None:
     assert "qwen3-32b" in err.value.fix
 
 
+@pytest.mark.parametrize("typed", ["b20", "h1", "rtx 409", "a1000"])
+def test_partial_numbers_do_not_resolve(cat: Catalogue, typed: str) -> None:
+    # a contained match may not cut a number: "b20" is a typo, not the B200
+    with pytest.raises(InputError):
+        cat.gpu(typed)
+
+
 def test_empty_name_is_an_error(cat: Catalogue) -> None:
     with pytest.raises(InputError):
         cat.gpu("  ")
@@ -109,3 +118,43 @@ def test_normalise_drops_vendor_words_separators_and_memory_types() -> None:
 def test_no_two_rows_share_a_name_key(cat: Catalogue) -> None:
     for kind, index in cat.indexes.items():
         assert index.collisions() == {}, kind
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=40))
+def test_any_typed_name_resolves_or_raises_input_error(text: str) -> None:
+    # whatever a user types, the answer is a row or one InputError line - never another exception
+    cat = load_catalogue()
+    for lookup in (cat.gpu, cat.cpu, cat.model, cat.platform, cat.quant):
+        try:
+            row = lookup(text)
+        except InputError as err:
+            assert "\n" not in err.one_line()
+        else:
+            assert row.id
+
+
+@settings(max_examples=100, deadline=None)
+@given(gpu_id=st.sampled_from(sorted(load_catalogue().gpus)), sep=st.sampled_from([" ", "-", "_", ""]))
+def test_every_id_and_name_resolves_to_itself(gpu_id: str, sep: str) -> None:
+    cat = load_catalogue()
+    row = cat.gpus[gpu_id]
+    assert cat.gpu(gpu_id.replace("-", sep)).id == gpu_id
+    assert cat.gpu(row.name.upper()).id == gpu_id
+
+
+def test_every_row_resolves_by_id_name_and_alias() -> None:
+    cat = load_catalogue()
+    tables = {
+        cat.gpu: cat.gpus,
+        cat.cpu: cat.cpus,
+        cat.platform: cat.platforms,
+        cat.quant: cat.quant_formats,
+    }
+    for lookup, rows in tables.items():
+        for row in rows.values():
+            for name in (row.id, row.name, *row.aliases):
+                assert lookup(name).id == row.id, name
+    for entry in cat.models.values():
+        for name in (entry.id, entry.name, entry.hf_id, *entry.aliases):
+            assert cat.model(name).id == entry.id, name

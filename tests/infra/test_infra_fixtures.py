@@ -112,6 +112,17 @@ def test_several_replicas_run_side_by_side(llama_server: Callable[..., LlamaServ
 
 @pytest.mark.slow
 @pytest.mark.needs_llama
+def test_api_key_protects_v1_but_not_health(llama_server: Callable[..., LlamaServer]) -> None:
+    srv = llama_server(api_key="sk-infra-test")
+    assert _get(srv.base_url + "/health").strip() == '{"status":"ok"}'
+    with pytest.raises(openai.AuthenticationError):
+        _client(srv.base_url).models.list()
+    keyed = openai.OpenAI(base_url=srv.base_url + "/v1", api_key="sk-infra-test", max_retries=0)
+    assert [m.id for m in keyed.models.list().data] == ["tiny"]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_llama
 def test_server_start_failure_reports_the_log(llama_server_bin: Path, tmp_path: Path) -> None:
     bad = tmp_path / "not-a-model.gguf"
     bad.write_bytes(b"this is not gguf")

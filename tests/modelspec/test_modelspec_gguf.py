@@ -135,3 +135,25 @@ def test_not_a_gguf(tmp_path: Path) -> None:
 def test_load_model_spec_dispatches_on_gguf(tmp_path: Path) -> None:
     path = write_tiny_gguf(tmp_path / "m.gguf")
     assert load_model_spec(str(path)).source == "gguf"
+
+
+def test_split_gguf_sums_all_parts(tmp_path: Path) -> None:
+    zeros = np.zeros((100, 64), np.float32)
+
+    def first(w: gguf.GGUFWriter) -> None:
+        _base(w, layers=2)
+        w.add_uint16("split.no", 0)
+        w.add_uint16("split.count", 2)
+
+    def second(w: gguf.GGUFWriter) -> None:
+        w.add_uint16("split.no", 1)
+        w.add_uint16("split.count", 2)
+
+    p1 = _write(tmp_path / "m-00001-of-00002.gguf", "llama", first, {"token_embd.weight": zeros})
+    p2 = _write(tmp_path / "m-00002-of-00002.gguf", "llama", second, {"output.weight": zeros})
+    for path in (p1, p2):  # either part resolves to the whole model
+        s = spec_from_gguf(path)
+        assert not s.tie_word_embeddings  # output.weight lives in part 2
+        assert s.weight_bytes_exact == 2 * (100 * 64 // 32 * 34)
+    p2.unlink()
+    assert spec_from_gguf(p1).weight_bytes_exact is None  # a part is missing: no exact number

@@ -124,14 +124,9 @@ def test_load_model_spec_folder_and_config_file(tmp_path: Path) -> None:
         load_model_spec(str(tmp_path / "nope"))
 
 
-def test_load_model_spec_catalogue_id() -> None:
-    catalogue = pytest.importorskip("garrison.catalogue")
-    if not hasattr(catalogue, "load_catalogue"):
-        pytest.skip("catalogue API not merged into this branch yet")
-    cat = catalogue.load_catalogue()
-    entry = cat.model("Qwen/Qwen3-32B")
-    s = load_model_spec("Qwen/Qwen3-32B")
-    assert s.source == "catalogue" and s.name == entry.id
-    assert s.license == entry.license and s.params_total_b_card == entry.params_total_b
-    with pytest.raises(InputError):
-        load_model_spec("no-such-model-xyz")
+def test_deeply_nested_json_is_an_input_error(tmp_path: Path) -> None:
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    (folder / "config.json").write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(InputError, match="not valid JSON"):
+        spec_from_folder(folder)

@@ -3,7 +3,8 @@
 Rules, in order (the first that yields exactly one row wins):
 1. exact key: the query's normalised form equals the normalised id, name, an alias, or (models) the HF id
    or its part after the slash;
-2. substring: the normalised query is contained in the keys of exactly one row ("4090" -> rtx-4090);
+2. substring: the normalised query is contained in the keys of exactly one row ("4090" -> rtx-4090),
+   without cutting a number ("b20" does not match "b200");
 3. memory-qualified: a query carrying a size ("h100 94gb") is resolved without the size, and the
    candidates are filtered by their marketed memory.
 If a step yields several rows the name is ambiguous; if none, unknown. Both raise `InputError` listing
@@ -95,7 +96,7 @@ class NameIndex:
         return {key: ids for key, ids in self.keys.items() if len(ids) > 1}
 
     def _substring(self, key: str) -> set[str]:
-        return {row_id for row_id, keys in self.row_keys.items() if any(key in k for k in keys)}
+        return {row_id for row_id, keys in self.row_keys.items() if any(_contains(k, key) for k in keys)}
 
     def resolve(self, name: str, memory_of: Callable[[str], float | None] | None = None) -> str:
         """The id of the row `name` denotes; raises InputError when unknown or ambiguous."""
@@ -142,3 +143,16 @@ def _same_memory(row_gb: float | None, asked: float) -> bool:
     if row_gb is None:
         return False
     return any(abs(asked - v) <= 0.03 * v for v in (row_gb, row_gb * 1e9 / 2**30))
+
+
+def _contains(key: str, part: str) -> bool:
+    """`part` occurs in `key` without cutting a number: "4090" is in "rtx4090", "b20" is not in "b200"."""
+    start = key.find(part)
+    while start >= 0:
+        end = start + len(part)
+        cuts_left = start > 0 and part[0].isdigit() and key[start - 1].isdigit()
+        cuts_right = end < len(key) and part[-1].isdigit() and key[end].isdigit()
+        if not (cuts_left or cuts_right):
+            return True
+        start = key.find(part, start + 1)
+    return False

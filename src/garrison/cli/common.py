@@ -9,34 +9,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from garrison.catalogue import Catalogue, load_catalogue
+from garrison.catalogue import Catalogue
 from garrison.catalogue.schema import QuantFormat
 from garrison.errors import InputError
-from garrison.modelspec import ModelSpec, load_model_spec
-from garrison.requirements import ModelRef
+from garrison.modelspec import ModelSpec
+from garrison.planner.model_refs import load_model_ref
+from garrison.sizing.formats import native_format
 
-
-def load_model(ref: ModelRef) -> tuple[str, ModelSpec]:
-    """(key, spec) for a catalogue id or a local folder / .gguf path."""
-    if ref.path is not None:
-        path = Path(ref.path).expanduser()
-        if not path.exists():
-            raise InputError(
-                f"models.path {ref.path}",
-                "no such file or folder",
-                "give a Hugging Face model folder (with config.json) or a .gguf file",
-            )
-        return str(ref.path), load_model_spec(str(path))
-    assert ref.id is not None
-    entry = load_catalogue().model(ref.id)
-    return entry.id, load_model_spec(entry.id)
+load_model = load_model_ref  # the CLI's name for it
 
 
 def resolve_quant(cat: Catalogue, spec: ModelSpec, quant: str, engine: str) -> QuantFormat:
     """`auto` means the checkpoint's own format (the GGUF file type for .gguf; Q4_K_M for llama.cpp)."""
     if quant == "auto":
         if spec.source == "gguf":
-            return cat.quant(spec.native_dtype)
+            return native_format(spec, cat)
         if engine == "llama.cpp" and spec.native_dtype in ("bf16", "fp16", "fp32"):
             return cat.quant("q4_k_m")
         return cat.quant(spec.native_dtype)

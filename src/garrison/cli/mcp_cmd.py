@@ -1,4 +1,4 @@
-"""`garrison mcp`: not yet built (owned by its issue's work)."""
+"""`garrison mcp`: serve Garrison's tools to MCP clients over stdio."""
 
 from __future__ import annotations
 
@@ -6,5 +6,11 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Adds nothing until the command is built."""
-    del app
+    """Adds `garrison mcp`."""
+
+    @app.command("mcp")
+    def mcp() -> None:
+        """MCP server on stdio: tools estimate, plan, tco, render, validate (optional `mcp` extra)."""
+        from garrison.mcp_server import serve_stdio
+
+        serve_stdio()

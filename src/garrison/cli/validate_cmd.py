@@ -1,10 +1,34 @@
-"""`garrison validate`: not yet built (owned by its issue's work)."""
+"""`garrison validate`: run the real validators over a bundle and print a table."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from garrison.validate import validate_bundle
 
 
 def register(app: typer.Typer) -> None:
-    """Adds nothing until the command is built."""
-    del app
+    """Add `garrison validate`."""
+
+    @app.command("validate")
+    def validate(
+        bundle: Path = typer.Argument(..., help="A bundle folder written by garrison render/plan."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    ) -> None:
+        """Check every artifact with its real tool (nginx, promtool, k8s schemas, shellcheck, nft ...)."""
+        report = validate_bundle(bundle)
+        if as_json:
+            typer.echo(report.to_json())
+        else:
+            rows = [(r.artifact, r.tool, r.status, r.detail) for r in report.results]
+            w0 = max(len(r[0]) for r in rows)
+            w1 = max(len(r[1]) for r in rows)
+            typer.echo(f"{'artifact':<{w0}}  {'tool':<{w1}}  result")
+            for a, t, s, d in rows:
+                typer.echo(f"{a:<{w0}}  {t:<{w1}}  {s}{': ' + d if d else ''}")
+            counts = {s: sum(1 for r in rows if r[2] == s) for s in ("ok", "failed", "missing", "skipped")}
+            typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+        if report.failed:
+            raise typer.Exit(1)

@@ -8,6 +8,10 @@ so the exact weight bytes are the sum of each tensor's `n_bytes`.
 
 from __future__ import annotations
 
+import math
+import mmap
+import re
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,92 @@ from garrison.modelspec.spec import MLA, LayerKind, LinearAttention, ModelSpec, 
 # llama.cpp's built-in sliding-window patterns when the file has no sliding_window_pattern key
 # (src/llama-model.cpp `hparams.set_swa_pattern(n)`: layer il slides unless il % n == n - 1).
 _SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "cohere2": 4}
+# llama.cpp gguf-split part names
+_SPLIT = re.compile(r"^(?P<stem>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.gguf$")
+
+
+# GGUF value type -> fixed size in bytes (gguf/constants.py GGUFValueType); 8 = string, 9 = array
+_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_MAX_DIMS = 8
+
+
+class _Walker:
+    """Bounds-checked walk over a GGUF header (layout: gguf-py docs/gguf.md) before GGUFReader.
+
+    GGUFReader trusts every length and count; a corrupted count makes it allocate without limit
+    (seen: 12 GB for a 0.5 MB file with one flipped byte). This walk touches only the header and
+    refuses any length that runs past the end of the file.
+    """
+
+    def __init__(self, data: bytes | mmap.mmap) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> int:
+        if n < 0 or self.pos + n > len(self.data):
+            raise ValueError(f"length {n} at offset {self.pos} runs past the end of the file")
+        start = self.pos
+        self.pos += n
+        return start
+
+    def u32(self) -> int:
+        return int(struct.unpack_from("<I", self.data, self.take(4))[0])
+
+    def u64(self) -> int:
+        return int(struct.unpack_from("<Q", self.data, self.take(8))[0])
+
+    def string(self) -> None:
+        self.take(self.u64())
+
+    def value(self, vtype: int, depth: int = 0) -> None:
+        if vtype in _SCALAR_SIZES:
+            self.take(_SCALAR_SIZES[vtype])
+        elif vtype == 8:
+            self.string()
+        elif vtype == 9 and depth < 4:
+            item, count = self.u32(), self.u64()
+            if item in _SCALAR_SIZES:
+                self.take(count * _SCALAR_SIZES[item])
+            elif count > len(self.data) - self.pos:  # every non-scalar item takes at least 1 byte
+                raise ValueError(f"array of {count} items cannot fit in the file")
+            else:
+                for _ in range(count):
+                    self.value(item, depth + 1)
+        else:
+            raise ValueError(f"unknown value type {vtype} at offset {self.pos}")
+
+    def header(self) -> None:
+        start = self.take(4)
+        if bytes(self.data[start : start + 4]) != b"GGUF":
+            raise ValueError("no GGUF magic")
+        if self.u32() not in (2, 3):
+            raise ValueError("unsupported GGUF version")
+        n_tensors, n_kv = self.u64(), self.u64()
+        if n_kv > len(self.data) or n_tensors > len(self.data):
+            raise ValueError("tensor or key count larger than the file")
+        for _ in range(n_kv):
+            self.string()
+            self.value(self.u32())
+        for _ in range(n_tensors):
+            self.string()
+            dims = self.u32()
+            if dims > _MAX_DIMS:
+                raise ValueError(f"tensor with {dims} dimensions")
+            shape = [self.u64() for _ in range(dims)]
+            ggml_type = self.u32()
+            self.take(8)  # data offset
+            block, type_size = gguf.GGML_QUANT_SIZES.get(gguf.GGMLQuantizationType(ggml_type), (0, 0))
+            if not block or math.prod(shape) // block * type_size > len(self.data):
+                raise ValueError(f"tensor of type {ggml_type} and shape {shape} does not fit in the file")
+
+
+def check_gguf_header(path: Path) -> None:
+    """Raise InputError unless every length in the GGUF header fits inside the file."""
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            _Walker(data).header()
+    except (OSError, ValueError, struct.error, OverflowError) as exc:
+        raise InputError("model", f"{path.name} is not a readable GGUF file ({exc})", _fix()) from None
 
 
 def _fix() -> str:
@@ -128,12 +218,18 @@ def spec_from_gguf(path: str | Path) -> ModelSpec:
     file = Path(path)
     if not file.is_file():
         raise InputError("model", f"{file} is not a file", "pass the path of a .gguf file")
+    split = _SPLIT.match(file.name)
+    if split is not None and split["i"] != "00001":  # metadata lives in the first part
+        part1 = file.with_name(f"{split['stem']}-00001-of-{split['n']}.gguf")
+        if part1.is_file():
+            file = part1
+    check_gguf_header(file)
     try:
         reader = gguf.GGUFReader(file, "r")
-    except (ValueError, OSError, KeyError, IndexError, TypeError) as exc:
+    except (ValueError, OSError, KeyError, IndexError, TypeError, OverflowError, struct.error) as exc:
         raise InputError("model", f"{file.name} is not a readable GGUF file ({exc})", _fix()) from None
-    arch_raw = reader.fields.get("general.architecture")
-    arch = arch_raw.contents() if arch_raw is not None else None
+    m = _Meta(reader, "")
+    arch = m.raw("general.architecture")
     if not isinstance(arch, str) or not arch:
         raise InputError("gguf: general.architecture", "missing", _fix())
     m = _Meta(reader, arch)
@@ -145,9 +241,36 @@ def spec_from_gguf(path: str | Path) -> ModelSpec:
         raise InputError(f"gguf: {where}", str(first.get("msg", "invalid value")), _fix()) from None
 
 
+def _split_tensors(reader: gguf.GGUFReader, m: _Meta, file: Path) -> tuple[set[str], int | None]:
+    """Tensor names and exact bytes over all parts of a split GGUF (llama.cpp gguf-split naming
+    `<stem>-0000i-of-0000n.gguf`, key `split.count`); bytes None when a part is missing."""
+    names = {t.name for t in reader.tensors}
+    total: int | None = sum(int(t.n_bytes) for t in reader.tensors)
+    count = m.int_("split.count", default=1, minimum=1)
+    match = _SPLIT.match(file.name)
+    if count <= 1 or match is None:
+        return names, total
+    for i in range(1, count + 1):
+        part = file.with_name(f"{match['stem']}-{i:05d}-of-{count:05d}.gguf")
+        if part == file:
+            continue
+        if not part.is_file():
+            total = None
+            continue
+        check_gguf_header(part)
+        try:
+            other = gguf.GGUFReader(part, "r")
+        except (ValueError, OSError, KeyError, IndexError, TypeError) as exc:
+            raise InputError("model", f"{part.name} is not a readable GGUF file ({exc})", _fix()) from None
+        names |= {t.name for t in other.tensors}
+        if total is not None:
+            total += sum(int(t.n_bytes) for t in other.tensors)
+    return names, total
+
+
 def _build(reader: gguf.GGUFReader, m: _Meta, file: Path) -> ModelSpec:
     arch = m.arch
-    names = {t.name for t in reader.tensors}
+    names, weight_bytes = _split_tensors(reader, m, file)
     hidden = m.int_("{arch}.embedding_length")
     n_layers = m.int_("{arch}.block_count")
     heads = m.int_("{arch}.attention.head_count")
@@ -233,7 +356,7 @@ def _build(reader: gguf.GGUFReader, m: _Meta, file: Path) -> ModelSpec:
         tie_word_embeddings="output.weight" not in names,
         max_context=context,
         mtp_layers=m.int_("{arch}.nextn_predict_layers", default=0, minimum=0),
-        weight_bytes_exact=sum(int(t.n_bytes) for t in reader.tensors),
+        weight_bytes_exact=weight_bytes,
         native_dtype=file_type or "gguf",
         quant_method="gguf",
         qk_norm=any(n.endswith("attn_q_norm.weight") for n in names),

@@ -68,7 +68,7 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
         raise InputError(field, "header is truncated", "re-download the file")
     try:
         header = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InputError(field, "header is not valid JSON", "re-download the file") from None
     if not isinstance(header, dict):
         raise InputError(field, "header is not a JSON object", "re-download the file")
@@ -107,8 +107,10 @@ def _load_json(path: Path, what: str) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(what, f"cannot read ({exc.strerror})", "check the path and permissions") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(what, f"not valid JSON ({exc})", "restore the original file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(
+            what, f"not valid JSON ({type(exc).__name__})", "restore the original file"
+        ) from None
     if not isinstance(data, dict):
         raise InputError(what, "is not a JSON object", "restore the original file")
     return data

@@ -14,6 +14,7 @@ are left out: under 0.1% of any model here.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 
 from garrison.modelspec.spec import ModelSpec
@@ -115,6 +116,7 @@ def _moe_layer(spec: ModelSpec) -> tuple[int, int, int, int]:
     return moe.num_experts * expert, moe.experts_per_token * expert, shared, router
 
 
+@functools.lru_cache(maxsize=512)  # specs are frozen; the planner asks for the same counts many times
 def param_counts(spec: ModelSpec) -> ParamCounts:
     """Count the parameters of `spec` by group, in total and per token."""
     h = spec.hidden_size

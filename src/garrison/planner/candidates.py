@@ -60,7 +60,11 @@ class Sized:
 
 
 def quant_choices(
-    spec: ModelSpec, device_gpu: GPU | None, quants: dict[str, QuantFormat], pinned: str | None
+    spec: ModelSpec,
+    device_gpu: GPU | None,
+    quants: dict[str, QuantFormat],
+    pinned: str | None,
+    gguf_native: QuantFormat | None = None,
 ) -> list[tuple[QuantFormat, str]]:
     """(format, engine) pairs worth trying on a device, native format first."""
 
@@ -68,7 +72,7 @@ def quant_choices(
         return quants.get(name.lower())
 
     if spec.source == "gguf":
-        fmt = q(spec.native_dtype) or q("q4_k_m")
+        fmt = gguf_native or q(spec.native_dtype)
         return [(fmt, "llama.cpp")] if fmt else []
     native = q(spec.native_dtype) or q("bf16")
     out: list[tuple[QuantFormat, str]] = []
@@ -121,10 +125,11 @@ def enumerate_options(
     allowed_engines: tuple[str, ...],
     max_per_server: int,
     per_chassis: Callable[[GPU], int],
+    gguf_native: QuantFormat | None = None,
 ) -> Iterator[Option]:
     """All device x count x format x engine combinations for one model."""
     for gpu in gpus:
-        for fmt, engine in quant_choices(spec, gpu, quants, pinned_quant):
+        for fmt, engine in quant_choices(spec, gpu, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
                 if engine == "sglang" and "vllm" in allowed_engines:
                     engine = "vllm"
@@ -137,7 +142,7 @@ def enumerate_options(
                     continue
                 yield Option(model_key, spec, fmt, engine, gpu, None, tp * pp, tp, pp)
     for cpu in cpus:
-        for fmt, engine in quant_choices(spec, None, quants, pinned_quant):
+        for fmt, engine in quant_choices(spec, None, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
                 continue
             for sockets in (1, 2):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from garrison import __version__
 from garrison.catalogue import Catalogue
 from garrison.catalogue.schema import CPU, GPU
+from garrison.cost.parameters import CostParameters
 from garrison.design import (
     Alternative,
     Costs,
@@ -23,15 +24,18 @@ from garrison.modelspec.spec import ModelSpec
 from garrison.planner.bom import ServerPlan, build_servers, gateway_servers, gpus_per_chassis
 from garrison.planner.candidates import DEFAULT_TARGETS_MS, Sized, enumerate_options, size_option
 from garrison.planner.load import LoadTarget, derive_load
+from garrison.planner.simulated import SimulatedSizing, simulate_sizing
 from garrison.planner.tables import ServerParts, server_parts, usage_profiles
 from garrison.requirements import ModelRef, Requirements, UseCase
 from garrison.sizing.efficiency import DEFAULT_EFFICIENCY, Efficiency
+from garrison.sizing.formats import native_format
 from garrison.sizing.weights import weight_bytes
 
 HOURS_PER_YEAR = 8760
 _COUNTER: dict[str, int] = {}  # candidates evaluated by the current plan() call (reported in Design.extra)
-MAINTENANCE_FRACTION = 0.08  # support contracts and spares: 5-10% of hardware price a year (assumption)
-DEPRECIATION_YEARS = 3
+# The same maintenance and depreciation assumptions as `garrison tco` (garrison.cost.parameters)
+MAINTENANCE_FRACTION = CostParameters().maintenance_pct_per_year / 100
+DEPRECIATION_YEARS = CostParameters().depreciation_years
 
 ModelLoader = Callable[[ModelRef], tuple[str, ModelSpec]]
 
@@ -53,12 +57,27 @@ def _annual_power_usd(server: Server, req: Requirements) -> float:
     )
 
 
-def _host_cpu(cat: Catalogue, parts: ServerParts, small: bool = False) -> CPU:
-    wanted = parts.host_cpu_small if small else parts.host_cpu
-    if wanted in cat.cpus:
-        return cat.cpus[wanted]
-    epycs = sorted((c for c in cat.cpus.values() if c.vendor == "amd"), key=lambda c: c.cores)
-    return epycs[0] if epycs else next(iter(cat.cpus.values()))
+# Host cores an inference server wants per GPU: the engine's API server, tokenisation, scheduler and
+# sampler run on the CPU (vLLM's guidance is a few physical cores per GPU); 8 leaves room for the OS,
+# exporters and the data loader, with a floor of 16 cores per server.
+HOST_CORES_PER_GPU = 8
+HOST_CORES_MIN = 16
+
+
+def _host_cpu(
+    cat: Catalogue, parts: ServerParts, small: bool = False, gpus: int = 0, sockets: int = 1
+) -> CPU:
+    """The cheapest server CPU with enough cores for the GPUs (`small`: the gateway's default part)."""
+    if small and parts.host_cpu_small in cat.cpus:
+        return cat.cpus[parts.host_cpu_small]
+    need = max(HOST_CORES_MIN, HOST_CORES_PER_GPU * gpus)
+    server = [c for c in cat.cpus.values() if c.vendor in ("amd", "intel") and c.sockets_max >= 2 and c.price]
+    fit = [c for c in server if c.cores * sockets >= need]
+    if fit:
+        return min(fit, key=lambda c: (c.price.low_usd if c.price else 0.0, c.cores))
+    if server:
+        return max(server, key=lambda c: c.cores)
+    return next(iter(cat.cpus.values()))
 
 
 def _rank(
@@ -72,8 +91,13 @@ def _rank(
 ) -> Ranked:
     opt = s.option
     model_bytes = weight_bytes(opt.spec, param_counts(opt.spec), opt.fmt).total
-    cpu = opt.cpu or _host_cpu(cat, parts)
     sockets = opt.sockets if opt.cpu else (2 if opt.gpus_per_replica >= 4 else 1)
+    gpus_in_server = (
+        min(s.total_gpus, gpus_per_chassis(opt.gpu, parts) if opt.gpu else 0)
+        if opt.pp == 1
+        else gpus_per_chassis(opt.gpu, parts)
+    )
+    cpu = opt.cpu or _host_cpu(cat, parts, gpus=gpus_in_server, sockets=sockets)
     plan_ = build_servers(
         name=f"{uc.name}-{opt.gpu.id if opt.gpu else opt.cpu.id if opt.cpu else 'host'}",
         gpu=opt.gpu,
@@ -200,11 +224,20 @@ def _recommend(uc: UseCase, cat: Catalogue) -> list[str]:
 def plan(
     req: Requirements,
     *,
-    catalogue: Catalogue,
-    load_model: ModelLoader,
+    catalogue: Catalogue | None = None,
+    load_model: ModelLoader | None = None,
     efficiency: Efficiency = DEFAULT_EFFICIENCY,
+    simulate: bool = True,
 ) -> Design:
     """Pick, for every use case and model, the cheapest deployment that fits and meets its targets."""
+    if catalogue is None:
+        from garrison.catalogue import load_catalogue
+
+        catalogue = load_catalogue()
+    if load_model is None:
+        from garrison.planner.model_refs import load_model_ref
+
+        load_model = load_model_ref
     cat = catalogue
     _COUNTER.clear()
     parts = server_parts()
@@ -257,8 +290,13 @@ def plan(
                 escalations.append(_no_fit_escalation(uc, key, sized_all))
                 continue
             best = ranked[0]
+            sim = _simulate(uc, best, load, efficiency) if simulate else None
+            if sim is not None and sim.replicas != best.sized.replicas:
+                best = _rank(
+                    replace(best.sized, replicas=sim.replicas), req, uc, cat, parts, horizon_years, owned
+                )
             chosen.append(best)
-            deployments.append(_deployment(uc, key, best, ranked, load, cat, req))
+            deployments.append(_deployment(uc, key, best, ranked, load, cat, req, sim))
     servers = [r.servers.server for r in chosen]
     any_ha = any(uc.high_availability for uc in req.use_cases)
     gw = gateway_servers(_host_cpu(cat, parts, small=True), any_ha, parts)
@@ -342,6 +380,7 @@ def _evaluate(
         req.hardware.allowed_engines,
         req.hardware.max_gpus_per_server,
         lambda g: gpus_per_chassis(g, parts),
+        native_format(spec, cat) if spec.source == "gguf" else None,
     ):
         s = size_option(
             opt,
@@ -372,6 +411,22 @@ def _evaluate(
     return ranked, sized_all
 
 
+def _simulate(uc: UseCase, best: Ranked, load: LoadTarget, eff: Efficiency) -> SimulatedSizing | None:
+    d_ttft, d_itl = DEFAULT_TARGETS_MS.get(uc.kind, (None, None))
+    s = best.sized
+    rpm = load.design_rpm if load.design_rpm > 0 else s.rps_per_replica * s.replicas * 60
+    return simulate_sizing(
+        s,
+        rate_rpm=rpm,
+        input_tokens=load.input_tokens,
+        output_tokens=load.output_tokens,
+        ttft_target_ms=uc.latency.ttft_p95_ms if uc.latency.ttft_p95_ms is not None else d_ttft,
+        itl_target_ms=uc.latency.itl_p95_ms if uc.latency.itl_p95_ms is not None else d_itl,
+        min_replicas=2 if uc.high_availability else 1,
+        eff=eff,
+    )
+
+
 def _deployment(
     uc: UseCase,
     key: str,
@@ -380,6 +435,7 @@ def _deployment(
     load: LoadTarget,
     cat: Catalogue,
     req: Requirements,
+    sim: SimulatedSizing | None = None,
 ) -> Deployment:
     s = best.sized
     o = s.option
@@ -407,6 +463,10 @@ def _deployment(
             break
     plat = cat.platforms.get(o.engine)
     image = f"{plat.image}:{plat.image_tag}" if plat and plat.image else o.engine
+    if o.engine == "llama.cpp" and (o.gpu is None or o.gpu.vendor != "nvidia"):
+        # llama.cpp publishes per-backend images: server-cuda-bN, server-rocm-bN and plain server-bN (CPU)
+        backend = "rocm-" if o.gpu is not None and o.gpu.vendor == "amd" else ""
+        image = image.replace("server-cuda-", f"server-{backend}")
     d_ttft, d_itl = DEFAULT_TARGETS_MS.get(uc.kind, (None, None))
     reasons = _engine_reasons(best, cat, uc)
     reasons.insert(
@@ -422,7 +482,7 @@ def _deployment(
     )
     rpm = load.design_rpm
     if rpm <= 0:  # sized from stated concurrency: report the rate that concurrency carries
-        rpm = s.rps_per_replica * s.replicas * 60
+        rpm = sim.rate_rpm if sim else s.rps_per_replica * s.replicas * 60
     return Deployment(
         use_case=uc.name,
         kind=uc.kind,
@@ -460,8 +520,9 @@ def _deployment(
                 "gpus": s.total_gpus,
             }
         ),
-        triggers=_triggers(best),
-        reasons=tuple(reasons),
+        load_curve=sim.curve if sim else (),
+        triggers=sim.triggers if sim else _triggers(best),
+        reasons=tuple(reasons) + (sim.notes if sim else ()),
         alternatives=tuple(alts),
     )
 

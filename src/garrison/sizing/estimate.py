@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
 from garrison.design import Estimate, MemoryBreakdown, Range
@@ -201,8 +201,11 @@ def estimate(
     kv_free = max(0.0, mem.kv)
     per_token_at_max = layout.effective_bytes_per_token(max_len)
     kv_tokens = int(kv_free / per_token_at_max) if per_token_at_max > 0 else 0
-    if engine == "llama.cpp":
-        kv_tokens = max_len if sized.fits else 0  # n_ctx is what llama.cpp allocates
+    if engine == "llama.cpp" and sized.fits:
+        # llama.cpp allocates exactly n_ctx tokens of KV at start; the rest of the device stays free
+        kv_tokens = max_len
+        allocated = layout.bytes_per_seq(max_len)
+        mem = replace(mem, kv=allocated, budget=mem.weights + mem.activations + mem.runtime + allocated)
     max_conc = kv_tokens / max_len if max_len else 0.0
     seq_len = opts.input_len + opts.output_len
     seq_bytes = layout.bytes_per_seq(seq_len)
@@ -214,7 +217,7 @@ def estimate(
             conc = min(mns, max(1, max_len // seq_len))
     conc = max(1, conc)
     if gpu is not None:
-        device = Device.from_gpu(gpu, fmt, eff)
+        device = Device.from_gpu(gpu, fmt, eff, engine)
     else:
         assert cpu is not None
         device = Device.from_cpu(cpu, opts.sockets, eff)
@@ -344,7 +347,7 @@ def step_model_for(
     """The step-time model behind an estimate, for the batching simulator (one replica)."""
     counts = param_counts(spec)
     device = (
-        Device.from_gpu(gpu, fmt, efficiency)
+        Device.from_gpu(gpu, fmt, efficiency, est.engine)
         if gpu is not None
         else Device.from_cpu(cpu, sockets, efficiency)
         if cpu is not None

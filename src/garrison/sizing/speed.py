@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
@@ -40,13 +41,17 @@ class Device:
     link_latency_s: float
 
     @staticmethod
-    def from_gpu(gpu: GPU, fmt: QuantFormat, eff: Efficiency) -> Device:
+    def from_gpu(gpu: GPU, fmt: QuantFormat, eff: Efficiency, engine: str = "vllm") -> Device:
         nvlink = gpu.interconnect.kind in ("nvlink", "infinity-fabric", "unified")
+        if engine == "llama.cpp":  # GGUF: dequantise to fp16 and run fp16/bf16-rate GEMMs
+            bw_eff, flops = eff.llamacpp_gpu_bw, gpu.bf16_dense_tflops * 1e12 * eff.llamacpp_gpu_compute
+        else:
+            bw_eff, flops = eff.gpu_bw, peak_tflops(gpu, fmt) * 1e12 * eff.gpu_compute
         return Device(
             kind="gpu",
             name=gpu.id,
-            mem_bw_bytes_s=gpu.mem_bw_gbps * 1e9 * eff.gpu_bw,
-            flops_s=peak_tflops(gpu, fmt) * 1e12 * eff.gpu_compute,
+            mem_bw_bytes_s=gpu.mem_bw_gbps * 1e9 * bw_eff,
+            flops_s=flops,
             link_bytes_s=gpu.interconnect.bw_gbps_per_direction * 1e9 * eff.link_bw,
             link_latency_s=(eff.allreduce_latency_us_nvlink if nvlink else eff.allreduce_latency_us_pcie)
             * 1e-6,
@@ -106,7 +111,17 @@ class RooflineStepModel:
             return 0.0
         moe_layers = self.spec.num_layers - moe.first_dense_layers
         touched = experts_touched(moe.num_experts, moe.experts_per_token, tokens)
-        return moe_layers * touched * expert_bytes(self.spec, self.fmt)
+        return moe_layers * touched * self._expert_bytes_one
+
+    @functools.cached_property
+    def _expert_bytes_one(self) -> float:
+        return expert_bytes(self.spec, self.fmt)
+
+    @functools.cached_property
+    def _dense_weight_bytes(self) -> float:
+        """Weights every step reads: all but the embedding table, vision tower and routed experts."""
+        w = self.weights
+        return w.total - w.embedding - w.vision - self._routed_bytes_total()
 
     def _routed_bytes_total(self) -> float:
         moe = self.spec.moe
@@ -118,9 +133,13 @@ class RooflineStepModel:
             * expert_bytes(self.spec, self.fmt)
         )
 
-    def _attention_layers(self) -> tuple[int, int, int]:
+    @functools.cached_property
+    def _layer_counts(self) -> tuple[int, int, int]:
         kinds = self.spec.layer_kinds
         return kinds.count("full") + kinds.count("mla"), kinds.count("sliding"), kinds.count("linear")
+
+    def _attention_layers(self) -> tuple[int, int, int]:
+        return self._layer_counts
 
     def _attn_dim(self) -> float:
         """Per-head width that one (query, key) pair costs in QK^T plus AV."""
@@ -141,9 +160,7 @@ class RooflineStepModel:
             return 0.0
         spec, tp = self.spec, self.tp
         # --- bytes read per GPU ---
-        dense_weights = self.weights.total - self.weights.embedding - self.weights.vision
-        dense_weights -= self._routed_bytes_total()
-        weight_bytes = (dense_weights + self._expert_bytes_step(tokens)) / tp
+        weight_bytes = (self._dense_weight_bytes + self._expert_bytes_step(tokens)) / tp
         kv = self.kv
         ctx_avg = decode_context_tokens / decode_seqs if decode_seqs else 0.0
         kv_bytes = (

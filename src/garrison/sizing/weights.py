@@ -61,7 +61,7 @@ def weight_bytes(spec: ModelSpec, counts: ParamCounts, fmt: QuantFormat) -> Weig
     # Multi-token-prediction layers stay on disk: engines load them only when speculative decoding
     # with MTP is switched on (vLLM skips `model.layers.<n>` beyond num_hidden_layers otherwise).
     layer_params = counts.total - counts.embedding - counts.lm_head - counts.vision - counts.mtp
-    if spec.weight_bytes_exact is not None and fmt.id in (spec.native_dtype, "auto"):
+    if spec.weight_bytes_exact is not None and fmt.id.lower() in (spec.native_dtype.lower(), "auto"):
         # the files are the truth: spread their exact total in proportion to the counted params
         scale = spec.weight_bytes_exact / max(1.0, counts.total)
         return WeightBytes(

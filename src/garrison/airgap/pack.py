@@ -1,0 +1,507 @@
+"""`pack`: everything a design needs in one verifiable set of files, optionally split into volumes.
+
+Order matters for "nothing half-written": every input is resolved (models, wheelhouse, bundle)
+before the output folder is touched. Then pieces are copied one by one, each written atomically
+and recorded in a progress file, so an interrupted pack continues where it stopped.
+`manifest.json` is written last: its presence marks a complete pack."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from garrison import __version__
+from garrison.airgap import images as img
+from garrison.airgap import sources as src
+from garrison.airgap.manifest import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    STATE_NAME,
+    FileEntry,
+    ImageEntry,
+    Manifest,
+    ModelEntry,
+    Piece,
+    Role,
+    manifest_text,
+    sign_bytes,
+)
+from garrison.airgap.progress import Reporter, Silent
+from garrison.airgap.streamio import copy_range_hashed, hash_into, sha256_file, write_atomic
+from garrison.design import Design
+from garrison.errors import InputError
+from garrison.requirements import Requirements
+
+STAGING = ".garrison-staging"
+OWNED_TOP = ("models", "images", "wheelhouse", "bundle", "README-AIRGAP.txt", STAGING)
+_VOL_DIR = re.compile(r"^vol\d{3}$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes in '4G', '700M', '1.5GiB' or a plain byte count (K/M/G/T are binary, 1024-based)."""
+    if isinstance(text, int):
+        value = text
+    else:
+        m = _SIZE.match(text)
+        if not m:
+            raise InputError("--volume-size", f"{text!r} is not a size", "write it like 4G, 700M or 1048576")
+        value = int(float(m.group(1)) * 1024 ** " kmgt".index(m.group(2).lower() or " "))
+    if value < 1024 * 1024:
+        raise InputError("--volume-size", f"{value} bytes is too small", "use at least 1M")
+    return value
+
+
+@dataclass(frozen=True)
+class PackInput:
+    """What the source file asks for."""
+
+    name: str
+    design: Design | None
+    wants: tuple[src.ModelWant, ...]
+    engine_images: tuple[str, ...]
+    base_dir: Path
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One logical file to pack: from a file on disk or from bytes in memory."""
+
+    path: str
+    role: Role
+    size: int
+    origin: dict[str, str] = field(default_factory=dict)
+    source: Path | None = None
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class PackResult:
+    """Where the pack is, its manifest, and how much work this run did."""
+
+    out_dir: Path
+    manifest: Manifest
+    pieces_reused: int
+    bytes_written: int
+
+
+def _validation_error(source: Path, e: ValidationError) -> InputError:
+    err = e.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return InputError(f"{source}:{loc}" if loc else str(source), err["msg"], "fix that field and run again")
+
+
+def load_input(source: Path) -> PackInput:
+    """Read a design.json or a requirements YAML; requirements are planned when the planner exists."""
+    if not source.is_file():
+        raise InputError(str(source), "no such file", "give a requirements YAML or a design.json")
+    try:
+        raw = (
+            json.loads(source.read_text()) if source.suffix == ".json" else yaml.safe_load(source.read_text())
+        )
+    except (ValueError, yaml.YAMLError) as e:
+        raise InputError(str(source), f"cannot parse it ({str(e).splitlines()[0]})", "fix the syntax") from e
+    if not isinstance(raw, dict):
+        raise InputError(
+            str(source), "expected a mapping at the top level", "give a requirements YAML or design.json"
+        )
+    notes: list[str] = []
+    design: Design | None = None
+    try:
+        if "deployments" in raw:
+            design = Design.model_validate(raw)
+        else:
+            req = Requirements.model_validate(raw)
+            plan = getattr(_optional_module("garrison.planner"), "plan", None)
+            if callable(plan):
+                design = plan(req)
+            else:
+                notes.append(
+                    "the planner is not available: packed the models the requirements name, no images"
+                )
+                wants = _wants_from_requirements(req, notes)
+                return PackInput(
+                    req.organisation.name, None, wants, (), source.parent.resolve(), tuple(notes)
+                )
+    except ValidationError as e:
+        raise _validation_error(source, e) from e
+    assert design is not None
+    wants_d: dict[tuple[str | None, str | None, str], src.ModelWant] = {}
+    for d in design.deployments:
+        w = (
+            src.ModelWant(d.model_path, path=d.model_path)
+            if d.model_path
+            else src.ModelWant(d.model_id, repo_id=src.catalogue_repo_id(d.model_id))
+        )
+        wants_d.setdefault((w.path, w.repo_id, w.ref), w)
+    engine_images = tuple(sorted({d.engine_image for d in design.deployments if d.engine_image}))
+    return PackInput(
+        design.name, design, tuple(wants_d.values()), engine_images, source.parent.resolve(), tuple(notes)
+    )
+
+
+def _optional_module(name: str) -> object:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _wants_from_requirements(req: Requirements, notes: list[str]) -> tuple[src.ModelWant, ...]:
+    out: dict[tuple[str | None, str], src.ModelWant] = {}
+    for uc in req.use_cases:
+        for ref in uc.model_refs():
+            if ref.path:
+                out.setdefault((ref.path, ref.path), src.ModelWant(ref.path, path=ref.path))
+            elif ref.recommend:
+                notes.append(
+                    f"use case {uc.name}: `recommend` needs the planner to choose a model; not packed"
+                )
+            elif ref.id:
+                out.setdefault((None, ref.id), src.ModelWant(ref.id, repo_id=src.catalogue_repo_id(ref.id)))
+    return tuple(out.values())
+
+
+def resolve_models(
+    inp: PackInput, model_sources: Sequence[Path], download: bool, reporter: Reporter
+) -> list[src.ResolvedModel]:
+    """Every model located, or one InputError listing all that are missing and how to provide them."""
+    found: list[src.ResolvedModel] = []
+    missing: list[src.ModelWant] = []
+    for want in inp.wants:
+        m = src.resolve(want, inp.base_dir, list(model_sources))
+        if m is None:
+            missing.append(want)
+        else:
+            found.append(m)
+    if missing and download:
+        still: list[src.ModelWant] = []
+        for want in missing:
+            if want.repo_id:
+                reporter.note(f"downloading {want.repo_id} from the Hugging Face Hub (this uses the network)")
+                found.append(src.download(want, None))
+            else:
+                still.append(want)
+        missing = still
+    if missing:
+        listed = ", ".join(
+            f"{w.ref}" + (f" ({w.repo_id})" if w.repo_id and w.repo_id != w.ref else "") for w in missing
+        )
+        raise InputError(
+            "models",
+            f"not found on this machine: {listed}",
+            "pass --model-source DIR holding the model folder, a Hugging Face cache (models--org--name) "
+            "or the "
+            ".gguf file; or run pack with --download on a connected machine. Nothing was written",
+        )
+    return found
+
+
+def _model_items(models: list[src.ResolvedModel]) -> tuple[list[Item], list[ModelEntry]]:
+    items: list[Item] = []
+    entries: list[ModelEntry] = []
+    used: set[str] = set()
+    for m in models:
+        name = m.packed_name
+        k = 2
+        while name in used:
+            name, k = f"{m.packed_name}-{k}", k + 1
+        used.add(name)
+        base = f"models/{name}"
+        for rel, path in m.files:
+            logical = base if m.kind == "gguf" else f"{base}/{rel}"
+            items.append(Item(logical, "model", path.stat().st_size, dict(m.origin), source=path))
+        entries.append(ModelEntry(name=name, path=base, kind=m.kind, origin=dict(m.origin)))
+    return items, entries
+
+
+def _render_bundle(design: Design | None, notes: list[str]) -> dict[str, str]:
+    if design is None:
+        return {}
+    render = getattr(_optional_module("garrison.render"), "render_bundle", None)
+    if not callable(render):
+        notes.append("garrison.render.render_bundle is not available: bundle/ not included")
+        return {}
+    files = render(design)
+    return {str(k): v if isinstance(v, str) else str(v) for k, v in dict(files).items()}
+
+
+def _readme(name: str, complete: bool) -> bytes:
+    text = f"""Garrison air-gap pack: {name}
+
+On the isolated machine (Garrison itself installs from wheelhouse/):
+  python3 -m venv /opt/garrison && /opt/garrison/bin/pip install --no-index --find-links wheelhouse garrison
+  garrison airgap verify . --trust signer.pub
+  garrison airgap install . --models-dir /srv/models
+
+Every file is listed in manifest.json with its size and SHA-256.
+"""
+    if not complete:
+        text += "\nThis pack is INCOMPLETE: see images/SAVE-IMAGES.sh and manifest.json.\n"
+    return text.encode()
+
+
+def plan_pieces(items: Sequence[Item], volume_size: int | None) -> list[Piece]:
+    """Lay files into volumes in order, splitting a file where a volume fills (sha256 filled later)."""
+    pieces: list[Piece] = []
+    vol, room = 1, volume_size or 0
+    for it in items:
+        if volume_size is None:
+            pieces.append(Piece(stored=it.path, file=it.path, offset=0, size=it.size, sha256=""))
+            continue
+        parts: list[tuple[int, int, int]] = []
+        off = 0
+        while True:
+            if room == 0:
+                vol, room = vol + 1, volume_size
+            n = min(room, it.size - off)
+            parts.append((vol, off, n))
+            off += n
+            room -= n
+            if off >= it.size:
+                break
+        for k, (v, o, n) in enumerate(parts):
+            suffix = "" if len(parts) == 1 else f".part{k:03d}"
+            pieces.append(
+                Piece(
+                    stored=f"vol{v:03d}/{it.path}{suffix}",
+                    file=it.path,
+                    offset=o,
+                    size=n,
+                    sha256="",
+                    volume=v,
+                )
+            )
+    return pieces
+
+
+def _identity(it: Item) -> str:
+    """What must not change for a finished piece to be reused on resume."""
+    if it.data is not None:
+        return "data:" + hashlib.sha256(it.data).hexdigest()
+    assert it.source is not None
+    st = it.source.stat()
+    return f"{it.source}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _prepare_out_dir(out_dir: Path, force: bool) -> dict[str, dict[str, str]]:
+    """Check the output folder and return the progress state of an interrupted pack ({} if new)."""
+    state_path = out_dir / STATE_NAME
+    if not out_dir.exists():
+        return {}
+    if not out_dir.is_dir():
+        raise InputError(str(out_dir), "exists and is not a folder", "pick another --out")
+    if force:
+        for entry in out_dir.iterdir():
+            if entry.name in (*OWNED_TOP, MANIFEST_NAME, SIGNATURE_NAME, STATE_NAME) or _VOL_DIR.match(
+                entry.name
+            ):
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        return {}
+    if state_path.is_file():
+        try:
+            state = json.loads(state_path.read_text())
+            return {str(k): dict(v) for k, v in state.get("pieces", {}).items()}
+        except (ValueError, AttributeError, TypeError):
+            return {}
+    if (out_dir / MANIFEST_NAME).is_file():
+        raise InputError(
+            str(out_dir),
+            "already holds a finished pack",
+            "check it with `garrison airgap verify`, or pass --force to pack again",
+        )
+    if any(out_dir.iterdir()):
+        raise InputError(
+            str(out_dir), "is not empty and holds no Garrison pack", "pick an empty --out folder"
+        )
+    return {}
+
+
+def _stage_images(
+    refs: Sequence[str], out_dir: Path, image_dir: Path | None, reporter: Reporter
+) -> tuple[list[Item], list[ImageEntry], list[str]]:
+    """Archive every image (runtime or --image-dir); the rest become commands for a connected machine."""
+    items: list[Item] = []
+    entries: list[ImageEntry] = []
+    reasons: list[str] = []
+    runtime: str | None = None
+    runtime_checked = False
+    unsaved: list[str] = []
+    for ref in refs:
+        saved = img.from_archive_dir(ref, image_dir) if image_dir else None
+        if saved is None:
+            if not runtime_checked:
+                runtime, runtime_checked = img.detect_runtime(), True
+            if runtime:
+                staged = out_dir / STAGING / "images" / img.archive_name(ref)
+                reporter.note(f"saving image {ref} with {runtime}")
+                saved = img.save_image(runtime, ref, staged)
+        if saved is None or saved.archive is None:
+            unsaved.append(ref)
+            entries.append(
+                ImageEntry(ref=ref, digest=img._digest_of(ref), note="not saved: no container runtime here")
+            )
+            continue
+        logical = f"images/{img.archive_name(ref)}"
+        origin = {"kind": "image", "image": ref, "digest": saved.digest, "saved_with": saved.saved_with}
+        items.append(Item(logical, "image", saved.archive.stat().st_size, origin, source=saved.archive))
+        entries.append(
+            ImageEntry(
+                ref=ref, digest=saved.digest, archive=logical, saved_with=saved.saved_with, note=saved.note
+            )
+        )
+    if unsaved:
+        script = img.connected_side_script(unsaved).encode()
+        items.append(Item("images/SAVE-IMAGES.sh", "doc", len(script), data=script))
+        reasons.append(
+            f"{len(unsaved)} image(s) not saved (no docker, podman or skopeo here): "
+            "run images/SAVE-IMAGES.sh on a "
+            "connected machine, then pack again with --image-dir garrison-images"
+        )
+    return items, entries, reasons
+
+
+def pack(
+    source: Path,
+    out_dir: Path,
+    model_sources: Sequence[Path] = (),
+    volume_size: int | str | None = None,
+    sign_key: Path | None = None,
+    *,
+    wheelhouse: bool = True,
+    download: bool = False,
+    image_dir: Path | None = None,
+    python_version: str | None = None,
+    platform: str | None = None,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> PackResult:
+    """Pack the models, images, wheelhouse and bundle that `source` (requirements or design) needs."""
+    rep = reporter or Silent()
+    vsize = parse_size(volume_size) if volume_size is not None else None
+    inp = load_input(source)
+    notes = list(inp.notes)
+    models = resolve_models(inp, model_sources, download, rep)
+    for m in models:
+        notes.extend(m.notes)
+    bundle = _render_bundle(inp.design, notes)
+    refs = sorted({*inp.engine_images, *img.images_in_files(bundle)})
+    wheels: list[Path] = []
+    if wheelhouse:
+        rep.note("building the wheelhouse (Garrison + dependencies; cached after the first time)")
+        from garrison.airgap.wheelhouse import build_wheelhouse
+
+        wheels = build_wheelhouse(python_version, platform)
+    if sign_key is not None and not sign_key.is_file():
+        raise InputError(
+            str(sign_key), "no such key file", "make one with `garrison airgap keygen --out NAME`"
+        )
+
+    # -- from here on the output folder is written --------------------------------------------
+    state = _prepare_out_dir(out_dir, force)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(out_dir / STATE_NAME, json.dumps({"pieces": state}).encode())
+
+    items, model_entries = _model_items(models)
+    img_items, image_entries, reasons = _stage_images(refs, out_dir, image_dir, rep)
+    items += img_items
+    for w in wheels:
+        items.append(Item(f"wheelhouse/{w.name}", "wheel", w.stat().st_size, {"kind": "wheel"}, source=w))
+    for path, text in sorted(bundle.items()):
+        data = text.encode()
+        items.append(Item(f"bundle/{path}", "bundle", len(data), data=data))
+    complete = not reasons
+    readme = _readme(inp.name, complete)
+    items.append(Item("README-AIRGAP.txt", "doc", len(readme), data=readme))
+    items.sort(key=lambda i: i.path)
+
+    pieces = plan_pieces(items, vsize)
+    by_file: dict[str, list[Piece]] = {}
+    for p in pieces:
+        by_file.setdefault(p.file, []).append(p)
+    total = sum(i.size for i in items)
+    rep.start("packing", total)
+    reused = written = 0
+    done_pieces: list[Piece] = []
+    files: list[FileEntry] = []
+    for it in items:
+        ident = _identity(it)
+        whole = hashlib.sha256()
+        src_path = it.source
+        if it.data is not None:
+            src_path = out_dir / STAGING / "data" / it.path
+            write_atomic(src_path, it.data)
+        assert src_path is not None
+        for p in by_file[it.path]:
+            dst = out_dir / p.stored
+            prev = state.get(p.stored)
+            if prev and prev.get("identity") == ident and dst.is_file() and dst.stat().st_size == p.size:
+                hash_into(src_path, p.offset, p.size, whole)
+                digest = prev["sha256"]
+                reused += 1
+                rep.advance(p.size)
+            else:
+                digest = copy_range_hashed(src_path, dst, p.offset, p.size, whole, rep.advance)
+                written += p.size
+                state[p.stored] = {"identity": ident, "sha256": digest}
+                write_atomic(out_dir / STATE_NAME, json.dumps({"pieces": state}).encode())
+            done_pieces.append(p.model_copy(update={"sha256": digest}))
+        files.append(
+            FileEntry(path=it.path, size=it.size, sha256=whole.hexdigest(), role=it.role, origin=it.origin)
+        )
+    rep.finish()
+
+    # pieces from an earlier, differently split attempt that this layout no longer uses
+    keep = {p.stored for p in pieces}
+    for stale in set(state) - keep:
+        (out_dir / stale).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / STAGING, ignore_errors=True)
+
+    lint = _lint_bundle(bundle)
+    manifest = Manifest(
+        garrison_version=__version__,
+        name=inp.name,
+        complete=complete,
+        incomplete_reasons=tuple(reasons),
+        volume_size=vsize,
+        volumes=max((p.volume for p in pieces), default=0),
+        files=tuple(files),
+        pieces=tuple(done_pieces),
+        models=tuple(model_entries),
+        images=tuple(image_entries),
+        wheelhouse_requirement=f"garrison=={__version__}" if wheels else "",
+        bundle=bool(bundle),
+        offline_findings=tuple(lint),
+        notes=tuple(notes),
+    )
+    sig = out_dir / SIGNATURE_NAME
+    if sign_key is not None:
+        write_atomic(sig, sign_bytes(manifest.canonical_bytes(), sign_key))
+    else:
+        sig.unlink(missing_ok=True)
+    write_atomic(out_dir / MANIFEST_NAME, manifest_text(manifest))
+    (out_dir / STATE_NAME).unlink(missing_ok=True)
+    for n in notes:
+        rep.note(n)
+    return PackResult(out_dir, manifest, reused, written)
+
+
+def _lint_bundle(bundle: dict[str, str]) -> list[str]:
+    if not bundle:
+        return []
+    from garrison.airgap.offline_lint import lint_files
+
+    return [f.one_line() for f in lint_files(bundle)]
+
+
+__all__ = ["PackResult", "load_input", "pack", "parse_size", "plan_pieces", "sha256_file"]

@@ -1,0 +1,206 @@
+"""The template context: every number a template prints, derived from the Design once (pure)."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from garrison.design import Deployment, Design
+from garrison.render import engines
+from garrison.render.alerts import Alert, design_alerts
+from garrison.render.images import engine_image, support_image
+
+
+def slug(text: str) -> str:
+    """A DNS-1123 label from free text (lower case, dashes, at most 40 characters)."""
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return (s or "garrison")[:40].rstrip("-")
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One engine replica as a compose service."""
+
+    service: str
+    gpu_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    """What the templates need about one deployment."""
+
+    d: Deployment
+    model_file: str  # folder or .gguf under /models
+    name: str  # DNS-safe use-case name: k8s object names, compose services, Prometheus job
+    image: str
+    entrypoint: tuple[str, ...]
+    args: tuple[str, ...]
+    env: dict[str, str]
+    port: int
+    health_path: str
+    metrics_path: str | None
+    metrics: engines.EngineMetrics
+    replicas: tuple[Replica, ...]
+    read_only_root: bool
+    route: str  # gateway path prefix, e.g. /chat/v1/
+    min_replicas: int
+    max_replicas: int
+    cpu_request: str
+    memory_request: str
+    memory_limit: str
+    shm_size: str
+    multi_node: bool
+    leader_args: tuple[str, ...]
+    worker_args: tuple[str, ...]
+
+
+def _memory_gib(dep: Deployment) -> int:
+    # host RAM per replica: model weights are staged through page cache (x1.2) plus 8 GiB for the
+    # engine's Python/CUDA runtime; for CPU engines weights and KV live in RAM entirely.
+    est = dep.estimate
+    if dep.device_kind == "cpu":
+        return max(4, math.ceil(est.memory.weights_gib + est.memory.kv_cache_gib + 2))
+    return max(16, math.ceil(est.weights_gib_per_gpu * dep.gpus_per_replica * 1.2 + 8))
+
+
+def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> tuple[DeploymentView, int]:
+    engines.check_engine(dep, index)
+    name = slug(dep.use_case)
+    replicas = []
+    gpus = dep.gpus_per_replica if dep.device_kind == "gpu" else 0
+    for r in range(dep.replicas):
+        ids = tuple(str(gpu_offset + r * gpus + g) for g in range(gpus))
+        replicas.append(Replica(service=f"{name}-{r}", gpu_ids=ids))
+    # autoscaling ceiling: the design's replicas plus the growth headroom (needs that many spare
+    # accelerators in the cluster; the capacity runbook says so)
+    max_r = max(dep.replicas, math.ceil(dep.replicas * (1 + headroom_pct / 100)))
+    mem = _memory_gib(dep)
+    nodes = dep.nodes_per_replica
+    view = DeploymentView(
+        d=dep,
+        model_file=engines.model_dir_name(dep),
+        name=name,
+        image=engine_image(dep),
+        entrypoint=tuple(engines.engine_entrypoint(dep)),
+        args=tuple(engines.engine_args(dep)),
+        env=engines.engine_env(dep),
+        port=engines.PORTS[dep.engine],
+        health_path=engines.HEALTH_PATHS[dep.engine],
+        metrics_path=engines.METRICS_PATH[dep.engine],
+        metrics=engines.METRICS[dep.engine],
+        replicas=tuple(replicas),
+        read_only_root=engines.read_only_root(dep),
+        route=f"/{name}/v1/",
+        min_replicas=dep.replicas,
+        max_replicas=max_r,
+        cpu_request=str(max(2, min(32, dep.max_num_seqs // 8 + 2))) if dep.device_kind == "gpu" else "8",
+        memory_request=f"{mem}Gi",
+        memory_limit=f"{mem + 8}Gi",
+        # NCCL and the engines' worker processes share tensors through /dev/shm
+        shm_size=f"{max(2, 2 * dep.tp * dep.pp)}Gi",
+        multi_node=nodes > 1,
+        leader_args=tuple(
+            engines.engine_args(dep, nodes=nodes, node_rank_var="0", leader="$(LWS_LEADER_ADDRESS):5000")
+        ),
+        worker_args=tuple(
+            engines.engine_args(
+                dep, nodes=nodes, node_rank_var="$(LWS_WORKER_INDEX)", leader="$(LWS_LEADER_ADDRESS):5000"
+            )
+        ),
+    )
+    return view, gpu_offset + dep.replicas * gpus
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """Gateway numbers and where they come from."""
+
+    rate_per_min: int
+    burst: int
+    body_mb: int
+    read_timeout_s: int
+
+
+def gateway_limits(design: Design) -> GatewayLimits:
+    """Per-key rate, burst, body size and read timeout from the design's load and limits."""
+    total_rpm = sum(d.requests_per_minute for d in design.deployments)
+    total_conc = sum(d.concurrent_requests for d in design.deployments)
+    # one key may use at most half of the platform's designed request rate (so a runaway client
+    # cannot starve the others), never below 10 requests per minute
+    rate = max(10, math.ceil(total_rpm / 2))
+    burst = max(5, math.ceil(total_conc / 2))
+    # request bodies: the longest prompt is max_model_len tokens x ~4 bytes of text per token,
+    # x2 for JSON escaping and message framing, rounded up to whole MiB, at least 1 MiB
+    longest = max(d.max_model_len for d in design.deployments)
+    body_mb = max(1, math.ceil(longest * 4 * 2 / 2**20))
+    # a generation may run max_model_len output tokens at the design's inter-token latency;
+    # twice that, clamped to [300 s, 3600 s]
+    worst = max(d.max_model_len * d.estimate.itl_ms / 1000 for d in design.deployments)
+    timeout = int(min(3600, max(300, math.ceil(2 * worst))))
+    return GatewayLimits(rate_per_min=rate, burst=burst, body_mb=body_mb, read_timeout_s=timeout)
+
+
+def _networks(design: Design) -> tuple[list[str], list[str]]:
+    v4: list[str] = []
+    v6: list[str] = []
+    for cidr in design.requirements.security.internal_networks:
+        net = ipaddress.ip_network(cidr, strict=False)
+        (v4 if net.version == 4 else v6).append(str(net))
+    return sorted(set(v4)), sorted(set(v6))
+
+
+def build_context(design: Design) -> dict[str, Any]:
+    """Everything the templates read, computed once from the design."""
+    views: list[DeploymentView] = []
+    offset = 0
+    headroom = design.requirements.growth.headroom_pct
+    for i, dep in enumerate(design.deployments):
+        view, offset = _view(dep, i, headroom, offset)
+        views.append(view)
+    names = [v.name for v in views]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        from garrison.errors import InputError
+
+        raise InputError(
+            "deployments",
+            f"two deployments share the use case name {dup[0]!r}",
+            "give each use case its own name",
+        )
+    v4, v6 = _networks(design)
+    alerts: list[Alert] = design_alerts(design)
+    groups: dict[str, list[Alert]] = {}
+    for a in alerts:
+        groups.setdefault(a.group, []).append(a)
+    gpu_count = sum(len(r.gpu_ids) for v in views for r in v.replicas)
+    return {
+        "design": design,
+        "req": design.requirements,
+        "name": slug(design.name),
+        "namespace": f"garrison-{slug(design.name)}"[:63].rstrip("-"),
+        "deployments": views,
+        "default": views[0],
+        "gpu": any(v.d.device_kind == "gpu" for v in views),
+        "gpu_count": gpu_count,
+        "limits": gateway_limits(design),
+        "nets_v4": v4,
+        "nets_v6": v6,
+        "alerts": alerts,
+        "alert_groups": sorted(groups.items()),
+        "images": {
+            k: support_image(k)
+            for k in (
+                "gateway",
+                "gateway-exporter",
+                "prometheus",
+                "grafana",
+                "dcgm-exporter",
+                "node-exporter",
+                "open-webui",
+            )
+        },
+        "domain": f"llm.{slug(design.requirements.organisation.name)}.internal",
+    }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Before `docker compose up`: models present, keys file private, TLS pair present.
+# Usage: scripts/preflight.sh   (reads compose/.env when present)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ -f "$here/compose/.env" ]]; then
+    set -a
+    # shellcheck disable=SC1091
+    source "$here/compose/.env"
+    set +a
+fi
+models="${MODELS_DIR:-/srv/models}"
+keys="${GARRISON_API_KEYS_FILE:-/etc/garrison/api_keys.map}"
+tls="${GARRISON_TLS_DIR:-/etc/garrison/tls}"
+fail=0
+check() {
+    if eval "$2"; then echo "ok    $1"; else echo "FAIL  $1"; fail=1; fi
+}
+check "model for assistant: $models/llama-3.2-3b-Q4_K_M.gguf" "[[ -e '$models/llama-3.2-3b-Q4_K_M.gguf' ]]"
+check "API keys file $keys is mode 600" "[[ \$(stat -c %a '$keys' 2>/dev/null) == 600 ]]"
+check "TLS pair in $tls" "[[ -s '$tls/server.crt' && -s '$tls/server.key' ]]"
+exit "$fail"

@@ -1,0 +1,272 @@
+"""End-to-end driver, run INSIDE a fresh network namespace (`unshare --net`, loopback only) by
+test_verify_e2e.py: real llama-server with a tiny generated GGUF, behind a real nginx TLS + API-key +
+rate-limit gateway, then `garrison verify` and `garrison bench` with real traffic.
+
+    python isolated_e2e.py LLAMA_SERVER_BINARY WORKDIR  -> prints JSON {step: {rc, stdout, stderr}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).parent
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(HERE.parents[1] / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+}
+
+NGINX_CONF = """
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/tmp/client_body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+    map $http_authorization $api_client {{
+        default "";
+        "Bearer sk-test-alice" alice;
+        "Bearer sk-test-bench" bench;
+    }}
+    # the benchmark key is exempt from the per-key limit (an empty key is not counted by limit_req)
+    map $api_client $limited_client {{ default $api_client; bench ""; }}
+    limit_req_zone $limited_client zone=per_key:1m rate=5r/s;
+    limit_req_status 429;
+    upstream llama {{ server 127.0.0.1:{up}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        default_type application/json;
+        ssl_certificate {d}/cert.pem;
+        ssl_certificate_key {d}/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location = /health {{ proxy_pass http://llama; }}
+        location ~ ^/(v1/|metrics$) {{
+            if ($api_client = "") {{
+                add_header WWW-Authenticate 'Bearer' always;
+                return 401 '{{"error":{{"message":"invalid or missing API key"}}}}';
+            }}
+            limit_req zone=per_key burst=10 nodelay;
+            proxy_pass http://llama;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Authorization "";
+            proxy_buffering off;
+            proxy_read_timeout 300s;
+        }}
+        location / {{ return 404; }}
+    }}
+}}
+"""
+
+
+def wait_http(url: str, ctx: object = None, seconds: float = 20) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2, context=ctx) as r:  # type: ignore[arg-type]
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"not ready: {url}")
+
+
+def garrison(*args: str) -> dict[str, object]:
+    p = subprocess.run(
+        [sys.executable, str(HERE / "run_cli.py"), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    return {"rc": p.returncode, "stdout": p.stdout, "stderr": p.stderr}
+
+
+def main() -> None:
+    binary, work = sys.argv[1], Path(sys.argv[2])
+    sys.path.insert(0, str(HERE))
+    try:
+        from garrison.testing.tiny_gguf import write_tiny_gguf
+    except ImportError:  # not on this branch yet: the local copy of the same generator
+        from _tiny_gguf_fallback import write_tiny_gguf
+    import ssl
+
+    from conftest import make_design
+
+    (work / "tmp").mkdir(parents=True, exist_ok=True)
+    model = write_tiny_gguf(work / "tiny.gguf")
+    up, port = 18080, 18443
+    procs = []
+    out: dict[str, object] = {}
+    try:
+        procs.append(
+            subprocess.Popen(
+                [
+                    binary,
+                    "-m",
+                    str(model),
+                    "--alias",
+                    "tiny",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(up),
+                    "-c",
+                    "2048",
+                    "-np",
+                    "4",
+                    "-t",
+                    "1",
+                    "--metrics",
+                    "--no-webui",
+                    "--offline",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_http(f"http://127.0.0.1:{up}/health")
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                str(work / "key.pem"),
+                "-out",
+                str(work / "cert.pem"),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        (work / "nginx.conf").write_text(NGINX_CONF.format(d=work, up=up, port=port))
+        subprocess.run(
+            ["nginx", "-t", "-p", str(work), "-e", str(work / "error.log"), "-c", str(work / "nginx.conf")],
+            check=True,
+            capture_output=True,
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    "nginx",
+                    "-p",
+                    str(work),
+                    "-e",
+                    str(work / "error.log"),
+                    "-c",
+                    str(work / "nginx.conf"),
+                    "-g",
+                    "daemon off;",
+                ]
+            )
+        )
+        ca = str(work / "cert.pem")
+        wait_http(f"https://localhost:{port}/health", ssl.create_default_context(cafile=ca))
+        gw = f"https://localhost:{port}"
+        design = work / "design.json"
+        design.write_text(
+            make_design(
+                "tiny", ttft_ms=5.0, itl_ms=1.0, output_tokens_per_s=600.0, concurrency=4
+            ).model_dump_json()
+        )  # type: ignore[attr-defined]
+
+        out["verify"] = garrison(
+            "verify",
+            gw,
+            "--api-key",
+            "sk-test-alice",
+            "--ca",
+            ca,
+            "--design",
+            str(design),
+            "--egress-probe",
+            "1.1.1.1:443",
+            "--json",
+        )
+        out["verify_no_ca"] = garrison("verify", gw, "--api-key", "sk-test-alice", "--json", "--no-save")
+        out["verify_bad_key"] = garrison(
+            "verify", gw, "--api-key", "sk-nope", "--ca", ca, "--json", "--no-save"
+        )
+        out["verify_direct"] = garrison("verify", f"http://127.0.0.1:{up}", "--json", "--no-save")
+        time.sleep(2.5)  # let alice's bucket refill
+        out["bench"] = garrison(
+            "bench",
+            gw,
+            "--api-key",
+            "sk-test-bench",
+            "--ca",
+            ca,
+            "--model",
+            "tiny",
+            "--concurrency",
+            "1,4",
+            "--num-requests",
+            "12",
+            "--input-len",
+            "32",
+            "--output-len",
+            "32",
+            "--design",
+            str(design),
+            "--json",
+            "--out",
+            str(work / "report"),
+        )
+        out["bench_exact"] = garrison(
+            "bench",
+            f"http://127.0.0.1:{up}",
+            "--model",
+            "tiny",
+            "--endpoint",
+            "completions",
+            "--tokenizer",
+            "server",
+            "--input-len",
+            "40",
+            "--output-len",
+            "16",
+            "--num-requests",
+            "4",
+            "--json",
+            "--no-save",
+        )
+        out["bench_bad_key"] = garrison("bench", gw, "--api-key", "sk-nope", "--ca", ca, "--model", "tiny")
+        out["history"] = garrison("history", "list")
+        out["compare"] = garrison("history", "compare", "run-1", "design-1")
+        out["report_exists"] = {
+            "rc": 0 if (work / "report" / "report.html").exists() else 1,
+            "stdout": "",
+            "stderr": "",
+        }
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=10)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
