@@ -160,6 +160,11 @@ def _predictions(points: list[dict[str, Any]], eff: Efficiency) -> list[tuple[st
     return out
 
 
+def fit_loss(points: list[dict[str, Any]], eff: Efficiency) -> float:
+    """The loss the fit minimises (mean Huber of log errors) for `points` under `eff`."""
+    return _loss(_predictions(points, eff))
+
+
 def _loss(preds: list[tuple[str, str, float, float]]) -> float:
     total = 0.0
     for _, _, pred, meas in preds:
