@@ -253,6 +253,7 @@ def simulate(
                 waiting.append(nxt)
             elif to_send < n:  # closed loop: a refused request frees its client at once
                 arrival[to_send] = arrival[nxt]
+                enq_t[to_send] = arrival[nxt]
                 to_send += 1
             nxt += 1
         if not running and not waiting:
@@ -430,6 +431,7 @@ def simulate(
                 done += 1
                 if to_send < n:
                     arrival[to_send] = now
+                    enq_t[to_send] = now
                     to_send += 1
                 continue
             raise RuntimeError("simulator stalled: requests wait but nothing can be scheduled")  # a bug
@@ -477,6 +479,7 @@ def simulate(
                 decoding.discard(i)
                 if to_send < n:
                     arrival[to_send] = now
+                    enq_t[to_send] = now
                     to_send += 1
                 b = base[i]
                 used -= _ceil_div(b + kd, bs)
@@ -503,6 +506,7 @@ def simulate(
                 used -= held[i]
                 if to_send < n:
                     arrival[to_send] = now
+                    enq_t[to_send] = now
                     to_send += 1
                 held[i] = 0
                 done += 1
