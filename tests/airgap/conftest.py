@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import struct
@@ -181,9 +183,28 @@ def make_design(model_path: str, engine_image: str = "vllm/vllm-openai:v0.11.0")
     )
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
     """`python -m garrison ...` as a user runs it (source tree on PYTHONPATH)."""
-    full = {**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})}
+    full = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     return subprocess.run(
         [sys.executable, "-m", "garrison", *args], capture_output=True, text=True, env=full, timeout=600
     )
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The console entry point `garrison.cli.main` in this process (same exit codes and output,
+    without paying the interpreter start-up for each of the many tamper cases)."""
+    from garrison.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["garrison", *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())

@@ -32,7 +32,8 @@ def test_install_places_models_and_writes_receipt(
             assert (models / "tiny-llama" / p.name).read_bytes() == p.read_bytes()
     assert len(res.placed) == 7 and res.unchanged == ()
     receipt = json.loads((models / RECEIPT_NAME).read_text())
-    assert receipt["pack"] == "acme" and receipt["complete"] is True
+    assert receipt["pack"] == "acme"
+    assert receipt["complete"] is False, "tiny test models cannot be planned: no images, so incomplete"
     assert {m["name"] for m in receipt["models"]} == {"tiny-llama", "tiny-q4.gguf"}
     assert all(len(f["sha256"]) == 64 for f in receipt["files"])
 
@@ -58,3 +59,24 @@ def test_install_does_not_overwrite_a_foreign_file_without_force(packed: Path, t
         install(packed, models)
     install(packed, models, force=True)
     assert (models / "tiny-llama" / "config.json").read_text() != "the operator's own file"
+
+
+def test_bundle_is_installed_and_stays_offline(
+    tmp_path: Path, hf_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("garrison.render")
+    from garrison.airgap import lint_dir
+
+    from .conftest import make_design
+
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no container runtime
+    src = tmp_path / "design.json"
+    src.write_text(make_design(str(hf_folder)).model_dump_json())
+    pack(src, tmp_path / "pack", wheelhouse=False)
+    res = install(tmp_path / "pack", tmp_path / "models", bundle_dir=tmp_path / "bundle")
+    assert res.complete is False and "vllm/vllm-openai:v0.11.0" in res.images_not_loaded
+    assert list((tmp_path / "bundle").rglob("compose*.yaml"))
+    scripts = list((tmp_path / "bundle").rglob("*.sh"))
+    assert all(p.stat().st_mode & 0o111 for p in scripts)
+    assert [f.one_line() for f in lint_dir(tmp_path / "bundle") if f.severity == "error"] == []

@@ -77,6 +77,11 @@ def test_offline_compose_has_no_findings() -> None:
         ("vllm-chat", {"command": ["--model", "Qwen/Qwen3-8B"]}, "hub-model"),
         ("llama", {"command": "-hf ggml-org/gemma-3-1b-it-GGUF"}, "hub-model"),
         ("webui", {"env_file": []}, "env-missing"),
+        (
+            "vllm-chat",
+            {"command": ["python3", "-m", "vllm.entrypoints.openai.api_server", "--model", "org/m"]},
+            "hub-model",
+        ),
     ],
 )
 def test_each_way_out_is_flagged(service: str, change: dict[str, object], check: str) -> None:
@@ -126,3 +131,27 @@ def test_kubernetes_env_and_configmap(tmp_path: Path) -> None:
     findings = lint_dir(tmp_path)
     assert [(f.check, f.problem.split("=")[0]) for f in findings] == [("env-missing", "VLLM_NO_USAGE_STATS")]
     assert findings[0].file == "k8s/vllm.yaml"
+
+
+def test_python_module_flag_is_not_a_model() -> None:
+    compose = yaml.safe_load(yaml.safe_dump(GOOD_COMPOSE))
+    compose["services"]["vllm-chat"]["command"] = [
+        "python3",
+        "-m",
+        "sglang.launch_server",
+        "--model-path",
+        "/models/m",
+    ]
+    assert lint_files(_files(compose)) == []
+
+
+def test_rendered_bundle_of_the_airgapped_example_has_no_errors() -> None:
+    """The real renderer's output for the shipped air-gapped example (once the renderer is merged)."""
+    render = pytest.importorskip("garrison.render")
+    from garrison.cli.plan_cmd import run_plan
+
+    from .conftest import REPO
+
+    design = run_plan(REPO / "examples" / "airgapped-regulated.yaml")
+    findings = lint_files(render.render_bundle(design))
+    assert [f.one_line() for f in findings if f.severity == "error"] == []

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from garrison.airgap import install, pack, verify
+from garrison.airgap.images import archive_name
 from garrison.airgap.manifest import MANIFEST_NAME, STATE_NAME
 from garrison.airgap.pack import parse_size
 from garrison.airgap.progress import Silent
 from garrison.errors import InputError
 
-from .conftest import make_design, requirements_yaml, run_cli
+from .conftest import make_design, requirements_yaml, run_cli, run_cli_subprocess
 
 
 def _sha(p: Path) -> str:
@@ -92,10 +93,15 @@ def test_design_json_without_container_runtime_is_marked_incomplete(
     m = res.manifest
     assert m.complete is False
     assert "SAVE-IMAGES.sh" in m.incomplete_reasons[0]
-    assert [i.ref for i in m.images] == ["vllm/vllm-openai:v0.11.0"]
+    refs = [i.ref for i in m.images]
+    assert "vllm/vllm-openai:v0.11.0" in refs  # the design's engine image
     script = (tmp_path / "out" / "images" / "SAVE-IMAGES.sh").read_text()
-    assert "docker pull vllm/vllm-openai:v0.11.0" in script
-    assert "docker save -o garrison-images/vllm_vllm-openai_v0.11.0.tar vllm/vllm-openai:v0.11.0" in script
+    for ref in refs:
+        assert f"docker pull {ref}" in script
+        assert f"docker save -o garrison-images/{archive_name(ref)} {ref}" in script
+    if m.bundle:  # the renderer is merged: its support images (gateway, monitoring ...) come along
+        assert len(refs) > 1 and any(f.path.startswith("bundle/compose/") for f in m.files)
+        assert not [f for f in m.offline_findings if f.startswith("error")]
     assert verify(tmp_path / "out").ok  # incomplete is not corrupt
 
 
@@ -136,13 +142,14 @@ def test_images_saved_by_digest_with_a_runtime(
     src.write_text(make_design(str(hf_folder)).model_dump_json())
     m = pack(src, tmp_path / "out", wheelhouse=False).manifest
     assert m.complete
-    (image,) = m.images
+    image = next(i for i in m.images if i.ref == "vllm/vllm-openai:v0.11.0")
     assert image.digest == "sha256:" + "1" * 64
     assert image.saved_with == "docker"
     assert (tmp_path / "out" / image.archive).read_text().startswith("fake image archive")
+    assert all(i.archive and i.digest for i in m.images)
     assert "save -o" in log.read_text()
     res = install(tmp_path / "out", tmp_path / "models", venv=tmp_path / "venv")
-    assert res.images_loaded == ("vllm/vllm-openai:v0.11.0",)
+    assert set(res.images_loaded) == {i.ref for i in m.images} and res.images_not_loaded == ()
     assert "load -i" in log.read_text()
 
 
@@ -154,7 +161,7 @@ def test_missing_models_listed_with_fix_and_nothing_written(tmp_path: Path) -> N
     assert "./models/absent" in text and "ghost-org/ghost-model" in text
     assert "--model-source" in text and "--download" in text
     assert not (tmp_path / "out").exists()
-    r = run_cli("airgap", "pack", str(req), "--out", str(tmp_path / "out2"), "--no-wheelhouse")
+    r = run_cli_subprocess("airgap", "pack", str(req), "--out", str(tmp_path / "out2"), "--no-wheelhouse")
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "ghost-org/ghost-model" in r.stderr
     assert not (tmp_path / "out2").exists()
@@ -260,3 +267,80 @@ def test_parse_size(text: str, bytes_: int) -> None:
 def test_parse_size_rejects(bad: str) -> None:
     with pytest.raises(InputError):
         parse_size(bad)
+
+
+def test_requirements_are_planned_and_catalogue_models_found_in_a_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped air-gapped example, planned for real; its model comes from a (tiny) HF cache."""
+    from .conftest import REPO, model_files
+
+    cache = tmp_path / "hub"
+    snap = cache / "models--Qwen--Qwen3-32B" / "snapshots" / ("f" * 40)
+    model_files(snap)
+    (cache / "models--Qwen--Qwen3-32B" / "refs").mkdir()
+    (cache / "models--Qwen--Qwen3-32B" / "refs" / "main").write_text("f" * 40)
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))  # no container runtime: images become commands
+    m = pack(
+        REPO / "examples" / "airgapped-regulated.yaml", tmp_path / "out", [cache], wheelhouse=False
+    ).manifest
+    assert m.name == "St. Elsewhere Hospital"
+    (model,) = m.models
+    assert model.origin["repo_id"] == "Qwen/Qwen3-32B" and model.origin["revision"] == "f" * 40
+    assert m.images and all(i.ref for i in m.images)
+    assert m.complete is False and "SAVE-IMAGES.sh" in m.incomplete_reasons[0]
+    assert m.bundle and any(f.path.startswith("bundle/") for f in m.files)
+    assert verify(tmp_path / "out").ok
+
+
+def test_download_only_when_asked_and_it_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Uses a FAKE huggingface_hub module (no Hub access from here) to check the wiring: pack only
+    downloads with download=True, says so on stderr, and records the commit it got."""
+    import sys
+    import types
+
+    from garrison.airgap.progress import StderrReporter
+
+    from .conftest import model_files
+
+    calls: list[tuple[str, str | None]] = []
+
+    def snapshot_download(repo_id: str, revision: str | None = None, cache_dir: object = None) -> str:
+        calls.append((repo_id, revision))
+        snap = tmp_path / "dl" / ("models--" + repo_id.replace("/", "--")) / "snapshots" / ("c" * 40)
+        model_files(snap)
+        return str(snap)
+
+    fake = types.ModuleType("huggingface_hub")
+    fake.snapshot_download = snapshot_download  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    req = requirements_yaml(tmp_path / "req.yaml", ["remote-org/remote-model"])
+    with pytest.raises(InputError, match="remote-org/remote-model"):
+        pack(req, tmp_path / "out", wheelhouse=False)
+    assert calls == [], "no download unless asked"
+    m = pack(req, tmp_path / "out", wheelhouse=False, download=True, reporter=StderrReporter()).manifest
+    assert calls == [("remote-org/remote-model", None)]
+    assert "downloading remote-org/remote-model from the Hugging Face Hub" in capsys.readouterr().err
+    (model,) = m.models
+    assert model.kind == "hub" and model.origin["revision"] == "c" * 40
+
+
+def test_images_saved_before_an_interruption_are_not_saved_again(
+    tmp_path: Path, hf_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAKE docker again; counts `docker save` calls across an interrupted and a resumed pack."""
+    log = _fake_docker(tmp_path, monkeypatch)
+    src = tmp_path / "design.json"
+    src.write_text(make_design(str(hf_folder)).model_dump_json())
+    with pytest.raises(KeyboardInterrupt):
+        pack(src, tmp_path / "out", wheelhouse=False, reporter=_StopAfter(1))
+    saves = log.read_text().count("save -o")
+    assert saves >= 1
+    m = pack(src, tmp_path / "out", wheelhouse=False).manifest
+    assert log.read_text().count("save -o") == saves == len(m.images)
+    assert verify(tmp_path / "out").ok

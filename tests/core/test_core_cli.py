@@ -219,3 +219,26 @@ def test_plan_bad_requirements(tmp_path: Path, content: str, needle: str) -> Non
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert needle.lower() in r.stderr.lower()
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "kind"),
+    [
+        ("  - {name: x, kind: chat, models: [qwen3-32b]}\nbudget: {capex_usd: 1000}\n", "budget"),
+        (
+            "  - {name: x, kind: chat, models: [deepseek-v3], context_length: 8192}\n"
+            "hardware: {allowed_gpus: [rtx-4090], max_gpus_per_server: 2}\n",
+            "model-too-large",
+        ),
+        ("  - {name: x, kind: chat, models: [qwen3-8b], latency: {itl_p95_ms: 0.5}}\n", "latency"),
+    ],
+)
+def test_plan_escalation_exits_3_with_options(tmp_path: Path, extra: str, kind: str) -> None:
+    f = tmp_path / "req.yaml"
+    f.write_text("organisation: {name: a, team_size: 3}\nuse_cases:\n" + extra)
+    r = garrison("plan", str(f), "--json")
+    assert r.returncode == 3, r.stderr
+    design = json.loads(r.stdout)
+    esc = [e for e in design["escalations"] if e["kind"] == kind]
+    assert esc and esc[0]["options"], design["escalations"]
+    assert f"escalation {kind}" in r.stderr

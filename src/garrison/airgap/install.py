@@ -123,6 +123,8 @@ def install(
     records: list[dict[str, object]] = []
     for f, dest in targets:
         (placed if _place(pack_dir, m, f, dest, prev, force, rep) else unchanged).append(f.path)
+        if f.role == "bundle" and dest.suffix == ".sh":
+            dest.chmod(0o755)  # scripts of the bundle stay runnable, as `garrison plan --out` writes them
         st = dest.stat()
         records.append(
             {

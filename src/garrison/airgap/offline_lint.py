@@ -206,7 +206,10 @@ def _model_findings(c: _Container) -> list[Finding]:
                 Finding(c.file, c.name, "hub-model", "error", f"{flag} downloads the model from the Hub")
             )
         value = inline if eq else (args[i + 1] if i + 1 < len(args) else "")
-        is_model_arg = flag in _MODEL_FLAGS or (a == "serve" and not value.startswith("-"))
+        after_python = i > 0 and posixpath.basename(args[i - 1]).startswith("python")
+        is_model_arg = (flag in _MODEL_FLAGS and not after_python) or (
+            a == "serve" and not value.startswith("-")
+        )
         if is_model_arg and value and not value.startswith(("/", "$")):
             out.append(
                 Finding(

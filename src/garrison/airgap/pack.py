@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from garrison import __version__
@@ -38,7 +37,7 @@ from garrison.airgap.manifest import (
 from garrison.airgap.progress import Reporter, Silent
 from garrison.airgap.streamio import copy_range_hashed, hash_into, sha256_file, write_atomic
 from garrison.design import Design
-from garrison.errors import InputError
+from garrison.errors import GarrisonError, InputError
 from garrison.requirements import Requirements
 
 STAGING = ".garrison-staging"
@@ -71,6 +70,7 @@ class PackInput:
     engine_images: tuple[str, ...]
     base_dir: Path
     notes: tuple[str, ...] = ()
+    planned: bool = True  # False when requirements could not be planned (no images, no bundle)
 
 
 @dataclass(frozen=True)
@@ -102,40 +102,38 @@ def _validation_error(source: Path, e: ValidationError) -> InputError:
 
 
 def load_input(source: Path) -> PackInput:
-    """Read a design.json or a requirements YAML; requirements are planned when the planner exists."""
+    """Read a design.json, or a requirements YAML (either shape) which is then planned.
+
+    For requirements the models packed are the ones the planner deploys; when planning fails
+    (e.g. an escalation), the models the requirements name are packed and the pack is marked
+    incomplete, since the engine images and bundle need a design."""
     if not source.is_file():
         raise InputError(str(source), "no such file", "give a requirements YAML or a design.json")
+    base = source.parent.resolve()
+    if source.suffix == ".json":
+        try:
+            design = Design.model_validate_json(source.read_bytes())
+        except ValidationError as e:
+            raise _validation_error(source, e) from e
+        return _from_design(design, base, ())
+    from garrison.requirements_file import load_requirements
+
+    req = load_requirements(source)
     try:
-        raw = (
-            json.loads(source.read_text()) if source.suffix == ".json" else yaml.safe_load(source.read_text())
+        run_plan = importlib.import_module("garrison.cli.plan_cmd").run_plan
+        design = run_plan(source)
+    except GarrisonError as e:
+        notes = (
+            f"planning failed ({e.one_line()}): packed the models the requirements name; no images or "
+            "bundle. Pack the design.json from `garrison plan --out` instead to include them",
         )
-    except (ValueError, yaml.YAMLError) as e:
-        raise InputError(str(source), f"cannot parse it ({str(e).splitlines()[0]})", "fix the syntax") from e
-    if not isinstance(raw, dict):
-        raise InputError(
-            str(source), "expected a mapping at the top level", "give a requirements YAML or design.json"
+        return PackInput(
+            req.organisation.name, None, _wants_from_requirements(req, []), (), base, notes, planned=False
         )
-    notes: list[str] = []
-    design: Design | None = None
-    try:
-        if "deployments" in raw:
-            design = Design.model_validate(raw)
-        else:
-            req = Requirements.model_validate(raw)
-            plan = getattr(_optional_module("garrison.planner"), "plan", None)
-            if callable(plan):
-                design = plan(req)
-            else:
-                notes.append(
-                    "the planner is not available: packed the models the requirements name, no images"
-                )
-                wants = _wants_from_requirements(req, notes)
-                return PackInput(
-                    req.organisation.name, None, wants, (), source.parent.resolve(), tuple(notes)
-                )
-    except ValidationError as e:
-        raise _validation_error(source, e) from e
-    assert design is not None
+    return _from_design(design, base, ())
+
+
+def _from_design(design: Design, base: Path, notes: tuple[str, ...]) -> PackInput:
     wants_d: dict[tuple[str | None, str | None, str], src.ModelWant] = {}
     for d in design.deployments:
         w = (
@@ -145,9 +143,7 @@ def load_input(source: Path) -> PackInput:
         )
         wants_d.setdefault((w.path, w.repo_id, w.ref), w)
     engine_images = tuple(sorted({d.engine_image for d in design.deployments if d.engine_image}))
-    return PackInput(
-        design.name, design, tuple(wants_d.values()), engine_images, source.parent.resolve(), tuple(notes)
-    )
+    return PackInput(design.name, design, tuple(wants_d.values()), engine_images, base, notes)
 
 
 def _optional_module(name: str) -> object:
@@ -226,14 +222,17 @@ def _model_items(models: list[src.ResolvedModel]) -> tuple[list[Item], list[Mode
 
 
 def _render_bundle(design: Design | None, notes: list[str]) -> dict[str, str]:
+    """The deployment bundle as {path: text}: the renderer's when present, else what `plan --out` writes."""
     if design is None:
         return {}
     render = getattr(_optional_module("garrison.render"), "render_bundle", None)
-    if not callable(render):
-        notes.append("garrison.render.render_bundle is not available: bundle/ not included")
-        return {}
-    files = render(design)
-    return {str(k): v if isinstance(v, str) else str(v) for k, v in dict(files).items()}
+    if callable(render):
+        files = render(design)
+        return {str(k): v if isinstance(v, str) else str(v) for k, v in dict(files).items()}
+    from garrison.outputs import design_files
+
+    notes.append("the bundle renderer is not available: bundle/ holds design.json only")
+    return design_files(design)
 
 
 def _readme(name: str, complete: bool) -> bytes:
@@ -339,13 +338,21 @@ def _stage_images(
     unsaved: list[str] = []
     for ref in refs:
         saved = img.from_archive_dir(ref, image_dir) if image_dir else None
+        staged = out_dir / STAGING / "images" / img.archive_name(ref)
+        record = staged.with_name(staged.name + ".json")
+        if saved is None and staged.is_file() and record.is_file():  # saved by an interrupted run
+            done = json.loads(record.read_text())
+            saved = img.SavedImage(
+                ref, str(done["digest"]), staged, str(done["saved_with"]), str(done["note"])
+            )
         if saved is None:
             if not runtime_checked:
                 runtime, runtime_checked = img.detect_runtime(), True
             if runtime:
-                staged = out_dir / STAGING / "images" / img.archive_name(ref)
                 reporter.note(f"saving image {ref} with {runtime}")
                 saved = img.save_image(runtime, ref, staged)
+                body = {"digest": saved.digest, "saved_with": saved.saved_with, "note": saved.note}
+                write_atomic(record, json.dumps(body).encode())
         if saved is None or saved.archive is None:
             unsaved.append(ref)
             entries.append(
@@ -420,6 +427,8 @@ def pack(
     for path, text in sorted(bundle.items()):
         data = text.encode()
         items.append(Item(f"bundle/{path}", "bundle", len(data), data=data))
+    if not inp.planned:
+        reasons.append("no design: engine images and the deployment bundle are not included")
     complete = not reasons
     readme = _readme(inp.name, complete)
     items.append(Item("README-AIRGAP.txt", "doc", len(readme), data=readme))
@@ -466,6 +475,8 @@ def pack(
     for stale in set(state) - keep:
         (out_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(out_dir / STAGING, ignore_errors=True)
+    for leftover in out_dir.rglob("*.partial"):  # a copy killed mid-way under a layout no longer used
+        leftover.unlink()
 
     lint = _lint_bundle(bundle)
     manifest = Manifest(

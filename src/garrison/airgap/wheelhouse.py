@@ -15,9 +15,10 @@ from garrison.errors import CheckFailed, InputError
 
 
 def cache_root() -> Path:
-    """Where downloads are cached between packs: $GARRISON_CACHE_DIR, else $XDG_CACHE_HOME/garrison."""
-    if os.environ.get("GARRISON_CACHE_DIR"):
-        return Path(os.environ["GARRISON_CACHE_DIR"])
+    """Where downloads are cached between packs: $GARRISON_CACHE (as for llama-server), else
+    $XDG_CACHE_HOME/garrison, else ~/.cache/garrison."""
+    if os.environ.get("GARRISON_CACHE"):
+        return Path(os.environ["GARRISON_CACHE"])
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "garrison"
 

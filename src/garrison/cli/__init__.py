@@ -72,7 +72,10 @@ for _module in (
 def main() -> None:
     """Console entry point: library errors become one line on stderr and an exit code."""
     try:
-        app(standalone_mode=False)
+        # without standalone mode click returns (not raises) the code of `typer.Exit(n)`
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except GarrisonError as e:
         if os.environ.get("GARRISON_DEBUG"):
             raise

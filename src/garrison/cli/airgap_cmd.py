@@ -64,6 +64,8 @@ def pack_cmd(
         "volumes": m.volumes,
         "signed": sign is not None,
         "incomplete_reasons": list(m.incomplete_reasons),
+        "pieces_reused": res.pieces_reused,
+        "bytes_written": res.bytes_written,
         "offline_findings": list(m.offline_findings),
     }
     if as_json:

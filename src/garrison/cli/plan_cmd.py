@@ -31,20 +31,13 @@ def render_summary(d: Design, console: Console) -> None:
     """The readable plan: deployments, servers, costs, escalations."""
     console.print(f"[bold]Garrison design for {d.name}[/bold] (catalogue as of {d.catalogue_as_of})")
     t = Table(title="Deployments", show_lines=False)
-    for col in (
-        "use case",
-        "model",
-        "format",
-        "engine",
-        "hardware",
-        "replicas",
-        "TTFT ms",
-        "ITL ms",
-        "req/min",
-    ):
+    cols = ("use case", "model", "format", "engine", "hardware", "replicas", "req/min", "TTFT ms", "ITL ms")
+    for col in (*cols, "sim P95 TTFT / ITL ms"):
         t.add_column(col)
     for dep in d.deployments:
         hw = f"{dep.gpus_per_replica}x {dep.device}" if dep.device_kind == "gpu" else f"CPU {dep.device}"
+        at_load = min(dep.load_curve, key=lambda p: abs(p.rate_rpm - dep.requests_per_minute), default=None)
+        sim = f"{at_load.ttft_p95_ms:,.0f} / {at_load.itl_p95_ms:,.1f}" if at_load else "-"
         t.add_row(
             dep.use_case,
             dep.model_id,
@@ -52,9 +45,10 @@ def render_summary(d: Design, console: Console) -> None:
             dep.engine,
             hw,
             str(dep.replicas),
+            f"{dep.requests_per_minute:,.1f}",
             f"{dep.estimate.ttft_ms:,.0f}",
             f"{dep.estimate.itl_ms:,.1f}",
-            f"{dep.requests_per_minute:,.1f}",
+            sim,
         )
     console.print(t)
     s = Table(title="Servers")
@@ -127,7 +121,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(json.loads(design.model_dump_json()))
         elif not quiet:
-            render_summary(design, Console())
+            console = Console()
+            if not console.is_terminal:  # piped or in CI: wide enough that tables do not truncate
+                console = Console(width=160)
+            render_summary(design, console)
             if out is not None:
                 Console(stderr=True).print(f"wrote {out}")
         if design.escalations:
