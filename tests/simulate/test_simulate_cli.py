@@ -229,3 +229,12 @@ def test_design_with_unknown_model_uses_its_estimate(tmp_path: Path) -> None:
     # the estimate says ITL 7 ms alone (140 tok/s) and prefill at 20k tok/s: 1024 tokens ~ 51 ms
     assert 6.0 < s["itl_ms"]["p50"] < 12.0
     assert 45.0 < s["ttft_ms"]["p50"] < 80.0
+
+
+def test_series_over_time(design_file: Path, tmp_path: Path) -> None:
+    r = _run(str(design_file), "--rate", "2,60", "--num-requests", "400", "--json", "--series", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    low, high = (s["series"] for s in json.loads(r.stdout)["steps"])
+    assert len(high["t_s"]) == len(high["kv_usage"]) == 200
+    assert all(0 <= x <= 1 for x in high["kv_usage"])
+    assert max(high["running"]) > max(low["running"])  # more load, bigger batches at some point

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from garrison.errors import InputError
 from garrison.simulate.engine import EngineConfig, SimTrace, simulate
-from garrison.simulate.results import SimSummary, Slo, summarise
+from garrison.simulate.results import Series, SimSummary, Slo, sample_series, summarise
 from garrison.simulate.workload import Requests, Workload, generate_requests
 from garrison.sizing.step_time import StepTimeModel
 
@@ -261,11 +261,12 @@ class SloBreak(_Frozen):
 
 
 class Sweep(_Frozen):
-    """A load sweep: one summary per rate and where each SLO breaks."""
+    """A load sweep: one summary per rate and where each SLO breaks (`series`: state over time per rate)."""
 
     steps: tuple[SimSummary, ...]
     breaks: tuple[SloBreak, ...]
     replicas: int
+    series: tuple[Series, ...] = ()
 
 
 def _p95(s: SimSummary, metric: str) -> float:
@@ -308,13 +309,16 @@ def sweep_rates(
             requests.cached_tokens,
         )
     cache: dict[float, SimSummary] = {}
+    series: dict[float, Series] = {}
 
     def at(rate: float) -> SimSummary:
         if rate not in cache:
             scaled = Requests(
                 unit.arrival_s / rate, unit.input_tokens, unit.output_tokens, unit.cached_tokens
             )
-            cache[rate] = summarise(simulate_deployment(scaled, engine, model, replicas), rate, slo)
+            trace = simulate_deployment(scaled, engine, model, replicas)
+            cache[rate] = summarise(trace, rate, slo)
+            series[rate] = sample_series(trace)
         return cache[rate]
 
     steps = tuple(at(r) for r in sorted(set(rates)))
@@ -347,7 +351,9 @@ def sweep_rates(
                 metric=metric, target_ms=target, holds_up_to=max(held) if held else None, breaks_at=breaks_at
             )
         )
-    return Sweep(steps=steps, breaks=tuple(breaks), replicas=replicas)
+    return Sweep(
+        steps=steps, breaks=tuple(breaks), replicas=replicas, series=tuple(series[p.rate] for p in steps)
+    )
 
 
 def run_closed_loop(
