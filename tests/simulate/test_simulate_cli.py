@@ -217,3 +217,24 @@ def test_model_path_uses_the_roofline(tmp_path: Path) -> None:
     steps = json.loads(r.stdout)["steps"]
     assert 0 < steps[0]["itl_ms"]["p50"] < 50  # an 8B model on an H100 decodes in milliseconds
     assert steps[1]["output_tokens_per_s"] > steps[0]["output_tokens_per_s"]
+
+
+def test_design_with_unknown_model_uses_its_estimate(tmp_path: Path) -> None:
+    """A design whose model cannot be resolved here is simulated from the numbers its estimate records."""
+    p = tmp_path / "design.json"
+    p.write_text(_design("org/private-model").model_dump_json(), encoding="utf-8")
+    r = _run(str(p), "--rate", "1", "--num-requests", "300", "--json", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)["steps"][0]
+    # the estimate says ITL 7 ms alone (140 tok/s) and prefill at 20k tok/s: 1024 tokens ~ 51 ms
+    assert 6.0 < s["itl_ms"]["p50"] < 12.0
+    assert 45.0 < s["ttft_ms"]["p50"] < 80.0
+
+
+def test_series_over_time(design_file: Path, tmp_path: Path) -> None:
+    r = _run(str(design_file), "--rate", "2,60", "--num-requests", "400", "--json", "--series", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    low, high = (s["series"] for s in json.loads(r.stdout)["steps"])
+    assert len(high["t_s"]) == len(high["kv_usage"]) == 200
+    assert all(0 <= x <= 1 for x in high["kv_usage"])
+    assert max(high["running"]) > max(low["running"])  # more load, bigger batches at some point

@@ -155,10 +155,33 @@ def test_same_seed_same_result_and_itl_accounts_every_token() -> None:
     assert a.itl_weight.sum() == pytest.approx(float((a.output_tokens - 1).sum()))
     s = summarise(a, 15)
     assert s.completed == 2000 and s.ttft_ms.p50 <= s.ttft_ms.p95 <= s.ttft_ms.p99
-    ttft, tpot, e2e = request_metrics(a)
+    ttft, _, e2e = request_metrics(a)
     assert np.all(e2e >= ttft)
 
 
 def test_engine_config_rejects_small_budget() -> None:
     with pytest.raises(InputError, match="max_num_batched_tokens"):
         EngineConfig(max_num_seqs=256, max_num_batched_tokens=128)
+
+
+def test_closed_loop_keeps_concurrency_and_counts_queue_time() -> None:
+    """4 clients, one slot: each request waits for the three ahead of it; the queue is accounted."""
+    reqs = _reqs([0.0] * 12, [10] * 12, [10] * 12)
+    eng = EngineConfig(max_num_seqs=1, max_num_batched_tokens=64)
+    t = simulate(reqs, eng, ConstantStep(0.01), concurrency=4)
+    assert t.arrival_s[:4].tolist() == [0.0] * 4
+    # request k >= 4 is sent when request k-4 finishes
+    np.testing.assert_allclose(t.arrival_s[4:], t.finish_s[:-4])
+    _, _, e2e = request_metrics(t)
+    assert e2e[6] == pytest.approx(0.4)  # three ahead of it, then its own 10 steps
+    # 3 waiting for 0.9 s, then 2, 1, 0 for 0.1 s each, over 1.2 s: (2.7 + 0.2 + 0.1) / 1.2
+    assert t.mean_waiting == pytest.approx(2.5)
+    assert t.mean_running == pytest.approx(1.0)
+
+
+def test_llamacpp_context_is_shared_by_slots() -> None:
+    from garrison.simulate.setup import engine_config
+
+    eng = engine_config("llama.cpp", 4, 2048, 8192)
+    assert eng.scheduler == "llamacpp" and eng.max_model_len == 2048
+    assert engine_config("vllm", 256, 8192, 8192).max_model_len == 8192

@@ -19,10 +19,10 @@ from garrison.simulate.setup import (
     setup_from_design,
     setup_from_estimate,
 )
+from garrison.simulate.workload import LengthDist, parse_bench_json, parse_trace_csv, requests_from_rows
 from garrison.sizing.calibration_profiles import load_efficiency
 from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
 from garrison.sizing.step_time import StepTimeModel
-from garrison.simulate.workload import LengthDist, parse_bench_json, parse_trace_csv, requests_from_rows
 
 
 def _rates(text: str) -> list[float]:
@@ -185,6 +185,9 @@ def register(app: typer.Typer) -> None:
             0, "--max-num-batched-tokens", help="Override the token budget."
         ),
         calibration: str = typer.Option("", "--calibration", help="(MODEL) named calibration profile."),
+        series: bool = typer.Option(
+            False, "--series", help="With --json: waiting/running/KV usage over time per rate (replica 0)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON: {steps: [...], slo_breaks: [...]}."),
     ) -> None:
         """Simulate continuous batching under load: TTFT/ITL/E2E percentiles per rate, and where SLOs break."""
@@ -241,17 +244,17 @@ def register(app: typer.Typer) -> None:
             requests=requests,
         )
         if as_json:
-            typer.echo(json.dumps(sweep_json(sweep), indent=2, sort_keys=True))
+            typer.echo(json.dumps(sweep_json(sweep, series), indent=2, sort_keys=True))
         else:
             _print_table(sweep, setup)
 
 
-def sweep_json(sweep: Sweep) -> dict[str, object]:
-    """The `--json` document: the contract's fields first-class, the rest alongside."""
+def sweep_json(sweep: Sweep, series: bool = False) -> dict[str, object]:
+    """The `--json` document; with `series`, each step also carries the engine state over time."""
     steps = []
-    for s in sweep.steps:
+    for n, s in enumerate(sweep.steps):
         d = s.model_dump()
-        for key in ("ttft_ms", "itl_ms", "e2e_ms", "tpot_ms"):
-            d[key] = {k: v for k, v in d[key].items()}
+        if series and n < len(sweep.series):
+            d["series"] = sweep.series[n].model_dump()
         steps.append(d)
     return {"steps": steps, "slo_breaks": [b.model_dump() for b in sweep.breaks], "replicas": sweep.replicas}

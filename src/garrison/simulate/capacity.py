@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from garrison.errors import InputError
 from garrison.simulate.engine import EngineConfig, SimTrace, simulate
-from garrison.simulate.results import SimSummary, Slo, summarise
+from garrison.simulate.results import Series, SimSummary, Slo, sample_series, summarise
 from garrison.simulate.workload import Requests, Workload, generate_requests
 from garrison.sizing.step_time import StepTimeModel
 
@@ -48,6 +48,7 @@ def merge_traces(traces: list[SimTrace]) -> SimTrace:
         arrival_s=cat([t.arrival_s for t in traces]),
         input_tokens=cat([t.input_tokens for t in traces]),
         output_tokens=cat([t.output_tokens for t in traces]),
+        first_admit_s=cat([t.first_admit_s for t in traces]),
         first_token_s=cat([t.first_token_s for t in traces]),
         finish_s=cat([t.finish_s for t in traces]),
         itl_gap_s=cat([t.itl_gap_s for t in traces]),
@@ -260,11 +261,12 @@ class SloBreak(_Frozen):
 
 
 class Sweep(_Frozen):
-    """A load sweep: one summary per rate and where each SLO breaks."""
+    """A load sweep: one summary per rate and where each SLO breaks (`series`: state over time per rate)."""
 
     steps: tuple[SimSummary, ...]
     breaks: tuple[SloBreak, ...]
     replicas: int
+    series: tuple[Series, ...] = ()
 
 
 def _p95(s: SimSummary, metric: str) -> float:
@@ -307,13 +309,16 @@ def sweep_rates(
             requests.cached_tokens,
         )
     cache: dict[float, SimSummary] = {}
+    series: dict[float, Series] = {}
 
     def at(rate: float) -> SimSummary:
         if rate not in cache:
             scaled = Requests(
                 unit.arrival_s / rate, unit.input_tokens, unit.output_tokens, unit.cached_tokens
             )
-            cache[rate] = summarise(simulate_deployment(scaled, engine, model, replicas), rate, slo)
+            trace = simulate_deployment(scaled, engine, model, replicas)
+            cache[rate] = summarise(trace, rate, slo)
+            series[rate] = sample_series(trace)
         return cache[rate]
 
     steps = tuple(at(r) for r in sorted(set(rates)))
@@ -346,4 +351,54 @@ def sweep_rates(
                 metric=metric, target_ms=target, holds_up_to=max(held) if held else None, breaks_at=breaks_at
             )
         )
-    return Sweep(steps=steps, breaks=tuple(breaks), replicas=replicas)
+    return Sweep(
+        steps=steps, breaks=tuple(breaks), replicas=replicas, series=tuple(series[p.rate] for p in steps)
+    )
+
+
+def run_closed_loop(
+    model: StepTimeModel,
+    engine: EngineConfig,
+    concurrency: int,
+    *,
+    input_len: int,
+    output_len: int,
+    num_requests: int,
+    warmup: int | None = None,
+) -> SimSummary:
+    """A fixed-concurrency benchmark (clients send the next request as soon as one finishes).
+
+    Each request's clock starts when its client sends it, so TTFT includes any wait in the
+    engine's queue, as in `vllm bench serve --max-concurrency` and AIPerf's concurrency mode.
+    """
+    if concurrency < 1 or num_requests < 1:
+        raise InputError("concurrency", "concurrency and num_requests must be at least 1", "e.g. 8 and 100")
+    n = num_requests
+    reqs = Requests(
+        np.zeros(n),
+        np.full(n, input_len, dtype=np.int64),
+        np.full(n, output_len, dtype=np.int64),
+        np.zeros(n, dtype=np.int64),
+    )
+    t = simulate(reqs, engine, model, concurrency=concurrency)
+    # All clients start together; the first `warmup` requests (default: one per client) carry that
+    # synchronised start and are left out of the latency numbers, as benchmark warm-up rounds are.
+    w = concurrency if warmup is None else warmup
+    w = min(w, n - 1)
+    steady = SimTrace(
+        **{
+            **t.__dict__,
+            **{
+                k: getattr(t, k)[w:]
+                for k in (
+                    "arrival_s",
+                    "input_tokens",
+                    "output_tokens",
+                    "first_admit_s",
+                    "first_token_s",
+                    "finish_s",
+                )
+            },
+        }
+    )
+    return summarise(steady, rate=0.0)

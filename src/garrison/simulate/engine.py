@@ -70,6 +70,7 @@ class SimTrace:
     arrival_s: FloatArray
     input_tokens: IntArray
     output_tokens: IntArray  # after llama.cpp's per-slot truncation
+    first_admit_s: FloatArray  # when the engine first scheduled the request (nan: rejected)
     first_token_s: FloatArray  # nan for rejected requests
     finish_s: FloatArray  # nan for rejected requests
     itl_gap_s: FloatArray  # distinct inter-token gaps ...
@@ -91,8 +92,15 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> SimTrace:  # noqa: C901
-    """Runs the requests through one replica and returns what each saw."""
+def simulate(
+    requests: Requests, engine: EngineConfig, model: StepTimeModel, concurrency: int = 0
+) -> SimTrace:
+    """Runs the requests through one replica and returns what each saw.
+
+    `concurrency` > 0: a closed loop instead of the arrival times: that many clients, each sending
+    its next request the moment its previous one finishes (or is refused); `arrival_s` in the
+    result are the send times.
+    """
     arrival = requests.arrival_s.tolist()
     prompt = requests.input_tokens.tolist()
     out_len = requests.output_tokens.tolist()
@@ -132,6 +140,12 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 out_len[i] = slot_ctx - prompt[i]
 
     nan = math.nan
+    closed = concurrency > 0
+    to_send = n
+    if closed:
+        start0 = arrival[0] if n else 0.0
+        to_send = min(concurrency, n)
+        arrival = [start0] * to_send + [math.inf] * (n - to_send)
     first_tok = [nan] * n
     finish = [nan] * n
     g_prev = [0] * n  # tokens generated before the current (re)admission
@@ -146,6 +160,7 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
     resume_from = [nan] * n  # last token time before a preemption
     enq_t = list(arrival)  # when the request last joined the waiting queue
     adm_t = [0.0] * n  # when it was last admitted
+    first_adm = [nan] * n
     wait_acc = 0.0  # request-seconds spent waiting / running: exact integrals of the queue lengths
     run_acc = 0.0
 
@@ -236,6 +251,10 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
         while nxt < n and arrival[nxt] <= now:
             if nxt not in rejected_ids:
                 waiting.append(nxt)
+            elif to_send < n:  # closed loop: a refused request frees its client at once
+                arrival[to_send] = arrival[nxt]
+                enq_t[to_send] = arrival[nxt]
+                to_send += 1
             nxt += 1
         if not running and not waiting:
             now = arrival[nxt]
@@ -262,7 +281,7 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 if line is not None:
                     f0 = line[0] + line[1] * c0
                     slope = line[1] * n_dec
-                    if nxt < n:
+                    if nxt < n and arrival[nxt] != math.inf:
                         gap_to_arrival = arrival[nxt] - now
                         half = slope / 2.0
                         if abs(slope) < 1e-15:
@@ -325,10 +344,8 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
             if prefilling or head < 0:
                 do_decode = False
             else:
-                first = min(
-                    prompt[head] + g_prev[head] - min(hit[head], prompt[head] - 1) // bs * bs, budget_max
-                )
-                if used + _ceil_div(first, bs) <= total_blocks:
+                # SGLang admits a request only when its whole prompt fits (PrefillAdder's check)
+                if used + _ceil_div(prompt[head] + g_prev[head], bs) <= total_blocks:
                     do_decode = False
         if do_decode:
             if paged:
@@ -346,7 +363,7 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 if i not in prefilling:
                     continue  # preempted below while making room
                 c = min(to_fill[i] - computed[i], budget)
-                nb = _ceil_div(computed[i] + c, bs) - held[i]
+                nb = max(0, _ceil_div(computed[i] + c, bs) - held[i])
                 while used + nb > total_blocks:
                     was_decoding = running and next(reversed(running)) in decoding
                     if preempt_newest(k, allocated=do_decode) == i:
@@ -356,7 +373,7 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 if i not in prefilling:
                     break
                 c = min(c, budget)
-                nb = _ceil_div(computed[i] + c, bs) - held[i]
+                nb = max(0, _ceil_div(computed[i] + c, bs) - held[i])
                 used += nb
                 held[i] += nb
                 chunks.append((i, c))
@@ -375,12 +392,16 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 if not chunked and rest > budget:
                     break
                 c = min(rest, budget)
-                nb = _ceil_div(computed[i] + c, bs)
+                # vLLM allocates per chunk; SGLang reserves the whole prompt at admission, so its
+                # chunked prefills never wait for memory (decodes are retracted instead).
+                nb = _ceil_div(computed[i] + c if mixed else to_fill[i], bs)
                 if used + nb > total_blocks:
                     break
                 waiting.popleft()
                 wait_acc += now - enq_t[i]
                 adm_t[i] = now
+                if first_adm[i] != first_adm[i]:
+                    first_adm[i] = now
                 running[i] = None
                 prefilling[i] = None
                 used += nb
@@ -390,6 +411,15 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 pf_tok += c
                 pf_ctx += computed[i] + c
 
+        if not mixed and not do_decode and not chunks and n_dec:
+            # SGLang: the prefill batch found no room; run the decode batch instead.
+            do_decode = True
+            if paged:
+                need = res_cnt[(1 - k) % bs]
+                while used + need > total_blocks and n_dec:
+                    preempt_newest(k, allocated=False)
+                    need = res_cnt[(1 - k) % bs]
+                used += need
         dec_now = n_dec if do_decode else 0
         if not chunks and not dec_now:
             if not running and waiting:
@@ -399,19 +429,20 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 wait_acc += now - enq_t[j]
                 rejected_ids.add(j)
                 done += 1
+                if to_send < n:
+                    arrival[to_send] = now
+                    enq_t[to_send] = now
+                    to_send += 1
                 continue
-            if nxt < n:
-                now = max(now, arrival[nxt])
-                continue
-            break  # nothing can run and nothing will arrive (should not happen)
+            raise RuntimeError("simulator stalled: requests wait but nothing can be scheduled")  # a bug
 
         if pf_tok:
             dt = step_fn(dec_now, (sum_base + n_dec * k) if dec_now else 0, pf_tok, pf_ctx)
         else:
             ctx_now = sum_base + n_dec * k
-            line = lines.get(dec_now)
-            if line is not None and line[2] <= ctx_now <= line[3]:
-                dt = line[0] + line[1] * ctx_now
+            known = lines.get(dec_now)
+            if known is not None and known[2] <= ctx_now <= known[3]:
+                dt = known[0] + known[1] * ctx_now
             else:
                 dt = step_fn(dec_now, ctx_now, 0, 0)
         start = now
@@ -446,6 +477,10 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 run_acc += now - adm_t[i]
                 del running[i]
                 decoding.discard(i)
+                if to_send < n:
+                    arrival[to_send] = now
+                    enq_t[to_send] = now
+                    to_send += 1
                 b = base[i]
                 used -= _ceil_div(b + kd, bs)
                 n_dec -= 1
@@ -469,6 +504,10 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
                 run_acc += now - adm_t[i]
                 del running[i]
                 used -= held[i]
+                if to_send < n:
+                    arrival[to_send] = now
+                    enq_t[to_send] = now
+                    to_send += 1
                 held[i] = 0
                 done += 1
                 continue
@@ -501,9 +540,10 @@ def simulate(requests: Requests, engine: EngineConfig, model: StepTimeModel) -> 
     ft[rej] = np.nan
     fin[rej] = np.nan
     return SimTrace(
-        arrival_s=requests.arrival_s,
+        arrival_s=np.array(arrival, dtype=np.float64) if closed else requests.arrival_s,
         input_tokens=requests.input_tokens,
         output_tokens=np.array(out_len, dtype=np.int64),
+        first_admit_s=np.array(first_adm, dtype=np.float64),
         first_token_s=ft,
         finish_s=fin,
         itl_gap_s=np.concatenate([np.frombuffer(gaps, dtype=np.float64), seg_gaps]),

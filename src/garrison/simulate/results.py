@@ -128,3 +128,31 @@ def summarise(trace: SimTrace, rate: float, slo: Slo | None = None) -> SimSummar
         preemptions=trace.preemptions,
         steps=trace.steps,
     )
+
+
+class Series(_Frozen):
+    """Engine state over time (replica 0), sampled at evenly spaced instants: for plots."""
+
+    t_s: tuple[float, ...]
+    waiting: tuple[float, ...]
+    running: tuple[float, ...]
+    kv_usage: tuple[float, ...]
+
+
+def sample_series(trace: SimTrace, points: int = 200) -> Series:
+    """The state at `points` instants from the first to the last step (the state the step then held)."""
+    t = trace.step_start_s
+    if t.size == 0:
+        return Series(t_s=(), waiting=(), running=(), kv_usage=())
+    at = np.linspace(float(t[0]), float(t[-1]), num=max(2, points))
+    idx = np.clip(np.searchsorted(t, at, side="right") - 1, 0, t.size - 1)
+
+    def pick(a: FloatArray) -> tuple[float, ...]:
+        return tuple(round(float(x), 4) for x in a[idx])
+
+    return Series(
+        t_s=tuple(round(float(x), 4) for x in at),
+        waiting=pick(trace.step_waiting),
+        running=pick(trace.step_running),
+        kv_usage=pick(trace.step_kv_frac),
+    )

@@ -8,6 +8,7 @@ the affine roofline fitted to the numbers the design's estimate records (step_mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -61,7 +62,7 @@ class SimulationSetup:
         )
 
 
-def scheduler_for(engine: str) -> str:
+def scheduler_for(engine: str) -> Literal["vllm", "sglang", "llamacpp"]:
     """Which scheduler model an engine name maps to."""
     e = engine.lower().replace("-", "").replace(".", "").replace("_", "")
     if e.startswith("llamacpp") or e.startswith("llamaserver") or e == "ollama":
@@ -76,14 +77,24 @@ def _overridden(engine: EngineConfig, overrides: dict[str, int]) -> EngineConfig
     return EngineConfig.model_validate({**engine.model_dump(), **upd}) if upd else engine
 
 
+def engine_config(
+    engine: str, max_num_seqs: int, max_num_batched_tokens: int, max_model_len: int
+) -> EngineConfig:
+    """The simulator's settings for an engine's own: llama.cpp's `max_model_len` is n_ctx, shared by
+    `--parallel` (max_num_seqs) slots, so each slot holds n_ctx / parallel tokens."""
+    scheduler = scheduler_for(engine)
+    per_seq = max_model_len // max(1, max_num_seqs) if scheduler == "llamacpp" else max_model_len
+    return EngineConfig(
+        scheduler=scheduler,
+        max_num_seqs=max_num_seqs,
+        max_num_batched_tokens=max(max_num_batched_tokens, max_num_seqs),
+        max_model_len=per_seq,
+    )
+
+
 def engine_for_deployment(dep: Deployment) -> EngineConfig:
     """Engine settings the deployment records."""
-    return EngineConfig(
-        scheduler=scheduler_for(dep.engine),  # type: ignore[arg-type]
-        max_num_seqs=dep.max_num_seqs,
-        max_num_batched_tokens=max(dep.max_num_batched_tokens, dep.max_num_seqs),
-        max_model_len=dep.max_model_len,
-    )
+    return engine_config(dep.engine, dep.max_num_seqs, dep.max_num_batched_tokens, dep.max_model_len)
 
 
 def read_design(text: str, source: str) -> Design:
@@ -137,12 +148,7 @@ def setup_from_estimate(
     est: Estimate, model: StepTimeModel, *, description: str, engine_overrides: dict[str, int] | None = None
 ) -> SimulationSetup:
     """An `estimate`'s configuration (engine, batching limits, lengths) with its step model."""
-    eng = EngineConfig(
-        scheduler=scheduler_for(est.engine),  # type: ignore[arg-type]
-        max_num_seqs=est.max_num_seqs,
-        max_num_batched_tokens=max(est.max_num_batched_tokens, est.max_num_seqs),
-        max_model_len=est.max_model_len,
-    )
+    eng = engine_config(est.engine, est.max_num_seqs, est.max_num_batched_tokens, est.max_model_len)
     return SimulationSetup(
         model=model,
         engine=_overridden(eng, engine_overrides or {}),
