@@ -15,6 +15,7 @@ from garrison.cli.common import load_model, print_json, resolve_quant
 from garrison.design import Estimate
 from garrison.errors import InputError
 from garrison.requirements import ModelRef
+from garrison.sizing.calibration_profiles import load_efficiency
 from garrison.sizing.estimate import EstimateOptions, estimate
 
 EngineName = Literal["vllm", "sglang", "llama.cpp", "trtllm", "tgi"]
@@ -93,6 +94,7 @@ def run_estimate(
     memory_gib: float | None,
     bandwidth_gbs: float | None,
     tflops: float | None,
+    calibration: str = "default",
 ) -> Estimate:
     """Resolve names, validate numbers and run the estimate (library entry point of the command)."""
     cat = load_catalogue()
@@ -165,6 +167,7 @@ def run_estimate(
         output_len=output_len,
         concurrency=concurrency,
         kv_dtype=kv_dtype,
+        efficiency=load_efficiency(calibration),
     )
     return estimate(spec, fmt, gpu=g, cpu=c, opts=opts)
 
@@ -237,6 +240,9 @@ def register(app: typer.Typer) -> None:
             None, "--bandwidth-gbs", help="Define or override bandwidth."
         ),
         tflops: float | None = typer.Option(None, "--tflops", help="Define or override dense bf16 TFLOPS."),
+        calibration: str = typer.Option(
+            "default", "--calibration", help="Efficiency profile (garrison calibrate)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Memory per GPU, KV capacity, concurrency, prefill/decode speed, TTFT and ITL."""
@@ -262,6 +268,7 @@ def register(app: typer.Typer) -> None:
             memory_gib=memory_gib,
             bandwidth_gbs=bandwidth_gbs,
             tflops=tflops,
+            calibration=calibration,
         )
         if as_json:
             print_json(est.model_dump(mode="json"))
