@@ -104,8 +104,13 @@ def install_wheelhouse(wheel_dir: Path, venv: Path, requirement: str) -> None:
     `--isolated` ignores pip's config files and environment, so no mirror or find-links configured
     on the machine can mask a missing wheel."""
     py = venv / "bin" / "python"
+    # The target venv must see only itself: a PYTHONPATH inherited from the caller (e.g. a source
+    # checkout with an editable install's garrison.egg-info) would make pip think it is installed.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_TARGET")}
     if not py.is_file():
-        res = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, env=env
+        )
         if res.returncode != 0:
             raise CheckFailed(
                 str(venv),
@@ -127,6 +132,7 @@ def install_wheelhouse(wheel_dir: Path, venv: Path, requirement: str) -> None:
         ],
         capture_output=True,
         text=True,
+        env=env,
     )
     if res.returncode != 0:
         tail = " | ".join((res.stderr or res.stdout).strip().splitlines()[-3:])
