@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from garrison.design import Costs, Deployment, Design, Estimate, MemoryBreakdown, Range
+from garrison.design import Design, Range
 from garrison.requirements import Requirements
+from garrison.testing import designs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -96,32 +97,15 @@ def requirements_yaml(path: Path, models: list[object]) -> Path:
     return path
 
 
-def _estimate(model: str) -> Estimate:
-    mem = MemoryBreakdown(
-        total_gib=80,
-        usable_gib=72,
-        weights_gib=1,
-        activations_gib=1,
-        runtime_gib=2,
-        kv_cache_gib=68,
-        free_gib=8,
-    )
-    return Estimate(
-        fits=True,
-        reason="fits",
-        model=model,
+def make_design(model_path: str, engine_image: str = "vllm/vllm-openai:v0.11.0") -> Design:
+    """A small but complete Design (built by hand; the planner is not needed for packing)."""
+    est = designs.make_estimate(
+        model=model_path,
         device="h100-80g",
-        device_kind="gpu",
-        engine="vllm",
-        quant="bf16",
         kv_dtype="bf16",
         gpus=1,
-        tp=1,
-        pp=1,
         replicas=1,
         max_model_len=8192,
-        max_num_seqs=64,
-        max_num_batched_tokens=8192,
         weights_gib_per_gpu=1,
         kv_cache_gib_per_gpu=68,
         kv_cache_tokens=100000,
@@ -129,58 +113,40 @@ def _estimate(model: str) -> Estimate:
         fixed_state_bytes_per_seq=0,
         max_concurrency=12,
         concurrency=8,
-        input_len=1024,
-        output_len=256,
         prefill_tokens_per_s=1e4,
         decode_tokens_per_s_single=50,
         output_tokens_per_s=400,
         ttft_ms=200,
         itl_ms=20,
-        memory=mem,
+        memory=designs.make_memory(
+            total_gib=80,
+            usable_gib=72,
+            weights_gib=1,
+            activations_gib=1,
+            runtime_gib=2,
+            kv_cache_gib=68,
+            free_gib=8,
+        ),
     )
-
-
-def make_design(model_path: str, engine_image: str = "vllm/vllm-openai:v0.11.0") -> Design:
-    """A small but complete Design (built by hand; the planner is not needed for packing)."""
-    req = Requirements.model_validate(
-        {
-            "organisation": {"name": "acme", "team_size": 20},
-            "use_cases": [{"name": "chat", "kind": "chat", "models": [model_path]}],
-        }
-    )
-    dep = Deployment(
-        use_case="chat",
-        kind="chat",
+    dep = designs.make_deployment(
         model_id=model_path,
         model_name="tiny",
         model_path=model_path,
-        engine="vllm",
         engine_image=engine_image,
-        quant="bf16",
         kv_dtype="bf16",
         device="h100-80g",
-        device_kind="gpu",
-        gpus_per_replica=1,
-        tp=1,
-        pp=1,
         replicas=1,
         max_model_len=8192,
-        max_num_seqs=64,
-        max_num_batched_tokens=8192,
-        gpu_memory_utilization=0.9,
         requests_per_minute=60,
         concurrent_requests=8,
-        input_tokens=1024,
-        output_tokens=256,
-        estimate=_estimate(model_path),
+        estimate=est,
     )
     r = Range(low=1, expected=2, high=3)
-    costs = Costs(
+    costs = designs.make_costs(
         capex_usd=r, annual_power_usd=1, annual_maintenance_usd=1, annual_opex_usd=2, three_year_tco_usd=r
     )
-    return Design(
-        garrison_version="0.1.0", name="acme", requirements=req, deployments=(dep,), servers=(), costs=costs
-    )
+    req = designs.make_requirements([designs.chat_use_case([model_path])], name="acme", team_size=20)
+    return designs.make_design(req, (dep,), costs=costs)
 
 
 def run_cli_subprocess(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,140 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from garrison.design import (
-    Costs,
-    Deployment,
-    Design,
-    Estimate,
-    MemoryBreakdown,
-    Range,
-    ScalingTriggers,
-    Server,
-)
-from garrison.requirements import Requirements
-
-
-def _estimate(**kw: Any) -> Estimate:
-    base: dict[str, Any] = dict(
-        fits=True,
-        reason="fits",
-        model="m",
-        device="h100-sxm",
-        device_kind="gpu",
-        engine="vllm",
-        quant="bf16",
-        kv_dtype="auto",
-        gpus=2,
-        tp=1,
-        pp=1,
-        replicas=2,
-        max_model_len=16384,
-        max_num_seqs=64,
-        max_num_batched_tokens=8192,
-        weights_gib_per_gpu=15.0,
-        kv_cache_gib_per_gpu=50.0,
-        kv_cache_tokens=400_000,
-        kv_bytes_per_token=131072.0,
-        fixed_state_bytes_per_seq=0.0,
-        max_concurrency=24.0,
-        concurrency=16,
-        input_len=1024,
-        output_len=256,
-        prefill_tokens_per_s=20_000.0,
-        decode_tokens_per_s_single=90.0,
-        output_tokens_per_s=1500.0,
-        ttft_ms=120.0,
-        itl_ms=12.0,
-        memory=MemoryBreakdown(
-            total_gib=79.6,
-            usable_gib=71.6,
-            weights_gib=15.0,
-            activations_gib=2.0,
-            runtime_gib=4.6,
-            kv_cache_gib=50.0,
-            free_gib=8.0,
-        ),
-    )
-    base.update(kw)
-    return Estimate(**base)
-
-
-def _deployment(**kw: Any) -> Deployment:
-    base: dict[str, Any] = dict(
-        use_case="chat",
-        kind="chat",
-        model_id="qwen3-8b",
-        model_name="qwen3-8b",
-        engine="vllm",
-        engine_image="vllm/vllm-openai",
-        quant="bf16",
-        kv_dtype="auto",
-        device="h100-sxm",
-        device_kind="gpu",
-        gpus_per_replica=1,
-        tp=1,
-        pp=1,
-        replicas=2,
-        max_model_len=16384,
-        max_num_seqs=64,
-        max_num_batched_tokens=8192,
-        gpu_memory_utilization=0.9,
-        requests_per_minute=120.0,
-        concurrent_requests=16,
-        input_tokens=1024,
-        output_tokens=256,
-        estimate=_estimate(),
-    )
-    base.update(kw)
-    return Deployment(**base)
-
-
-def _server(**kw: Any) -> Server:
-    base: dict[str, Any] = dict(
-        name="inference",
-        role="inference",
-        count=1,
-        gpu="h100-sxm",
-        gpus_per_server=2,
-        cpu="epyc-9354",
-        cpu_sockets=2,
-        ram_gib=512,
-        nvme_tb=7.68,
-        network="2x 25GbE",
-        psu_w=3000,
-        power_typical_w=1400.0,
-        power_max_w=2100.0,
-        cooling_btu_h=7165.0,
-        rack_units=2,
-        price_usd=Range(low=60_000, expected=70_000, high=85_000),
-        hosts=("chat",),
-    )
-    base.update(kw)
-    return Server(**base)
-
-
-def _costs() -> Costs:
-    return Costs(
-        capex_usd=Range(low=60_000, expected=70_000, high=85_000),
-        annual_power_usd=2500.0,
-        annual_maintenance_usd=7000.0,
-        annual_opex_usd=9500.0,
-        three_year_tco_usd=Range(low=88_500, expected=98_500, high=113_500),
-    )
-
-
-def _requirements(use_cases: list[dict[str, Any]], **kw: Any) -> Requirements:
-    return Requirements.model_validate(
-        {"organisation": {"name": "Acme Research", "team_size": 40}, "use_cases": use_cases, **kw}
-    )
+from garrison.design import Design, ScalingTriggers
+from garrison.testing.designs import make_deployment as _deployment
+from garrison.testing.designs import make_design as _design
+from garrison.testing.designs import make_estimate as _estimate
+from garrison.testing.designs import make_memory as _memory
+from garrison.testing.designs import make_requirements as _requirements
+from garrison.testing.designs import make_server as _server
 
 
 def gpu_vllm_design() -> Design:
     """A vLLM chat deployment on GPUs with two replicas (single node each)."""
-    return Design(
-        garrison_version="0.1.0",
+    return _design(
         name="acme-chat",
         requirements=_requirements(
             [{"name": "chat", "kind": "chat", "models": ["qwen3-8b"]}],
@@ -143,7 +21,6 @@ def gpu_vllm_design() -> Design:
         ),
         deployments=(_deployment(),),
         servers=(_server(),),
-        costs=_costs(),
         catalogue_as_of="2026-11",
     )
 
@@ -176,7 +53,7 @@ def cpu_llamacpp_design() -> Design:
             quant="Q4_K_M",
             gpus=0,
             itl_ms=60.0,
-            memory=MemoryBreakdown(
+            memory=_memory(
                 total_gib=256,
                 usable_gib=200,
                 weights_gib=2.0,
@@ -188,15 +65,13 @@ def cpu_llamacpp_design() -> Design:
         ),
         triggers=ScalingTriggers(queue_depth=3, p95_latency_s=20, sustained_for="5m"),
     )
-    return Design(
-        garrison_version="0.1.0",
+    return _design(
         name="acme-cpu",
         requirements=_requirements(
             [{"name": "assistant", "kind": "chat", "models": ["llama-3.2-3b"]}], hardware={"cpu_only": True}
         ),
         deployments=(dep,),
         servers=(_server(name="cpu-node", gpu=None, gpus_per_server=0, count=2, hosts=("assistant",)),),
-        costs=_costs(),
     )
 
 
@@ -237,8 +112,7 @@ def multinode_design() -> Design:
         concurrent_requests=8,
         max_model_len=8192,
     )
-    return Design(
-        garrison_version="0.1.0",
+    return _design(
         name="acme-frontier",
         requirements=_requirements(
             [
@@ -248,7 +122,6 @@ def multinode_design() -> Design:
         ),
         deployments=(big, code),
         servers=(_server(name="hgx", gpus_per_server=8, count=3, hosts=("frontier", "code")),),
-        costs=_costs(),
     )
 
 
@@ -271,8 +144,7 @@ def tabby_code_design() -> Design:
         input_tokens=1500,
         output_tokens=64,
     )
-    return Design(
-        garrison_version="0.1.0",
+    return _design(
         name="acme-tabby",
         requirements=_requirements(
             [{"name": "completion", "kind": "code", "models": ["qwen2.5-coder-7b"], "fim": True}],
@@ -280,7 +152,6 @@ def tabby_code_design() -> Design:
         ),
         deployments=(dep,),
         servers=(_server(gpus_per_server=1, hosts=("completion",)),),
-        costs=_costs(),
     )
 
 

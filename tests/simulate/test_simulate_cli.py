@@ -10,100 +10,48 @@ from pathlib import Path
 
 import pytest
 
-from garrison.design import Costs, Deployment, Design, Estimate, MemoryBreakdown, Range
-from garrison.requirements import Requirements
+from garrison.design import Design
+from garrison.testing import designs
 
 
 def _design(model_id: str = "llama-3.1-8b-instruct") -> Design:
-    mem = MemoryBreakdown(
-        total_gib=80,
-        usable_gib=72,
-        weights_gib=15,
-        activations_gib=2,
-        runtime_gib=1,
-        kv_cache_gib=54,
-        free_gib=8,
-    )
-    est = Estimate(
-        fits=True,
-        reason="fits",
+    est = designs.make_estimate(
         model=model_id,
-        device="h100-sxm",
-        device_kind="gpu",
-        engine="vllm",
-        quant="bf16",
         kv_dtype="bf16",
         gpus=1,
-        tp=1,
-        pp=1,
         replicas=1,
         max_model_len=8192,
         max_num_seqs=256,
-        max_num_batched_tokens=8192,
-        weights_gib_per_gpu=15,
         kv_cache_gib_per_gpu=54,
-        kv_cache_tokens=400_000,
-        kv_bytes_per_token=131072,
-        fixed_state_bytes_per_seq=0,
         max_concurrency=48,
         concurrency=64,
-        input_len=1024,
-        output_len=256,
-        prefill_tokens_per_s=20_000,
         decode_tokens_per_s_single=140,
         output_tokens_per_s=5000,
         ttft_ms=60,
-        itl_ms=12,
-        memory=mem,
+        memory=designs.make_memory(
+            total_gib=80,
+            usable_gib=72,
+            weights_gib=15,
+            activations_gib=2,
+            runtime_gib=1,
+            kv_cache_gib=54,
+            free_gib=8,
+        ),
     )
-    dep = Deployment(
-        use_case="chat",
-        kind="chat",
+    dep = designs.make_deployment(
         model_id=model_id,
         model_name="chat",
-        engine="vllm",
-        engine_image="vllm/vllm-openai",
-        quant="bf16",
         kv_dtype="bf16",
-        device="h100-sxm",
-        device_kind="gpu",
-        gpus_per_replica=1,
-        tp=1,
-        pp=1,
-        replicas=2,
         max_model_len=8192,
         max_num_seqs=256,
-        max_num_batched_tokens=8192,
-        gpu_memory_utilization=0.9,
         requests_per_minute=300,
         concurrent_requests=20,
-        input_tokens=1024,
-        output_tokens=256,
         ttft_p95_target_ms=2000,
         itl_p95_target_ms=50,
         estimate=est,
     )
-    req = Requirements.model_validate(
-        {
-            "organisation": {"name": "t", "team_size": 10},
-            "use_cases": [{"name": "chat", "kind": "chat", "models": ["x"]}],
-        }
-    )
-    zero = Range(low=0, expected=0, high=0)
-    return Design(
-        garrison_version="0",
-        name="t",
-        requirements=req,
-        deployments=(dep,),
-        servers=(),
-        costs=Costs(
-            capex_usd=zero,
-            annual_power_usd=0,
-            annual_maintenance_usd=0,
-            annual_opex_usd=0,
-            three_year_tco_usd=zero,
-        ),
-    )
+    req = designs.make_requirements([designs.chat_use_case(["x"])], name="t", team_size=10)
+    return designs.make_design(req, (dep,), garrison_version="0", name="t", costs=designs.zero_costs())
 
 
 def _run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

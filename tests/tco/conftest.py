@@ -11,19 +11,8 @@ from typing import Any
 import pytest
 
 from garrison.catalogue.schema import GPU, CloudPrice, Interconnect, PriceRange
-from garrison.design import (
-    Alternative,
-    Costs,
-    Deployment,
-    Design,
-    Escalation,
-    Estimate,
-    LoadPoint,
-    MemoryBreakdown,
-    Range,
-    Server,
-)
-from garrison.requirements import Requirements
+from garrison.design import Alternative, Deployment, Design, Escalation, Estimate, LoadPoint, Range
+from garrison.testing import designs
 
 H100 = "h100-sxm"
 
@@ -78,43 +67,31 @@ def make_price(
 
 
 def make_estimate(output_tps: float = 1000.0, gpus: int = 2) -> Estimate:
-    return Estimate(
-        fits=True,
-        reason="fits",
+    return designs.make_estimate(
         model="qwen3-32b",
         device=H100,
-        device_kind="gpu",
-        engine="vllm",
         quant="fp8",
         kv_dtype="fp8",
         gpus=gpus,
         tp=gpus,
-        pp=1,
         replicas=1,
         max_model_len=32768,
         max_num_seqs=128,
-        max_num_batched_tokens=8192,
         weights_gib_per_gpu=16.0,
-        kv_cache_gib_per_gpu=50.0,
-        kv_cache_tokens=400_000,
-        kv_bytes_per_token=131072.0,
-        fixed_state_bytes_per_seq=0.0,
         max_concurrency=12.2,
         concurrency=32,
         input_len=1000,
         output_len=500,
-        prefill_tokens_per_s=20000.0,
         decode_tokens_per_s_single=60.0,
         output_tokens_per_s=output_tps,
         ttft_ms=180.0,
         itl_ms=28.0,
-        memory=MemoryBreakdown(
+        memory=designs.make_memory(
             total_gib=79.1,
             usable_gib=71.2,
             weights_gib=16.0,
             activations_gib=2.5,
             runtime_gib=2.7,
-            kv_cache_gib=50.0,
             free_gib=7.9,
         ),
         assumptions=("test estimate",),
@@ -146,25 +123,20 @@ def make_deployment(
         if curve
         else ()
     )
-    return Deployment(
+    return designs.make_deployment(
         use_case=use_case,
         kind=kind,
         model_id="qwen3-32b",
         model_name="qwen3-32b",
-        engine="vllm",  # type: ignore[arg-type]
         engine_image="vllm/vllm-openai:v0.11.0",
         quant="fp8",
         kv_dtype="fp8",
         device=H100,
-        device_kind="gpu",
         gpus_per_replica=2,
         tp=2,
-        pp=1,
         replicas=1,
         max_model_len=32768,
         max_num_seqs=128,
-        max_num_batched_tokens=8192,
-        gpu_memory_utilization=0.9,
         requests_per_minute=rpm,
         concurrent_requests=32,
         input_tokens=inp,
@@ -194,38 +166,25 @@ def make_design(
     **req: Any,
 ) -> Design:
     """A two-server design: one 2 x H100 inference server and one CPU gateway."""
-    requirements = Requirements.model_validate(
-        {
-            "organisation": {"name": "Acme", "team_size": 40},
-            "use_cases": [{"name": "chat", "kind": "chat", "models": ["qwen3-32b"]}],
-            "power": {"usd_per_kwh": usd_per_kwh, "pue": pue},
-            **req,
-        }
+    requirements = designs.make_requirements(
+        [designs.chat_use_case(["qwen3-32b"])],
+        name="Acme",
+        power={"usd_per_kwh": usd_per_kwh, "pue": pue},
+        **req,
     )
     servers = (
-        Server(
+        designs.make_server(
             name="gpu-node",
-            role="inference",
-            count=1,
-            gpu=H100,
-            gpus_per_server=2,
-            cpu="epyc-9354",
-            cpu_sockets=2,
-            ram_gib=512,
-            nvme_tb=7.68,
             network="2x25GbE",
-            psu_w=3000,
             power_typical_w=1500,
             power_max_w=2400,
             cooling_btu_h=8189,
             rack_units=4,
             price_usd=gpu_price,
-            hosts=("chat",),
         ),
-        Server(
+        designs.make_server(
             name="gateway",
             role="gateway",
-            count=1,
             gpu=None,
             gpus_per_server=0,
             cpu="epyc-4344p",
@@ -239,21 +198,20 @@ def make_design(
             cooling_btu_h=1194,
             rack_units=1,
             price_usd=gateway_price,
+            hosts=(),
         ),
     )
-    return Design(
-        garrison_version="0.1.0",
-        name="acme",
-        requirements=requirements,
-        deployments=deployments or (make_deployment(),),
-        servers=servers,
+    return designs.make_design(
+        requirements,
+        deployments or (make_deployment(),),
+        servers,
         platform_reasons=("vLLM: highest throughput on Hopper",),
-        costs=Costs(
+        costs=designs.make_costs(
             capex_usd=Range(low=54_000, expected=65_000, high=76_000),
             annual_power_usd=0,
             annual_maintenance_usd=0,
             annual_opex_usd=0,
-            three_year_tco_usd=Range(low=0, expected=0, high=0),
+            three_year_tco_usd=designs.flat_range(0),
         ),
         assumptions=("test design",),
         escalations=(

@@ -90,26 +90,9 @@ def make_design(
     requests_per_minute: float = 60,
 ) -> object:
     """A small hand-made Design (as `garrison plan` would write) whose estimate the tests compare with."""
-    from garrison.design import Costs, Deployment, Design, Estimate, MemoryBreakdown, Range
-    from garrison.requirements import Requirements
+    from garrison.testing import designs
 
-    req = Requirements.model_validate(
-        {
-            "organisation": {"name": "test", "team_size": 5},
-            "use_cases": [{"name": "chat", "kind": "chat", "models": ["tiny"]}],
-        }
-    )
-    mem = MemoryBreakdown(
-        total_gib=1,
-        usable_gib=1,
-        weights_gib=0.001,
-        activations_gib=0,
-        runtime_gib=0,
-        kv_cache_gib=0.01,
-        free_gib=0,
-    )
-    est = Estimate(
-        fits=True,
+    est = designs.make_estimate(
         reason="",
         model=model_name,
         device="cpu-test",
@@ -118,8 +101,6 @@ def make_design(
         quant="f32",
         kv_dtype="f16",
         gpus=0,
-        tp=1,
-        pp=1,
         replicas=1,
         max_model_len=2048,
         max_num_seqs=4,
@@ -138,11 +119,17 @@ def make_design(
         output_tokens_per_s=output_tokens_per_s,
         ttft_ms=ttft_ms,
         itl_ms=itl_ms,
-        memory=mem,
+        memory=designs.make_memory(
+            total_gib=1,
+            usable_gib=1,
+            weights_gib=0.001,
+            activations_gib=0,
+            runtime_gib=0,
+            kv_cache_gib=0.01,
+            free_gib=0,
+        ),
     )
-    dep = Deployment(
-        use_case="chat",
-        kind="chat",
+    dep = designs.make_deployment(
         model_id="tiny",
         model_name=model_name,
         engine="llama.cpp",
@@ -152,30 +139,18 @@ def make_design(
         device="cpu-test",
         device_kind="cpu",
         gpus_per_replica=0,
-        tp=1,
-        pp=1,
         replicas=1,
         max_model_len=2048,
         max_num_seqs=4,
         max_num_batched_tokens=2048,
-        gpu_memory_utilization=0.9,
         requests_per_minute=requests_per_minute,
         concurrent_requests=concurrency,
         input_tokens=input_len,
         output_tokens=output_len,
         estimate=est,
     )
-    r = Range(low=0, expected=0, high=0)
-    return Design(
-        garrison_version="0.1.0",
-        name="tiny-test",
-        requirements=req,
-        deployments=(dep,),
-        servers=(),
-        costs=Costs(
-            capex_usd=r, annual_power_usd=0, annual_maintenance_usd=0, annual_opex_usd=0, three_year_tco_usd=r
-        ),
-    )
+    req = designs.make_requirements([designs.chat_use_case(["tiny"])], name="test", team_size=5)
+    return designs.make_design(req, (dep,), name="tiny-test", costs=designs.zero_costs())
 
 
 @pytest.fixture
