@@ -83,6 +83,34 @@ def wait_http(url: str, ctx: object = None, seconds: float = 20) -> None:
     raise SystemExit(f"not ready: {url}")
 
 
+def self_signed_cert(key: Path, cert: Path) -> None:
+    """Write a 2-day self-signed P-256 key and certificate for localhost / 127.0.0.1 (real openssl)."""
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
 def garrison(*args: str) -> dict[str, object]:
     p = subprocess.run(
         [sys.executable, "-m", "garrison", *args],
@@ -135,30 +163,7 @@ def main() -> None:
             )
         )
         wait_http(f"http://127.0.0.1:{up}/health")
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                str(work / "key.pem"),
-                "-out",
-                str(work / "cert.pem"),
-                "-days",
-                "2",
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        self_signed_cert(work / "key.pem", work / "cert.pem")
         (work / "nginx.conf").write_text(NGINX_CONF.format(d=work, up=up, port=port))
         subprocess.run(
             ["nginx", "-t", "-p", str(work), "-e", str(work / "error.log"), "-c", str(work / "nginx.conf")],
@@ -296,30 +301,7 @@ def rendered_gateway(gw: Path, up: int, procs: list[subprocess.Popen[bytes]]) ->
     bench_key = add_key(keys, "bench")
     (gw / "api_keys.map").symlink_to(keys)
     (gw / "tls").mkdir()
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(gw / "tls/server.key"),
-            "-out",
-            str(gw / "tls/server.crt"),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    self_signed_cert(gw / "tls/server.key", gw / "tls/server.crt")
 
     def nginx_t() -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -19,23 +19,17 @@ def _json(p: subprocess.CompletedProcess[str]) -> dict:  # type: ignore[type-arg
     return json.loads(p.stdout)  # type: ignore[no-any-return]
 
 
+def _bench_json_argv(url: str, *options: str) -> list[str]:
+    """`garrison bench URL --model stub OPTIONS --json --no-save` as an argument list."""
+    return ["bench", url, "--model", "stub", *options, "--json", "--no-save"]
+
+
 def test_every_fault_counted_by_type_and_run_survives(cli, stub) -> None:  # type: ignore[no-untyped-def]
     s = stub("--behaviours", "ok,http500,stall,reset,malformed,truncated,ok")
     p = cli(
-        "bench",
-        s.url,
-        "--model",
-        "stub",
-        "--concurrency",
-        "3",
-        "--num-requests",
-        "14",
-        "--timeout",
-        "1.5",
-        "--output-len",
-        "8",
-        "--json",
-        "--no-save",
+        *_bench_json_argv(
+            s.url, "--concurrency", "3", "--num-requests", "14", "--timeout", "1.5", "--output-len", "8"
+        ),
     )
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
@@ -58,18 +52,7 @@ def test_every_fault_counted_by_type_and_run_survives(cli, stub) -> None:  # typ
 def test_metrics_scraped_during_run(cli, stub) -> None:  # type: ignore[no-untyped-def]
     s = stub("--token-delay-ms", "20")
     p = cli(
-        "bench",
-        s.url,
-        "--model",
-        "stub",
-        "--concurrency",
-        "2",
-        "--num-requests",
-        "6",
-        "--output-len",
-        "30",
-        "--json",
-        "--no-save",
+        *_bench_json_argv(s.url, "--concurrency", "2", "--num-requests", "6", "--output-len", "30"),
     )
     assert p.returncode == 0, p.stderr
     srv = _json(p)["steps"][0]["server"]
@@ -85,18 +68,7 @@ def test_ctrl_c_keeps_partial_results(tmp_path: Path, stub, cli_env) -> None:  #
             sys.executable,
             "-m",
             "garrison",
-            "bench",
-            s.url,
-            "--model",
-            "stub",
-            "--concurrency",
-            "2",
-            "--num-requests",
-            "200",
-            "--output-len",
-            "10",
-            "--json",
-            "--no-save",
+            *_bench_json_argv(s.url, "--concurrency", "2", "--num-requests", "200", "--output-len", "10"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -122,24 +94,21 @@ def test_ctrl_c_keeps_partial_results(tmp_path: Path, stub, cli_env) -> None:  #
 def test_rate_sweep_and_max_and_slo_search(cli, stub) -> None:  # type: ignore[no-untyped-def]
     s = stub("--token-delay-ms", "2")
     p = cli(
-        "bench",
-        s.url,
-        "--model",
-        "stub",
-        "--endpoint",
-        "completions",
-        "--rate",
-        "20,max,slo",
-        "--num-requests",
-        "10",
-        "--output-len",
-        "5",
-        "--slo-ttft-ms",
-        "5000",
-        "--slo-itl-ms",
-        "1000",
-        "--json",
-        "--no-save",
+        *_bench_json_argv(
+            s.url,
+            "--endpoint",
+            "completions",
+            "--rate",
+            "20,max,slo",
+            "--num-requests",
+            "10",
+            "--output-len",
+            "5",
+            "--slo-ttft-ms",
+            "5000",
+            "--slo-itl-ms",
+            "1000",
+        ),
     )
     assert p.returncode == 0, p.stderr
     d = _json(p)
@@ -153,20 +122,9 @@ def test_rate_sweep_and_max_and_slo_search(cli, stub) -> None:  # type: ignore[n
 def test_tight_slo_lowers_goodput(cli, stub) -> None:  # type: ignore[no-untyped-def]
     s = stub("--token-delay-ms", "5")
     p = cli(
-        "bench",
-        s.url,
-        "--model",
-        "stub",
-        "--concurrency",
-        "2",
-        "--num-requests",
-        "6",
-        "--output-len",
-        "5",
-        "--slo-itl-ms",
-        "1",
-        "--json",
-        "--no-save",
+        *_bench_json_argv(
+            s.url, "--concurrency", "2", "--num-requests", "6", "--output-len", "5", "--slo-itl-ms", "1"
+        ),
     )
     step = _json(p)["steps"][0]
     assert step["requests"] == 6 and step["goodput_requests_per_s"] == 0
@@ -264,18 +222,7 @@ def test_duration_bounds_a_step(cli, stub) -> None:  # type: ignore[no-untyped-d
     s = stub("--token-delay-ms", "10")
     t0 = time.perf_counter()
     p = cli(
-        "bench",
-        s.url,
-        "--model",
-        "stub",
-        "--concurrency",
-        "2",
-        "--duration",
-        "2",
-        "--output-len",
-        "10",
-        "--json",
-        "--no-save",
+        *_bench_json_argv(s.url, "--concurrency", "2", "--duration", "2", "--output-len", "10"),
     )
     assert p.returncode == 0, p.stderr
     step = _json(p)["steps"][0]
