@@ -8,10 +8,10 @@ import subprocess
 import pytest
 import yaml
 
+from garrison.atomic import write_text_atomic as write_atomic
 from garrison.cost import compute_tco
 from garrison.errors import InputError
 from garrison.handoff import TARGETS, handoff, handoff_yaml
-from garrison.handoff.files import write_atomic
 
 EXPECTED_CONTEXT = {
     "mlops": {"hardware_spec", "deployment_configs", "network_architecture", "monitoring_setup", "runbooks"},

@@ -12,8 +12,9 @@ from pathlib import Path
 from garrison.airgap import images as img
 from garrison.airgap.manifest import MANIFEST_NAME, FileEntry, Manifest, load_manifest
 from garrison.airgap.progress import Reporter, Silent
-from garrison.airgap.streamio import concat_hashed, sha256_file, write_atomic
+from garrison.airgap.streamio import concat_hashed, sha256_file
 from garrison.airgap.verify import verify
+from garrison.atomic import write_bytes_atomic as write_atomic
 from garrison.errors import CheckFailed, InputError
 
 RECEIPT_NAME = "garrison-airgap-receipt.json"

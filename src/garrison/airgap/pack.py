@@ -35,7 +35,8 @@ from garrison.airgap.manifest import (
     sign_bytes,
 )
 from garrison.airgap.progress import Reporter, Silent
-from garrison.airgap.streamio import copy_range_hashed, hash_into, sha256_file, write_atomic
+from garrison.airgap.streamio import copy_range_hashed, hash_into, sha256_file
+from garrison.atomic import write_bytes_atomic as write_atomic
 from garrison.design import Design
 from garrison.errors import GarrisonError, InputError
 from garrison.requirements import Requirements

@@ -93,17 +93,6 @@ def hash_into(src: Path, offset: int, length: int, whole: hashlib._Hash) -> None
             left -= n
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and rename (complete or absent, never half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def concat_hashed(parts: list[tuple[Path, int]], dst: Path, progress: Progress | None = None) -> str:
     """Reassemble `parts` (path, size) in order into `dst` atomically; returns the whole SHA-256."""
     h = hashlib.sha256()

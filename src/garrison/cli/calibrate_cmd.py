@@ -8,9 +8,9 @@ from typing import Any
 
 import typer
 
+from garrison.atomic import write_text_atomic
 from garrison.calibrate import CalibrationReport, bench_points, calibrate, profile_json
 from garrison.calibrate.fit import speed_points
-from garrison.cli.common import write_text_atomic
 from garrison.errors import InputError
 from garrison.sizing.calibration_profiles import profile_path
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from garrison.catalogue import Catalogue
 from garrison.catalogue.schema import QuantFormat
-from garrison.errors import InputError
 from garrison.modelspec import ModelSpec
 from garrison.planner.model_refs import load_model_ref
 from garrison.sizing.formats import native_format
@@ -33,18 +29,3 @@ def resolve_quant(cat: Catalogue, spec: ModelSpec, quant: str, engine: str) -> Q
 def print_json(obj: Any) -> None:
     """Results on stdout, sorted keys, one object."""
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def write_text_atomic(path: Path, text: str, force: bool = False) -> None:
-    """Write via a temp file in the same folder and rename; refuse to overwrite without force."""
-    if path.exists() and not force:
-        raise InputError(str(path), "already exists", "pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
+from garrison.atomic import write_text_atomic
 from garrison.cost.inputs import read_design, tco_for_design
 from garrison.handoff import TARGETS, handoff_yaml
-from garrison.handoff.files import write_atomic
 
 
 def register(app: typer.Typer) -> None:
@@ -27,4 +27,4 @@ def register(app: typer.Typer) -> None:
         if out is None:
             typer.echo(text, nl=False)
         else:
-            write_atomic(out, text, force)
+            write_text_atomic(out, text, force)
