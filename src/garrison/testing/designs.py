@@ -13,6 +13,11 @@ from typing import Any
 from garrison.design import Costs, Deployment, Design, Estimate, MemoryBreakdown, Range, Server
 from garrison.requirements import Requirements
 
+# Fields an Estimate and a Deployment share, with the same default values in both.
+_SHAPE: dict[str, Any] = dict(
+    tp=1, pp=1, replicas=2, max_model_len=16384, max_num_seqs=64, max_num_batched_tokens=8192
+)
+
 
 def make_memory(**overrides: Any) -> MemoryBreakdown:
     """A per-device memory breakdown (80 GB GPU defaults), with field overrides."""
@@ -41,12 +46,7 @@ def make_estimate(**overrides: Any) -> Estimate:
         quant="bf16",
         kv_dtype="auto",
         gpus=2,
-        tp=1,
-        pp=1,
-        replicas=2,
-        max_model_len=16384,
-        max_num_seqs=64,
-        max_num_batched_tokens=8192,
+        **_SHAPE,
         weights_gib_per_gpu=15.0,
         kv_cache_gib_per_gpu=50.0,
         kv_cache_tokens=400_000,
@@ -82,12 +82,7 @@ def make_deployment(**overrides: Any) -> Deployment:
         device="h100-sxm",
         device_kind="gpu",
         gpus_per_replica=1,
-        tp=1,
-        pp=1,
-        replicas=2,
-        max_model_len=16384,
-        max_num_seqs=64,
-        max_num_batched_tokens=8192,
+        **_SHAPE,
         gpu_memory_utilization=0.9,
         requests_per_minute=120.0,
         concurrent_requests=16,
