@@ -26,9 +26,11 @@ from garrison.sizing.accuracy import SPEED_FIELDS, calibration_points, predict
 from garrison.sizing.efficiency import DEFAULT_EFFICIENCY, Efficiency
 
 # (field, low, high): the box each fitted factor stays in (the Efficiency model's own limits,
-# narrowed to physically plausible values: no kernel streams HBM at under 30% in decode).
+# narrowed to physically plausible values: no kernel streams HBM at under 30% in decode, and none
+# beats a plain device-to-device copy, measured at 0.89 of datasheet on an H200:
+# bench/results/gpu_roofline_h200.json).
 FITTED: tuple[tuple[str, float, float], ...] = (
-    ("gpu_bw", 0.3, 0.95),
+    ("gpu_bw", 0.3, 0.89),
     ("gpu_compute", 0.1, 1.0),
     ("step_overhead_ms", 0.0, 20.0),
 )
