@@ -56,9 +56,10 @@ def prefill(x: torch.Tensor, layers: list[dict[str, torch.Tensor]]) -> torch.Ten
     for p in layers:
         qkv = x @ p["qkv"].T
         q = qkv[:, : NH * HD].view(t, NH, HD).transpose(0, 1)
-        k = qkv[:, NH * HD : (NH + NKV) * HD].view(t, NKV, HD).transpose(0, 1)
-        v = qkv[:, (NH + NKV) * HD :].view(t, NKV, HD).transpose(0, 1)
-        attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        # expand the KV heads so PyTorch can pick its flash-attention kernel (GQA flag disables it)
+        k = qkv[:, NH * HD : (NH + NKV) * HD].view(t, NKV, HD).transpose(0, 1).repeat_interleave(NH // NKV, 0)
+        v = qkv[:, (NH + NKV) * HD :].view(t, NKV, HD).transpose(0, 1).repeat_interleave(NH // NKV, 0)
+        attn = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=True)[0]
         x = x + attn.transpose(0, 1).reshape(t, NH * HD) @ p["o"].T
         gu = x @ p["gu"].T
         x = x + (F.silu(gu[:, :FF]) * gu[:, FF:]) @ p["d"].T
@@ -144,8 +145,16 @@ def main() -> None:
         for _ in range(2):
             prefill(xp, layers)
         t = timed(lambda xp=xp: prefill(xp, layers), 3)
-        flops = 2 * (weight_bytes - lm.numel() * 2) / 2 * t_len
-        res["prefill"].append({"tokens": t_len, "ms": t * 1e3, "linear_tflops": flops / t / 1e12})
+        linear = 2 * (weight_bytes - lm.numel() * 2) / 2 * t_len  # 2 FLOPs per weight per token
+        attn_flops = 2 * a.layers * NH * HD * 2 * t_len * t_len / 2  # QK^T and AV, causal half
+        res["prefill"].append(
+            {
+                "tokens": t_len,
+                "ms": t * 1e3,
+                "linear_tflops": linear / t / 1e12,
+                "total_tflops": (linear + attn_flops) / t / 1e12,
+            }
+        )
     with open(a.out, "w") as f:
         json.dump(res, f, indent=2)
     print(json.dumps(res, indent=2))
