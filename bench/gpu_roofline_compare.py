@@ -41,6 +41,12 @@ def main() -> None:
         pred = model.decode_step_s(b, data["ctx"]) * 1e3
         implied = row["achieved_gbs"] / gpu.mem_bw_gbps
         print(f"{b:5d}  {row['step_ms']:11.2f}  {pred:12.2f}  {pred / row['step_ms']:9.2f}  {implied:14.2f}")
+    print("prefill_tokens  measured_ms  predicted_ms  pred/meas  implied_compute_eff")
+    for row in data["prefill"]:
+        n = row["tokens"]
+        pred = model.prefill_time_s(n, n) * 1e3
+        implied = row.get("total_tflops", row["linear_tflops"]) / gpu.bf16_dense_tflops
+        print(f"{n:14d}  {row['ms']:11.2f}  {pred:12.2f}  {pred / row['ms']:9.2f}  {implied:19.2f}")
 
 
 if __name__ == "__main__":

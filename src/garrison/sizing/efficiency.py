@@ -18,7 +18,7 @@ class Efficiency(BaseModel):
     name: str = "default"
     # achieved / datasheet HBM bandwidth while streaming weights in decode (GPU). Measured here on an
     # H200 (bench/results/gpu_roofline_h200.json): a Llama-3.1-8B decoder in plain PyTorch under CUDA
-    # graphs moves 0.68-0.73 of the 4.8 TB/s datasheet (a device copy reaches 0.89); NIM on H100
+    # graphs moves 0.67-0.73 of the 4.8 TB/s datasheet over two runs (a device copy reaches 0.89); NIM on H100
     # (calibration point perf-13) implies ~0.7 at batch 1. Tuned engine kernels do a little better.
     gpu_bw: float = Field(default=0.75, gt=0, le=1)
     # achieved / dense datasheet tensor FLOPs in prefill GEMMs (large M): 50-70% is typical.
