@@ -144,6 +144,7 @@ def estimate(
         raise ValueError("estimate needs exactly one of gpu or cpu")
     eff = opts.efficiency
     counts = param_counts(spec)
+    wbytes = weight_bytes(spec, counts, fmt)
     kv_dtype = _kv_dtype(opts)
     engine = opts.engine
     assumptions: list[str] = []
@@ -155,7 +156,7 @@ def estimate(
     else:
         assert cpu is not None
         # a CPU host: model in system RAM; assume RAM sized to 2x weights (planner sizes it properly)
-        wb_host = weight_bytes(spec, counts, fmt).total
+        wb_host = wbytes.total
         total_bytes = max(64 * GIB, 2 * wb_host + 16 * GIB)
         d_mnbt, d_mns = 2048, 4
         device_id, device_kind = cpu.id, "cpu"
@@ -225,7 +226,7 @@ def estimate(
         spec,
         counts,
         fmt,
-        weight_bytes(spec, counts, fmt),
+        wbytes,
         kv_layout(spec, kv_dtype, tp, 1),
         device,
         tp,
@@ -264,27 +265,16 @@ def estimate(
     ]
     if pp > 1:
         assumptions.append("pipeline parallel: micro-batch pipelining not credited (conservative throughput)")
-    weights_gib = weight_bytes(spec, counts, fmt).per_gpu(tp, pp) / GIB
-    if gpu is not None:
-        memory = MemoryBreakdown(
-            total_gib=mem.total / GIB,
-            usable_gib=mem.budget / GIB,
-            weights_gib=weights_gib,
-            activations_gib=mem.activations / GIB,
-            runtime_gib=mem.runtime / GIB,
-            kv_cache_gib=mem.kv / GIB,
-            free_gib=mem.free / GIB,
-        )
-    else:
-        memory = MemoryBreakdown(
-            total_gib=mem.total / GIB,
-            usable_gib=mem.budget / GIB,
-            weights_gib=weights_gib,
-            activations_gib=mem.activations / GIB,
-            runtime_gib=mem.runtime / GIB,
-            kv_cache_gib=mem.kv / GIB,
-            free_gib=0.0,
-        )
+    weights_gib = wbytes.per_gpu(tp, pp) / GIB
+    memory = MemoryBreakdown(
+        total_gib=mem.total / GIB,
+        usable_gib=mem.budget / GIB,
+        weights_gib=weights_gib,
+        activations_gib=mem.activations / GIB,
+        runtime_gib=mem.runtime / GIB,
+        kv_cache_gib=mem.kv / GIB,
+        free_gib=mem.free / GIB if gpu is not None else 0.0,  # a CPU host's RAM is sized to fit
+    )
     out_tps = out_tps_replica * replicas if sized.fits else 0.0
     lo_s, hi_s = SPEED_RANGE
     lo_m, hi_m = MEMORY_RANGE
