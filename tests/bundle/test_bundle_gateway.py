@@ -3,7 +3,9 @@ exercised with the real openai client: keys on every path, streaming, 429, redir
 
 from __future__ import annotations
 
+import http.client
 import json
+import select
 import socket
 import ssl
 import subprocess
@@ -12,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,14 +33,14 @@ pytestmark = pytest.mark.slow
 KEYS = {"sk-garrison-test-alice": "alice", "sk-garrison-test-bob": "bob", "sk-garrison-test-carol": "carol"}
 
 
-def _design() -> Any:
+def _design(requests_per_minute: float = 20.0, concurrent_requests: int = 4) -> Any:
     d = cpu_llamacpp_design()
     dep = d.deployments[0].model_copy(
         update={
             "use_case": "chat",
             "model_name": "tiny",
-            "requests_per_minute": 20.0,
-            "concurrent_requests": 4,
+            "requests_per_minute": requests_per_minute,
+            "concurrent_requests": concurrent_requests,
         }
     )
     return d.model_copy(update={"deployments": (dep,)})
@@ -109,10 +112,12 @@ def _ports(free_port: Callable[[], int]) -> Ports:
 @pytest.fixture
 def gateway_factory(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Callable[..., Gateway]]:
     require_tool("nginx")
-    bundle = write_bundle(render_bundle(_design()), tmp_path / "bundle")
     started: list[Gateway] = []
 
-    def make(servers: list[str]) -> Gateway:
+    def make(servers: list[str], design: Any = None) -> Gateway:
+        """Render `design` (default: 20 requests/minute, 4 concurrent) and start its gateway."""
+        out = tmp_path / f"bundle{len(started)}"
+        bundle = write_bundle(render_bundle(design if design is not None else _design()), out)
         conf = prepare_gateway(
             bundle / "gateway",
             tmp_path / f"gw{len(started)}",
@@ -219,6 +224,64 @@ def test_gateway_with_real_nginx_and_llama_server(
     late = [e for e in log if e["key_id"] == "carol" and e["path"] == "/v1/chat/completions"]
     assert late and all(e["status"] == 200 for e in late)
     assert all(e["upstream"].endswith(f":{r1.port}") for e in late[1:])
+
+
+def test_llama_server_drops_the_connection_after_a_streamed_response(
+    llama_server: Callable[..., LlamaServer],
+) -> None:
+    """The premise of engines.UPSTREAM_KEEPALIVE["llama.cpp"] = False, checked on the real server:
+    after a streamed response it closes the connection without a "Connection: close" header,
+    while a plain response leaves the connection open. If a new llama.cpp keeps streamed
+    connections open, this fails and the gateway may pool llama.cpp connections again."""
+    srv = llama_server(parallel=1)
+    body = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    for stream, closed in ((True, True), (False, False)):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        conn.request(
+            "POST",
+            "/v1/chat/completions",
+            body=json.dumps({**body, "stream": stream}),
+            headers={"Content-Type": "application/json"},
+        )
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200 and resp.getheader("Connection") != "close"
+        assert conn.sock is not None
+        readable, _, _ = select.select([conn.sock], [], [], 1.0)
+        assert (bool(readable) and conn.sock.recv(1) == b"") is closed, f"stream={stream}"
+        conn.close()
+
+
+def test_gateway_streams_under_load_without_losing_a_request(
+    llama_server: Callable[..., LlamaServer], gateway_factory: Callable[..., Gateway]
+) -> None:
+    """llama-server closes its connection after each streamed response without "Connection: close".
+    A gateway that pools those connections now and then hands a request a connection that is
+    closing and answers it 502. The rendered gateway keeps no pool for llama.cpp and retries a POST
+    that fails before any answer, so none is lost. (With the old pooled, no-retry config this load
+    lost requests in 2 of 3 runs; the deterministic checks are in test_bundle_render.py.)"""
+    r0 = llama_server(parallel=4)
+    # 120,000 requests/minute designed: the per-key limit (1,000/s, burst 32) is not what is tested
+    busy = _design(requests_per_minute=120_000.0, concurrent_requests=64)
+    gw = gateway_factory([f"127.0.0.1:{r0.port}"], busy)
+    client = gw.client(next(iter(KEYS)))
+
+    def one(i: int) -> str:
+        try:
+            stream = client.chat.completions.create(
+                model="tiny", messages=[{"role": "user", "content": f"load {i}"}], max_tokens=4, stream=True
+            )
+            ends = [ch.choices[0].finish_reason for ch in stream if ch.choices and ch.choices[0].finish_reason]
+            return str(ends[-1]) if ends else "no finish_reason"
+        except openai.APIError as e:
+            return f"{type(e).__name__}: {e}"
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(one, range(600)))
+    failed = [r for r in results if r != "length"]
+    assert not failed, f"{len(failed)} of {len(results)} streamed requests failed: {failed[:3]}"
+    statuses = [e["status"] for e in gw.audit() if e["path"] == "/v1/chat/completions"]
+    assert len(statuses) == 600 and set(statuses) == {200}
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -155,6 +155,19 @@ def test_gateway_limits_follow_the_design() -> None:
     assert "least_conn;" in ups and ups.count("max_fails=2") == 2
 
 
+def test_gateway_pools_engine_connections_only_where_the_engine_keeps_them() -> None:
+    """llama-server drops the connection after each streamed response, so its upstreams get no
+    keepalive pool (a pooled, closing connection answers 502); vLLM keeps its connections open."""
+    for d, pooled in ((gpu_vllm_design(), True), (cpu_llamacpp_design(), False)):
+        files = render_bundle(d)
+        for ups in (files["gateway/upstreams.conf"], files["k8s/base/gateway/upstreams.conf"]):
+            assert ("keepalive 32;" in ups) is pooled, ups
+        conf = files["gateway/nginx.conf"]
+        # failover retries a POST that failed before any answer, which needs the body buffered
+        assert "proxy_next_upstream error timeout non_idempotent http_502 http_503 http_504;" in conf
+        assert "proxy_request_buffering off" not in conf
+
+
 def test_env_example_has_no_secret_values(design: Design) -> None:
     text = render_bundle(design)["compose/.env.example"]
     for line in text.splitlines():

@@ -43,7 +43,9 @@ http {{
     map $api_client $limited_client {{ default $api_client; bench ""; }}
     limit_req_zone $limited_client zone=per_key:1m rate=5r/s;
     limit_req_status 429;
-    upstream llama {{ server 127.0.0.1:{up}; keepalive 16; }}
+    # as the rendered gateway does for llama.cpp: no idle-connection pool (llama-server closes the
+    # connection after each streamed response) and a POST that failed before any answer is retried
+    upstream llama {{ server 127.0.0.1:{up}; }}
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name localhost;
@@ -63,6 +65,7 @@ http {{
             proxy_set_header Connection "";
             proxy_set_header Authorization "";
             proxy_buffering off;
+            proxy_next_upstream error timeout non_idempotent;
             proxy_read_timeout 300s;
         }}
         location / {{ return 404; }}

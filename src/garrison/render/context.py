@@ -40,6 +40,7 @@ class DeploymentView:
     args: tuple[str, ...]
     env: dict[str, str]
     port: int
+    upstream_keepalive: bool  # gateway may pool idle connections to this engine
     health_path: str
     metrics_path: str | None
     metrics: engines.EngineMetrics
@@ -88,6 +89,7 @@ def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> 
         args=tuple(engines.engine_args(dep)),
         env=engines.engine_env(dep),
         port=engines.PORTS[dep.engine],
+        upstream_keepalive=engines.UPSTREAM_KEEPALIVE[dep.engine],
         health_path=engines.HEALTH_PATHS[dep.engine],
         metrics_path=engines.METRICS_PATH[dep.engine],
         metrics=engines.METRICS[dep.engine],
