@@ -271,7 +271,9 @@ def test_gateway_streams_under_load_without_losing_a_request(
             stream = client.chat.completions.create(
                 model="tiny", messages=[{"role": "user", "content": f"load {i}"}], max_tokens=4, stream=True
             )
-            ends = [ch.choices[0].finish_reason for ch in stream if ch.choices and ch.choices[0].finish_reason]
+            ends = [
+                ch.choices[0].finish_reason for ch in stream if ch.choices and ch.choices[0].finish_reason
+            ]
             return str(ends[-1]) if ends else "no finish_reason"
         except openai.APIError as e:
             return f"{type(e).__name__}: {e}"
