@@ -5,8 +5,10 @@ Part 1 - headroom: `garrison.bench` drives the FAKE stub server (tests/verify/st
 process) at 256 and 1,024 concurrent streams; reports client CPU per output token and the difference
 between the client's and the server's TTFT/TPOT (what the client adds on top of the server).
 
-Part 2 - side by side with GuideLLM on the same real llama-server (tiny generated GGUF): TTFT, ITL,
-output throughput and client CPU per token, as ratios garrison / GuideLLM. GuideLLM runs from a
+Part 2 - side by side with GuideLLM on the same real llama-server (a generated random-weight GGUF,
+big enough that the server sets the pace; the server pinned to CPU 0, the clients to the others):
+TTFT, ITL, output throughput and client CPU per token, as ratios garrison / GuideLLM, and each
+tool's ITL against the server's own generation timing from its /metrics counters. GuideLLM runs from a
 separate venv (default /work/venv-guidellm, `pip install guidellm`); client CPU per token is the
 marginal CPU (user+sys of the whole process tree) between a small and a large run, which cancels start-up.
 
@@ -124,15 +126,62 @@ def _cpu_children() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _timed(cmd: list[str], **kw: Any) -> tuple[subprocess.CompletedProcess[str], float]:
+def _timed(
+    cmd: list[str], cpus: set[int] | None = None, **kw: Any
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run `cmd` (pinned to `cpus` when given); return it and the CPU seconds its process tree used."""
     c0 = _cpu_children()
-    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    p = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=pin, **kw)
     return p, _cpu_children() - c0
 
 
+def _server_counters(url: str) -> dict[str, float]:
+    """llama-server's own cumulative counters (the neutral ruler both clients are compared with)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    return {
+        s.name: float(s.value)
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name.startswith("llamacpp:")
+    }
+
+
+def _server_view(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """What the server itself measured between two scrapes of `requests` requests.
+
+    llama-server times each slot's generation from the last prompt token to the last generated
+    token (server-common.h: t_gen_us, n_gen_steps = n_gen - 1: the first token comes from the
+    prompt's logits), so its per-token interval is generation seconds / (tokens - requests); the
+    prompt seconds per request is the prompt-processing part of TTFT, without HTTP or queueing."""
+    d = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    steps = d["llamacpp:tokens_predicted_total"] - requests
+    return {
+        "server_itl_ms": round(1000 * d["llamacpp:tokens_predicted_seconds_total"] / max(1.0, steps), 3),
+        "server_prompt_ms_per_request": round(
+            1000 * d["llamacpp:prompt_seconds_total"] / max(1, requests), 3
+        ),
+        "server_output_tokens": d["llamacpp:tokens_predicted_total"],
+        "server_prompt_tokens": d["llamacpp:prompt_tokens_total"],
+        "server_prompt_tokens_cached": d.get("llamacpp:prompt_tokens_cached_total", 0.0),
+    }
+
+
 def _guidellm(
-    venv: Path, url: str, tok: Path, n: int, c: int, in_tok: int, out_tok: int, out: Path
+    venv: Path,
+    url: str,
+    tok: Path,
+    n: int,
+    c: int,
+    in_tok: int,
+    out_tok: int,
+    out: Path,
+    cpus: set[int] | None,
 ) -> tuple[dict[str, Any], float]:
+    before = _server_counters(url)
     p, cpu = _timed(
         [
             str(venv / "bin/guidellm"),
@@ -152,6 +201,7 @@ def _guidellm(
             "--disable-progress",
             "--disable-console",
         ],
+        cpus,
         timeout=900,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
@@ -171,10 +221,14 @@ def _guidellm(
         "output_tokens": int(g("output_token_count", "mean") * g("output_token_count", "count")),
         "prompt_tokens_mean": g("prompt_token_count", "mean"),
         "load_1min": round(os.getloadavg()[0], 2),
+        **_server_view(before, _server_counters(url), n),
     }, cpu
 
 
-def _garrison(url: str, n: int, c: int, in_len: int, out_tok: int) -> tuple[dict[str, Any], float]:
+def _garrison(
+    url: str, n: int, c: int, in_len: int, out_tok: int, cpus: set[int] | None
+) -> tuple[dict[str, Any], float]:
+    before = _server_counters(url)
     p, cpu = _timed(
         [
             sys.executable,
@@ -197,6 +251,7 @@ def _garrison(url: str, n: int, c: int, in_len: int, out_tok: int) -> tuple[dict
             "--json",
             "--no-save",
         ],
+        cpus,
         timeout=900,
         env=ENV,
     )
@@ -215,17 +270,42 @@ def _garrison(url: str, n: int, c: int, in_len: int, out_tok: int) -> tuple[dict
         "output_tokens": s["output_tokens"],
         "load_1min": round(os.getloadavg()[0], 2),
         "prompt_tokens_mean": s["input_tokens"] / max(1, s["requests"]),
+        **_server_view(before, _server_counters(url), n),
     }, cpu
 
 
-def part2(venv: Path, binary: Path, small: int, large: int, c: int, out_tok: int) -> dict[str, Any]:
+# Part 2's model: a random-weight llama big enough that the SERVER, not the client, sets the pace
+# (~20-40 ms per decode step on one core), as a GPU engine does in production. With the 0.5 MB
+# default tiny model a step takes < 1 ms and both clients' timestamps measure their own CPU
+# (CPU ms per token x streams ~= the ITL they report), which is no comparison of measurements.
+SERVER_BOUND_MODEL = {"layers": 8, "hidden": 1024, "heads": 16, "kv_heads": 4, "ff": 2816}
+
+
+def part2(
+    venv: Path,
+    binary: Path,
+    small: int,
+    large: int,
+    c: int,
+    out_tok: int,
+    *,
+    pin: bool,
+    model_size: str,
+    repeat: int = 1,
+) -> dict[str, Any]:
     from garrison.testing.tiny_gguf import write_tiny_gguf
 
     work = Path(tempfile.mkdtemp(prefix="bench-loadgen-"))
-    model = write_tiny_gguf(work / "tiny.gguf")
+    shape = SERVER_BOUND_MODEL if model_size == "server-bound" else {}
+    model = write_tiny_gguf(work / "model.gguf", **shape)  # type: ignore[arg-type]
     tok = work / "tok"
     # GuideLLM's synthetic data needs a Hugging Face tokenizer; build a small local one (no hub access)
     subprocess.run([str(venv / "bin/python"), "-c", _MKTOK, str(tok)], check=True, capture_output=True)
+    # the server gets CPU 0 to itself and each client the others, so neither client's CPU use
+    # slows the server it measures (on 2 shared cores that was the largest difference between them)
+    ncpu = len(os.sched_getaffinity(0))
+    server_cpus = {0} if pin and ncpu >= 2 else None
+    client_cpus = set(os.sched_getaffinity(0)) - {0} if server_cpus else None
     port = _free_port()
     srv = subprocess.Popen(
         [
@@ -247,13 +327,19 @@ def part2(venv: Path, binary: Path, small: int, large: int, c: int, out_tok: int
             "--metrics",
             "--no-webui",
             "--offline",
+            # every prompt is prefilled, as unique production prompts are: the runs repeat the same
+            # seeded prompts, and a prompt cache would make later runs faster than earlier ones
+            "--no-cache-prompt",
+            "--cache-ram",
+            "0",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(600):
             try:
                 _get_json(url + "/health")
                 break
@@ -261,12 +347,18 @@ def part2(venv: Path, binary: Path, small: int, large: int, c: int, out_tok: int
                 time.sleep(0.1)
         # GuideLLM's prompts are N tokens of ITS tokenizer; match garrison's prompt to the same server-side
         # prompt_tokens (the server's usage is the common ruler), measured on a small GuideLLM run.
-        g_small, g_small_cpu = _guidellm(venv, url, tok, small, c, 32, out_tok, work / "g1.json")
-        probe, _ = _garrison(url, 4, 1, 32, 4)
+        g_small, g_small_cpu = _guidellm(venv, url, tok, small, c, 32, out_tok, work / "g1.json", client_cpus)
+        probe, _ = _garrison(url, 4, 1, 32, 4, client_cpus)
         in_len = max(1, round(32 + g_small["prompt_tokens_mean"] - probe["prompt_tokens_mean"]))
-        r_small, r_small_cpu = _garrison(url, small, c, in_len, out_tok)
-        g_large, g_large_cpu = _guidellm(venv, url, tok, large, c, 32, out_tok, work / "g2.json")
-        r_large, r_large_cpu = _garrison(url, large, c, in_len, out_tok)
+        r_small, r_small_cpu = _garrison(url, small, c, in_len, out_tok, client_cpus)
+        # the large runs alternate, `repeat` times each: the spread of one tool against itself says
+        # how much of a difference between the tools is the server's own run-to-run variation
+        runs: list[tuple[dict[str, Any], float, dict[str, Any], float]] = []
+        for i in range(repeat):
+            g, g_cpu_s = _guidellm(venv, url, tok, large, c, 32, out_tok, work / f"g2-{i}.json", client_cpus)
+            r, r_cpu_s = _garrison(url, large, c, in_len, out_tok, client_cpus)
+            runs.append((r, r_cpu_s, g, g_cpu_s))
+        r_large, r_large_cpu, g_large, g_large_cpu = runs[-1]
     finally:
         srv.terminate()
         srv.wait()
@@ -284,7 +376,25 @@ def part2(venv: Path, binary: Path, small: int, large: int, c: int, out_tok: int
         "tpot_p50_ms": "itl_p50_ms",
         "output_tokens_per_s": "output_tokens_per_s",
     }
+
+    def client_share(cpu_ms_per_token: float, itl_ms: float) -> float:
+        # a client that needs `cpu` ms per token for each of c streams cannot read tokens faster than
+        # one per c x cpu ms per stream: near 1, its ITL measures itself, not the server
+        return round(cpu_ms_per_token * c / itl_ms, 3) if itl_ms else 0.0
+
+    def spread(tool: int, key: str) -> float:
+        vals = [run[tool][key] for run in runs]
+        return round(max(vals) / min(vals), 3)
+
     return {
+        "repeats": [
+            {k: round(r[k] / g[v], 3) for k, v in same_quantity.items() if g[v]} for r, _, g, _ in runs
+        ],
+        "run_to_run_max_over_min": {
+            f"{name} {key}": spread(i, key)
+            for name, i in (("garrison", 0), ("guidellm", 2))
+            for key in ("ttft_mean_ms", "itl_mean_ms", "server_itl_ms", "output_tokens_per_s")
+        },
         "ratio_same_definition": {
             f"{k} / guidellm {v}": round(r_large[k] / g_large[v], 3)
             for k, v in same_quantity.items()
@@ -293,14 +403,20 @@ def part2(venv: Path, binary: Path, small: int, large: int, c: int, out_tok: int
         "concurrency": c,
         "requests": large,
         "output_tokens_per_request": out_tok,
+        "model": model_size,
+        "pinned": {"server_cpus": sorted(server_cpus or []), "client_cpus": sorted(client_cpus or [])},
         "garrison": {
             **r_large,
             "client_cpu_ms_per_token": round(r_cpu, 4),
+            "client_bound_share": client_share(r_cpu, r_large["itl_mean_ms"]),
+            "itl_vs_server": round(r_large["itl_mean_ms"] / r_large["server_itl_ms"], 3),
             "total_cpu_s_large_run": round(r_large_cpu, 2),
         },
         "guidellm": {
             **g_large,
             "client_cpu_ms_per_token": round(g_cpu, 4),
+            "client_bound_share": client_share(g_cpu, g_large["itl_mean_ms"]),
+            "itl_vs_server": round(g_large["itl_mean_ms"] / g_large["server_itl_ms"], 3),
             "total_cpu_s_large_run": round(g_large_cpu, 2),
         },
         "ratio_garrison_over_guidellm": {
@@ -342,9 +458,15 @@ def _print_table(out: dict[str, Any]) -> None:
         print("versus GuideLLM: skipped:", vs["skipped"])
     for k, v in vs.get("ratio_same_definition", {}).items():
         print(f"garrison {k}: {v}  (baseline: GuideLLM, same run, same llama-server)")
-    if vs:
+    if "garrison" in vs:
         cpu = vs["ratio_garrison_over_guidellm"]["client_cpu_ms_per_token"]
         print(f"client CPU per token garrison / GuideLLM: {cpu}")
+        for tool in ("garrison", "guidellm"):
+            t = vs[tool]
+            print(
+                f"{tool}: ITL {t['itl_mean_ms']} ms vs server {t['server_itl_ms']} ms "
+                f"(x{t['itl_vs_server']}), client-bound share {t['client_bound_share']}"
+            )
 
 
 def main() -> None:
@@ -357,6 +479,14 @@ def main() -> None:
         "--llama-server", default=str(Path.home() / ".cache/garrison/llama-server/11434.0.0/llama-server")
     )
     ap.add_argument("--small", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=2, help="part 2: large runs per tool, alternating")
+    ap.add_argument("--no-pin", action="store_true", help="part 2: do not give the server its own CPU")
+    ap.add_argument(
+        "--model",
+        choices=["server-bound", "tiny"],
+        default="server-bound",
+        help="part 2: a model slow enough that the server sets the pace (default), or the 0.5 MB one",
+    )
     ap.add_argument("--large", type=int, default=200)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--out", help="also write loadgen.json into this folder")
@@ -372,7 +502,17 @@ def main() -> None:
                 "skipped": f"no guidellm in {venv}: pip install guidellm into a separate venv"
             }
         else:
-            out["versus_guidellm"] = part2(venv, Path(a.llama_server), a.small, a.large, 4, 32)
+            out["versus_guidellm"] = part2(
+                venv,
+                Path(a.llama_server),
+                a.small,
+                a.large,
+                4,
+                32,
+                pin=not a.no_pin,
+                model_size=a.model,
+                repeat=a.repeat,
+            )
     if a.json:
         print(json.dumps(out, indent=2))
     else:
