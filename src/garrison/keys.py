@@ -1,54 +1,89 @@
 """Gateway API keys: generate, add, rotate and revoke entries of the nginx `api_keys.map` file.
 
-Stock nginx can only compare the Authorization header with exact strings, so the file holds
-`"Bearer <key>" <key id>;` lines. It is the secret: it lives outside the bundle, mode 0600, and is
+The file holds digests, not keys. A key is `sk-garrison-` + an 8-hex-digit public handle + a
+43-character secret (256 random bits, URL-safe base64). Each line is
+`<handle> "<key id> <digest>";` where digest = base64url(MD5(secret)), unpadded: the one digest
+stock nginx can compute on a request (`secure_link_md5`; the gateway compares it with the stored
+one). MD5's weakness is collisions; what protects a stored digest is preimage resistance, and
+against a 256-bit random secret that is far beyond reach (the same reasoning that lets services
+store API tokens under an unsalted fast hash). The file is still kept 0600 outside the bundle and
 written atomically (temp file beside it, then rename), so nginx never reads half a file.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import secrets
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from garrison.errors import InputError
 
 KEY_PREFIX = "sk-garrison-"
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_LINE = re.compile(r'^"Bearer (?P<key>[A-Za-z0-9_-]+)"\s+(?P<id>[a-z0-9][a-z0-9._-]*);\s*$')
+_KEY = re.compile(r"^sk-garrison-(?P<handle>[0-9a-f]{8})(?P<secret>[A-Za-z0-9_-]{43})$")
+_LINE = re.compile(
+    r'^(?P<handle>[0-9a-f]{8})\s+"(?P<id>[a-z0-9][a-z0-9._-]*) (?P<digest>[A-Za-z0-9_-]{22})";\s*$'
+)
 DEFAULT_FILE = Path("/etc/garrison/api_keys.map")
 
 
+@dataclass(frozen=True)
+class StoredKey:
+    """What the map file keeps of one key: its public handle and the digest of its secret."""
+
+    handle: str
+    digest: str
+
+
 def generate_key() -> str:
-    """A new key: prefix + 256 random bits, URL-safe base64."""
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+    """A new key: prefix + 8 hex digits of handle + 256 random bits, URL-safe base64 (43 chars)."""
+    return KEY_PREFIX + secrets.token_hex(4) + secrets.token_urlsafe(32)
 
 
-def read_keys(path: Path) -> dict[str, str]:
-    """`key id -> key` from a map file (empty when it does not exist)."""
+def stored_form(key: str) -> StoredKey:
+    """The handle and digest of `key`, as the gateway's map file keeps them."""
+    m = _KEY.match(key)
+    if not m:
+        raise ValueError("not a garrison key: sk-garrison- + 8 hex digits + 43 URL-safe base64 characters")
+    raw = hashlib.md5(m.group("secret").encode("ascii"), usedforsecurity=False).digest()
+    return StoredKey(m.group("handle"), base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="))
+
+
+def map_lines(entries: dict[str, StoredKey]) -> str:
+    """`api_keys.map` text for `key id -> stored key` entries."""
+    text = "# garrison API key digests for the nginx gateway (handle -> key id + MD5 of the secret). Keep 0600.\n"
+    return text + "".join(f'{k.handle} "{kid} {k.digest}";\n' for kid, k in sorted(entries.items()))
+
+
+def read_keys(path: Path) -> dict[str, StoredKey]:
+    """`key id -> stored key` from a map file (empty when it does not exist)."""
     if not path.exists():
         return {}
-    out: dict[str, str] = {}
+    out: dict[str, StoredKey] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         m = _LINE.match(line.strip())
         if not m:
-            raise InputError(
-                f"{path}:{n}",
-                'not a `"Bearer <key>" <id>;` line',
-                "fix or remove the line; garrison keys writes only such lines",
+            hint = (
+                "this is a plaintext key line from garrison < 0.2: issue the key again with "
+                "`garrison keys --name ID` into a new file"
+                if line.lstrip().startswith('"Bearer ')
+                else "fix or remove the line; garrison keys writes only such lines"
             )
-        out[m.group("id")] = m.group("key")
+            raise InputError(f"{path}:{n}", 'not a `<handle> "<id> <digest>";` line', hint)
+        out[m.group("id")] = StoredKey(m.group("handle"), m.group("digest"))
     return out
 
 
-def _write(path: Path, keys: dict[str, str]) -> None:
+def _write(path: Path, keys: dict[str, StoredKey]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "# garrison API keys for the nginx gateway (map $http_authorization $api_client). Keep 0600.\n"
-    text += "".join(f'"Bearer {key}" {kid};\n' for kid, key in sorted(keys.items()))
+    text = map_lines(keys)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
@@ -86,8 +121,11 @@ def add_key(path: Path, key_id: str, rotate: bool = False) -> str:
         raise InputError("--name", f"{key_id!r} already has a key", "pass --rotate to replace it")
     if key_id not in keys and rotate:
         raise InputError("--name", f"{key_id!r} has no key to rotate", "drop --rotate to add it")
+    taken = {k.handle for kid, k in keys.items() if kid != key_id}
     key = generate_key()
-    keys[key_id] = key
+    while stored_form(key).handle in taken:  # handles are the map's keys: never two alike
+        key = generate_key()
+    keys[key_id] = stored_form(key)
     _write(path, keys)
     return key
 

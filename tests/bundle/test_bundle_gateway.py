@@ -23,6 +23,7 @@ import openai
 import pytest
 
 from bundle.designs import cpu_llamacpp_design
+from garrison.keys import generate_key, stored_form
 from garrison.render import render_bundle, write_bundle
 from garrison.testing.ci import require_tool
 from garrison.testing.servers import LlamaServer
@@ -30,7 +31,7 @@ from garrison.validate.gateway_sandbox import Ports, nginx_cmd, prepare_gateway
 
 pytestmark = pytest.mark.slow
 
-KEYS = {"sk-garrison-test-alice": "alice", "sk-garrison-test-bob": "bob", "sk-garrison-test-carol": "carol"}
+KEYS = {generate_key(): "alice", generate_key(): "bob", generate_key(): "carol"}
 
 
 def _design(requests_per_minute: float = 20.0, concurrent_requests: int = 4) -> Any:
@@ -156,9 +157,17 @@ def test_gateway_with_real_nginx_and_llama_server(
     gw = gateway_factory([f"127.0.0.1:{r0.port}", f"127.0.0.1:{r1.port}"])
     alice, bob, carol = KEYS
 
-    # 401 without a key (or with a wrong one) on every path, not just /v1
+    # 401 without a key (or with a wrong one) on every path, not just /v1. The map file holds only
+    # handles and digests: alice's handle with another secret, a key whose secret is alice's stored
+    # digest, a fresh key and a malformed one are all refused.
+    stored = stored_form(alice)
+    forged = alice[: -len("x" * 43)] + generate_key()[-43:]
+    digest_as_secret = (alice[: len("sk-garrison-") + 8] + stored.digest * 2)[: len(alice)]
+    keymap = gw.conf.parent.joinpath("api_keys.map").read_text()
+    assert f'{stored.handle} "alice {stored.digest}";' in keymap and alice[-43:] not in keymap
+    wrong = (None, "sk-garrison-wrong", forged, digest_as_secret, generate_key())
     for path in ("/", "/v1/models", "/chat/v1/models", "/health", "/metrics", "/props", "/slots", "/nope"):
-        for key in (None, "sk-garrison-wrong"):
+        for key in wrong:
             status, headers, body = gw.request(path, key)
             assert status == 401, (path, key, status)
             assert headers.get("WWW-Authenticate", "").startswith("Bearer")

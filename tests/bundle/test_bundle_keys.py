@@ -11,20 +11,22 @@ import pytest
 
 from bundle.designs import gpu_vllm_design
 from garrison.errors import InputError
-from garrison.keys import add_key, read_keys, revoke_key
+from garrison.keys import add_key, read_keys, revoke_key, stored_form
 from garrison.render import render_bundle, write_bundle
 
 
 def test_add_rotate_revoke(tmp_path: Path) -> None:
     f = tmp_path / "etc" / "api_keys.map"
     k1 = add_key(f, "alice")
-    assert k1.startswith("sk-garrison-") and len(k1) > 40
+    assert k1.startswith("sk-garrison-") and len(k1) == len("sk-garrison-") + 8 + 43
     assert stat.S_IMODE(f.stat().st_mode) == 0o600
-    assert f'"Bearer {k1}" alice;' in f.read_text()
+    text = f.read_text()
+    s1 = stored_form(k1)
+    assert f'{s1.handle} "alice {s1.digest}";' in text and k1 not in text and k1[-43:] not in text
     with pytest.raises(InputError, match="already has a key"):
         add_key(f, "alice")
     k2 = add_key(f, "alice", rotate=True)
-    assert k2 != k1 and read_keys(f) == {"alice": k2}
+    assert k2 != k1 and read_keys(f) == {"alice": stored_form(k2)}
     add_key(f, "bob")
     revoke_key(f, "alice")
     assert set(read_keys(f)) == {"bob"}
@@ -53,5 +55,24 @@ def test_cli_prints_key_once_on_stdout(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     key = r.stdout.strip()
-    assert read_keys(f) == {"ci": key}
+    assert read_keys(f) == {"ci": stored_form(key)}
     assert key not in r.stderr
+
+
+def test_digest_is_base64url_md5_of_the_secret_as_nginx_secure_link_computes_it() -> None:
+    import base64
+    import hashlib
+
+    key = "sk-garrison-0123abcd" + "A" * 43
+    s = stored_form(key)
+    assert s.handle == "0123abcd" and len(s.digest) == 22 and "=" not in s.digest
+    assert base64.urlsafe_b64decode(s.digest + "==") == hashlib.md5(b"A" * 43).digest()
+    with pytest.raises(ValueError):
+        stored_form("sk-garrison-short")
+
+
+def test_a_plaintext_key_file_from_before_is_refused_with_the_fix(tmp_path: Path) -> None:
+    f = tmp_path / "api_keys.map"
+    f.write_text('"Bearer sk-garrison-abc" alice;\n')
+    with pytest.raises(InputError, match="plaintext key line"):
+        read_keys(f)

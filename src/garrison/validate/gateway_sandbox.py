@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from garrison.keys import generate_key, map_lines, stored_form
+
 _UPSTREAM = re.compile(r"^(\s*upstream\s+)(\w+)(\s*\{)(.*?)^(\s*\})", re.S | re.M)
 _SERVER = re.compile(r"^(\s*server\s+)([A-Za-z0-9._-]+):(\d+)(.*)$", re.M)
 
@@ -87,7 +89,7 @@ def prepare_gateway(
 ) -> Path:
     """Build a runnable copy of `conf_dir` (nginx.conf + upstreams.conf) under `dest`; returns nginx.conf.
 
-    keys: key -> key id for api_keys.map (a placeholder key when None).
+    keys: key -> key id, written to api_keys.map as digests (a random key when None).
     servers: upstream name -> ["127.0.0.1:port", ...] (default: every host mapped to 127.0.0.1).
     ports: local listen ports (default: the rendered ones).
     """
@@ -112,9 +114,9 @@ def prepare_gateway(
     (dest / "nginx.conf").write_text(conf, encoding="utf-8")
     ups = (conf_dir / "upstreams.conf").read_text(encoding="utf-8")
     (dest / "upstreams.conf").write_text(rewrite_upstreams(ups, servers), encoding="utf-8")
-    entries = keys if keys is not None else {"sk-garrison-validate-placeholder": "validate"}
+    entries = keys if keys is not None else {generate_key(): "validate"}
     keyfile = dest / "api_keys.map"
-    keyfile.write_text("".join(f'"Bearer {k}" {v};\n' for k, v in entries.items()), encoding="utf-8")
+    keyfile.write_text(map_lines({kid: stored_form(k) for k, kid in entries.items()}), encoding="utf-8")
     os.chmod(keyfile, 0o600)
     make_self_signed(dest / "tls")
     return dest / "nginx.conf"
