@@ -52,7 +52,19 @@ def _print(report: CalibrationReport, path: str) -> None:
         f"fitted: gpu_bw {e.gpu_bw:.3f}, gpu_compute {e.gpu_compute:.3f}, "
         f"step_overhead_ms {e.step_overhead_ms:.2f} ({report.evaluations} evaluations)"
     )
-    typer.echo(f"wrote {path}; use it with --calibration {report.name}")
+    if path:
+        typer.echo(f"wrote {path}; use it with --calibration {report.name}")
+
+
+def _held_out_worse(report: CalibrationReport) -> str | None:
+    """A one-line statement when the fit predicts the held-out points worse than the default."""
+    before, after = report.median_abs_error(True, False), report.median_abs_error(True, True)
+    if not after > before:  # also False when nothing is held out (nan)
+        return None
+    return (
+        f"the fitted profile predicts the held-out points worse than the default "
+        f"({before:.1%} -> {after:.1%} median |error|)"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -69,6 +81,9 @@ def register(app: typer.Typer) -> None:
             True, "--history/--no-history", help="Also fit stored `garrison bench` runs linked to a design."
         ),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing profile of that name."),
+        keep_worse: bool = typer.Option(
+            False, "--keep-worse", help="Save the profile even when it predicts the held-out points worse."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the profile and per-point errors as JSON."),
     ) -> None:
         """Fit bandwidth/compute efficiency and per-step overhead to measurements; print held-out error."""
@@ -81,7 +96,10 @@ def register(app: typer.Typer) -> None:
         points = speed_points() + (bench_points(stored_bench_runs()) if history else [])
         report = calibrate(points, name=name, holdout=holdout, seed=seed)
         path = profile_path(name)
-        write_text_atomic(path, profile_json(report), force=force)
+        worse = _held_out_worse(report)
+        saved = worse is None or keep_worse
+        if saved:
+            write_text_atomic(path, profile_json(report), force=force)
         if as_json:
             rows = [
                 {**r.model_dump(), "error_before": r.error_before, "error_after": r.error_after}
@@ -89,10 +107,24 @@ def register(app: typer.Typer) -> None:
             ]
             typer.echo(
                 json.dumps(
-                    {"profile": json.loads(profile_json(report)), "path": str(path), "rows": rows},
+                    {
+                        "profile": json.loads(profile_json(report)),
+                        "path": str(path) if saved else None,
+                        "saved": saved,
+                        "rows": rows,
+                    },
                     indent=2,
                     sort_keys=True,
                 )
             )
         else:
-            _print(report, str(path))
+            _print(report, str(path) if saved else "")
+        if worse and keep_worse:
+            typer.echo(f"garrison: warning: {worse}; saved because of --keep-worse", err=True)
+        elif worse:
+            typer.echo(
+                f"garrison: calibrate: {worse}; not saved. Keep the default, add `garrison bench` runs "
+                "of your own engine linked to their design, or pass --keep-worse to save it anyway",
+                err=True,
+            )
+            raise typer.Exit(1)
