@@ -2,16 +2,29 @@
 # Shared by scripts/quickstart.sh and scripts/test.sh (sourced, not run). Needs bash.
 # GARRISON_VENV overrides the virtual environment's location (default: <checkout>/.venv).
 
+# apt_has_candidate PKG: true when apt can install PKG. The output is captured first and then
+# tested: `apt-cache policy | grep -q` under `set -o pipefail` is false whenever grep exits at the
+# first match and apt-cache dies of SIGPIPE (141), which made every package look uninstallable.
+apt_has_candidate() {
+    local policy
+    policy=$(apt-cache policy "$1" 2>/dev/null) || return 1
+    [[ $policy =~ Candidate:\ [^\(] ]]
+}
+
 # apt_ensure PKG...: install the Debian/Ubuntu packages that are missing; `apt-get update` only
 # when something is missing; as non-root (or without dpkg) only say what is missing.
+# Under CI=true a package that cannot be installed fails the step (a green CI must never hide a
+# missing install); locally it is a warning with the command that would install it.
 apt_ensure() {
-    local missing=() p
+    local missing=() p status
     if ! command -v dpkg-query >/dev/null 2>&1; then
         echo "apt: not a Debian/Ubuntu system; make sure these are installed: $*" >&2
+        [[ ${CI:-} == true ]] && return 1
         return 0
     fi
     for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=""
+        [[ $status == *"install ok installed"* ]] || missing+=("$p")
     done
     if [[ ${#missing[@]} -eq 0 ]]; then
         echo "apt: all ${#} packages present"
@@ -20,21 +33,28 @@ apt_ensure() {
     if [[ $(id -u) -ne 0 ]]; then
         echo "apt: SKIPPED (not root); missing: ${missing[*]} -- tests that need them will skip" >&2
         echo "     install with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+        [[ ${CI:-} == true ]] && return 1
         return 0
     fi
     echo "apt: installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
-    local installable=()
+    local installable=() unavailable=()
     for p in "${missing[@]}"; do
-        if apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [^(]'; then
-            installable+=("$p")
-        else
-            echo "apt: WARNING: no installation candidate for $p on this distribution" >&2
-        fi
+        if apt_has_candidate "$p"; then installable+=("$p"); else unavailable+=("$p"); fi
     done
-    [[ ${#installable[@]} -eq 0 ]] && return 0
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${installable[@]}" \
-        </dev/null
+    if [[ ${#installable[@]} -gt 0 ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${installable[@]}" \
+            </dev/null || return 1
+    fi
+    if [[ ${#unavailable[@]} -gt 0 ]]; then
+        if [[ ${CI:-} == true ]]; then
+            echo "apt: ERROR: no installation candidate for ${unavailable[*]} on this distribution" >&2
+            return 1
+        fi
+        echo "apt: WARNING: no installation candidate for ${unavailable[*]}; tests that need them will skip" >&2
+        echo "     install with: apt-get install -y --no-install-recommends ${unavailable[*]}" >&2
+    fi
+    return 0
 }
 
 # venv_ensure ROOT EXTRAS: create the venv if missing and `pip install -e ROOT[EXTRAS]` unless a

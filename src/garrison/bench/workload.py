@@ -156,7 +156,7 @@ def tokenizer_prompts(
         raise InputError(
             "--tokenizer",
             "the `tokenizers` package is not installed",
-            "pip install tokenizers, or use --tokenizer server",
+            "pip install 'garrison[bench]', or use --tokenizer server",
         ) from None
     tok = tk_mod.Tokenizer.from_file(str(file))
     need = input_len.hi * 2 + 64

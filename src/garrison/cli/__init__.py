@@ -1,22 +1,73 @@
-"""The `garrison` command: a thin layer over the library, one module per command."""
+"""The `garrison` command: a thin layer over the library, one module per command.
+
+Start-up is lazy: `main()` imports only the module of the command being run. `garrison --help`,
+`--version` and a usage error load no command module at all; the command list they show comes from
+`COMMANDS` (a test keeps its one-line help equal to each command's own).
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import typer
 
 from garrison import __version__
 from garrison.errors import GarrisonError
 
-app = typer.Typer(
-    name="garrison",
-    help="Size, design, deploy and verify a self-hosted LLM platform.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+# name -> (module under garrison.cli, one-line help shown by `garrison --help`), in help order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "estimate": (
+        "estimate_cmd",
+        "Memory per GPU, KV capacity, concurrency, prefill/decode speed, TTFT and ITL.",
+    ),
+    "plan": (
+        "plan_cmd",
+        "Size and design the platform; exit 3 when a requirement cannot be met (trade-offs printed).",
+    ),
+    "render": (
+        "render_cmd",
+        "Write the deployment bundle (compose, k8s, gateway, monitoring, firewall, runbooks, report).",
+    ),
+    "validate": (
+        "validate_cmd",
+        "Check every artifact with its real tool (nginx, promtool, k8s schemas, shellcheck, nft ...).",
+    ),
+    "keys": ("keys_cmd", "Generate an API key, print it once, and add it to the gateway's key map."),
+    "bench": (
+        "bench_cmd",
+        "Load-test an OpenAI-compatible endpoint: TTFT, ITL, throughput, goodput, errors.",
+    ),
+    "verify": (
+        "verify_cmd",
+        "Check health, models, TLS, authentication, rate limit and egress; exit 1 on any failure.",
+    ),
+    "simulate": (
+        "simulate_cmd",
+        "Simulate continuous batching under load: TTFT/ITL/E2E percentiles per rate, and where SLOs break.",
+    ),
+    "calibrate": (
+        "calibrate_cmd",
+        "Fit bandwidth/compute efficiency and per-step overhead to measurements; print held-out error.",
+    ),
+    "tco": (
+        "tco_cmd",
+        "Capex, opex, cost per million tokens, break-even and savings against every cloud model.",
+    ),
+    "handoff": (
+        "handoff_cmd",
+        "Hand-off YAML: configs to MLOps, endpoints to API integration, TCO to ROI, facts to compliance.",
+    ),
+    "mcp": (
+        "mcp_cmd",
+        "MCP server on stdio: tools estimate, plan, tco, render, validate (optional `mcp` extra).",
+    ),
+    "history": ("history_cmd", "Stored designs, benchmark runs and verifications."),
+    "airgap": ("airgap_cmd", "Air-gapped installs: pack, verify, install."),
+}
 
 
 def _version(value: bool) -> None:
@@ -25,76 +76,76 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print version."),
 ) -> None:
     """Garrison: requirements in, a sized and justified platform out."""
 
 
-# Each command module has `register(app)`. Keep this list sorted; one line per module.
-from garrison.cli import (  # noqa: E402
-    airgap_cmd,
-    bench_cmd,
-    calibrate_cmd,
-    estimate_cmd,
-    handoff_cmd,
-    history_cmd,
-    keys_cmd,
-    mcp_cmd,
-    plan_cmd,
-    render_cmd,
-    simulate_cmd,
-    tco_cmd,
-    validate_cmd,
-    verify_cmd,
-)
-
-for _module in (
-    estimate_cmd,
-    plan_cmd,
-    render_cmd,
-    validate_cmd,
-    keys_cmd,
-    bench_cmd,
-    verify_cmd,
-    history_cmd,
-    airgap_cmd,
-    simulate_cmd,
-    calibrate_cmd,
-    tco_cmd,
-    handoff_cmd,
-    mcp_cmd,
-):
-    _module.register(app)
+def _placeholder() -> None:
+    """Stands in for a command in the help listing; never runs (main() loads the real one first)."""
+    raise typer.Exit(2)
 
 
-def main() -> None:
-    """Console entry point: library errors become one line on stderr and an exit code."""
+def build_app(load: Sequence[str] | None = None) -> typer.Typer:
+    """The Typer app with the real commands named in `load` (all when None) and light placeholders
+    for the others, so the help listing, "No such command" and its suggestions stay complete."""
+    app = typer.Typer(
+        name="garrison",
+        help="Size, design, deploy and verify a self-hosted LLM platform.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_root)
+    wanted = set(COMMANDS) if load is None else set(load)
+    for name, (module, short_help) in COMMANDS.items():
+        if name in wanted:
+            importlib.import_module(f"garrison.cli.{module}").register(app)
+        else:
+            app.command(
+                name,
+                help=short_help,
+                context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+            )(_placeholder)
+    return app
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` runs: the first token that is not an option (the root takes no values)."""
+    for token in argv:
+        if token == "--":
+            return None
+        if not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    # `from garrison.cli import app` (tests, embedding) gets the full app with every command loaded.
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point. Usage errors are typer's own (usage text, exit 2); library errors become
+    one line on stderr and their exit code; nothing else ever prints a traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = _command_in(args)
     try:
-        # without standalone mode click returns (not raises) the code of `typer.Exit(n)`
-        rc = app(standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
+        # standalone mode: typer (whichever click it uses, its own copy or click itself) prints usage
+        # errors and exits 2; GarrisonError and anything unexpected propagate to us.
+        build_app([command] if command else [])(args=args, prog_name="garrison", standalone_mode=True)
     except GarrisonError as e:
         if os.environ.get("GARRISON_DEBUG"):
             raise
         print(f"garrison: {e.one_line()}", file=sys.stderr)
         sys.exit(e.exit_code)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except typer.Abort:
-        print("garrison: aborted", file=sys.stderr)
-        sys.exit(130)
     except KeyboardInterrupt:
         print("garrison: interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as e:  # click usage errors and anything unexpected: one line, never a traceback
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
+    except Exception as e:
         if os.environ.get("GARRISON_DEBUG"):
             raise
         print(

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from garrison.catalogue import load_catalogue
-from garrison.catalogue.schema import GPU, Interconnect
-from garrison.cli.common import load_model, print_json, resolve_quant
-from garrison.design import Estimate
 from garrison.errors import InputError
-from garrison.requirements import ModelRef
-from garrison.sizing.calibration_profiles import load_efficiency
-from garrison.sizing.estimate import EstimateOptions, estimate
+
+if TYPE_CHECKING:  # the sizing core is imported when the command runs, so `--help` starts fast
+    from rich.console import Console
+
+    from garrison.catalogue.schema import GPU
+    from garrison.design import Estimate
 
 EngineName = Literal["vllm", "sglang", "llama.cpp", "trtllm", "tgi"]
 KV_DTYPES = ("auto", "bf16", "fp16", "fp8")
@@ -25,6 +22,8 @@ KV_DTYPES = ("auto", "bf16", "fp16", "fp8")
 def _custom_gpu(
     base: GPU | None, memory_gib: float | None, bw: float | None, tflops: float | None
 ) -> GPU | None:
+    from garrison.catalogue.schema import GPU, Interconnect
+
     if base is None and memory_gib is None and bw is None and tflops is None:
         return None
     if base is None:
@@ -97,6 +96,12 @@ def run_estimate(
     calibration: str = "default",
 ) -> Estimate:
     """Resolve names, validate numbers and run the estimate (library entry point of the command)."""
+    from garrison.catalogue import load_catalogue
+    from garrison.cli.common import load_model, resolve_quant
+    from garrison.requirements import ModelRef
+    from garrison.sizing.calibration_profiles import load_efficiency
+    from garrison.sizing.estimate import EstimateOptions, estimate
+
     cat = load_catalogue()
     for name, value in (
         ("--gpus", gpus),
@@ -174,6 +179,8 @@ def run_estimate(
 
 def render_estimate(est: Estimate, console: Console) -> None:
     """A readable summary of an estimate."""
+    from rich.table import Table
+
     verdict = "[green]fits[/green]" if est.fits else f"[red]does not fit[/red]: {est.reason}"
     console.print(
         f"[bold]{est.model}[/bold] {est.quant} on {est.gpus or 1}x {est.device} ({est.engine}): {verdict}"
@@ -271,6 +278,10 @@ def register(app: typer.Typer) -> None:
             calibration=calibration,
         )
         if as_json:
+            from garrison.cli.common import print_json
+
             print_json(est.model_dump(mode="json"))
         else:
+            from rich.console import Console
+
             render_estimate(est, Console())

@@ -1,6 +1,7 @@
 """Skip locally, fail in CI: a test that needs a real component (a tool, the llama-server build)
 skips with the install hint on a developer machine, but under CI, where `scripts/test.sh` installed
-everything, a missing component is a broken set-up and must fail. Only for tests (imports pytest).
+everything, a missing component is a broken set-up and must fail. Only for tests: pytest (the
+`test` extra) is imported when a helper runs, so importing this module never needs it.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 from typing import NoReturn
-
-import pytest
 
 
 def in_ci() -> bool:
@@ -19,6 +18,8 @@ def in_ci() -> bool:
 
 def skip_or_fail(reason: str) -> NoReturn:
     """`pytest.skip(reason)` on a developer machine, `pytest.fail(reason)` under CI."""
+    import pytest
+
     if in_ci():
         pytest.fail(f"{reason} [CI=true: a missing real component is a failure]", pytrace=False)
     pytest.skip(reason)

