@@ -105,6 +105,29 @@ class Alternative(Frozen):
     why_lost: str
 
 
+class Checkpoint(Frozen):
+    """The exact weights to fetch for a deployment: a Hugging Face repo at a revision, in one format."""
+
+    repo: str  # e.g. "Qwen/Qwen3-32B-FP8", "unsloth/Qwen3-8B-GGUF"
+    revision: str = "main"  # a commit sha or tag when the catalogue pins one
+    format: str  # quant format id the engine loads it as: bf16, fp8, mxfp4, nvfp4, awq, q4_k_m ...
+    file: str | None = None  # one file of the repo (a GGUF), None for the whole repo
+    size_gib: float | None = None  # download size when known
+    source: str = ""  # where the repo/revision fact comes from
+
+
+class SLOCheck(Frozen):
+    """The continuous-batching simulation's verdict for one deployment at its design load."""
+
+    rate_rpm: float  # the design load the simulation ran at
+    ttft_p95_ms: float
+    itl_p95_ms: float
+    e2e_p95_ms: float
+    meets: bool  # every target of the use case held at rate_rpm
+    capacity_rpm: float | None = None  # the highest simulated rate that still meets every target
+    failed: tuple[str, ...] = ()  # which targets were missed, e.g. "ttft_p95 3,120 ms > 2,000 ms"
+
+
 class Deployment(Frozen):
     """How one use case is served."""
 
@@ -140,6 +163,9 @@ class Deployment(Frozen):
     triggers: ScalingTriggers = ScalingTriggers()
     reasons: tuple[str, ...] = ()
     alternatives: tuple[Alternative, ...] = ()
+    licence: str = ""  # SPDX id of the model's licence (catalogue), "" when unknown
+    checkpoint: Checkpoint | None = None
+    slo_check: SLOCheck | None = None
 
 
 class Server(Frozen):
