@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import ssl
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -106,6 +109,24 @@ def classify_exception(e: BaseException) -> tuple[str, str]:
     raise e
 
 
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    v = value.strip()
+    try:
+        secs = float(v)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(v)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        secs = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    return max(0.0, secs) if math.isfinite(secs) else None
+
+
 async def stream_request(
     client: httpx.AsyncClient,
     target: Target,
@@ -126,6 +147,7 @@ async def stream_request(
                 await resp.aread()
                 rec.error = f"http_{resp.status_code}"
                 rec.error_detail = resp.text[:200]
+                rec.retry_after_s = parse_retry_after(resp.headers.get("retry-after"))
                 return rec
             async for line in resp.aiter_lines():
                 if not line or line.startswith((":", "event:", "id:", "retry:")):
