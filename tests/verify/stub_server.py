@@ -121,7 +121,9 @@ class Stub:
             if flavour == "vllm-then-html":
                 flavour = "vllm" if self.scrapes <= 2 else "html"
             if flavour == "html":
-                self.send(writer, "200 OK", "text/html", b"<html><body><h1>Welcome to nginx!</h1></body></html>")
+                self.send(
+                    writer, "200 OK", "text/html", b"<html><body><h1>Welcome to nginx!</h1></body></html>"
+                )
             elif flavour == "json":
                 self.send(writer, "200 OK", "application/json", b'{"detail":"Not Found"}')
             elif flavour == "vllm":
