@@ -273,6 +273,7 @@ class _Run:
         self.step_reason: str | None = None
         self.on_done: Callable[[], None] = lambda: None
         self._sem: asyncio.Semaphore | None = None
+        self.overhead = 0  # tokens the server adds to a prompt (chat template, BOS), from the warm-up
 
     async def one(
         self,
@@ -411,8 +412,10 @@ class _Run:
             )
             phases = self._phases(max(0, len(rows) - extra))
             times: Iterator[float] = iter(trace_times([r.arrival_s for r in rows], load.value or None))
+            # a trace states what the server counted (template and BOS included): ask for that less the
+            # overhead the warm-up request showed, so the replay's usage matches the trace's
             prompts: Iterator[Prompt | None] = (
-                self.prompts.make(r.input_tokens, r.output_tokens) for r in rows
+                self.prompts.make(max(1, r.input_tokens - self.overhead), r.output_tokens) for r in rows
             )
         else:
             phases = self._phases()
@@ -504,7 +507,10 @@ async def _run_async(cfg: BenchConfig, target: Target, prompts: PromptSource, ve
     try:
         run = _Run(cfg, target, pool, prompts, rng)
         # one unrecorded warm-up request: connection set-up and lazy imports stay out of the first step
-        await run.one([])
+        first: list[RequestRecord] = []
+        await run.one(first)
+        if first and first[0].ok and first[0].tokens_from_usage and isinstance(prompts, PromptMaker):
+            run.overhead = max(0, first[0].input_tokens - first[0].stated_input_tokens)
         remove_sigint = _install_sigint(run.stop)
         if scraper is not None:
             await scraper.start()

@@ -223,7 +223,9 @@ def register(app: typer.Typer) -> None:
         requests = None
         if trace is not None:
             if not trace.is_file():
-                raise InputError("--trace", f"{trace} does not exist", "give a CSV, JSONL or bench results.json")
+                raise InputError(
+                    "--trace", f"{trace} does not exist", "give a CSV, JSONL or bench results.json"
+                )
             text = trace.read_text(encoding="utf-8")
             rows = parse_trace_file(text, trace.suffix, str(trace))
             requests = requests_from_rows(rows, str(trace), prefix_hit_rate)
