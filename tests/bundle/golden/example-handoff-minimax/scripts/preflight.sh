@@ -16,7 +16,7 @@ fail=0
 check() {
     if eval "$2"; then echo "ok    $1"; else echo "FAIL  $1"; fail=1; fi
 }
-check "model for model-1: $models/minimax-m2" "[[ -e '$models/minimax-m2' ]]"
+check "model for chat: $models/minimax-m2" "[[ -e '$models/minimax-m2' ]]"
 check "API keys file $keys is mode 600" "[[ \$(stat -c %a '$keys' 2>/dev/null) == 600 ]]"
 check "TLS pair in $tls" "[[ -s '$tls/server.crt' && -s '$tls/server.key' ]]"
 check "8 GPU(s) visible" "[[ \$(nvidia-smi -L 2>/dev/null | wc -l) -ge 8 ]]"
