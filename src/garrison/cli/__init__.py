@@ -59,7 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "handoff": (
         "handoff_cmd",
-        "Hand-off YAML: configs to MLOps, endpoints to API integration, TCO to ROI, facts to compliance.",
+        "Hand-off YAML per colleague: MLOps, security, programme manager, model evaluator, API, ROI, compliance.",
     ),
     "mcp": (
         "mcp_cmd",
