@@ -63,7 +63,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "mcp": (
         "mcp_cmd",
-        "MCP server on stdio: tools estimate, plan, tco, render, validate (optional `mcp` extra).",
+        "MCP server on stdio: plan, estimate, tco, render, validate, simulate, bench, handoff, airgap, history.",
     ),
     "history": ("history_cmd", "Stored designs, benchmark runs and verifications."),
     "airgap": ("airgap_cmd", "Air-gapped installs: pack, verify, install."),
