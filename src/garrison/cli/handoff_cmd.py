@@ -18,20 +18,19 @@ def register(app: typer.Typer) -> None:
     def handoff(
         design: str = typer.Argument(
             ...,
-            help="The design: design.json, a bundle folder, or a history id. Example: design-3",
+            help="The design: design.json, a bundle folder, or a history id (garrison history list).",
         ),
         to: str = typer.Option(
             "all",
             "--to",
-            help="Colleague: all, " + ", ".join(TARGETS) + ". Example: --to program-manager",
+            help="Colleague: all, " + ", ".join(TARGETS) + ".",
         ),
         out: Path | None = typer.Option(
             None,
             "--out",
-            help="A file for one colleague, a folder for --to all (handoff-<agent>.yaml each). "
-            "Example: --out handoffs/",
+            help="A file for one colleague, a folder for --to all (handoff-<agent>.yaml each).",
         ),
-        force: bool = typer.Option(False, "--force", help="Overwrite existing files. Example: --force"),
+        force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
     ) -> None:
         """Hand-off YAML per colleague: MLOps, security, programme manager, model evaluator, API, ROI, compliance.
 
