@@ -241,16 +241,19 @@ def register(app: typer.Typer) -> None:
             requests = requests_from_rows(rows, str(trace), prefix_hit_rate)
         rates = _rates(rate) if rate else [setup.default_rate_per_s]
         slo = setup.slo(ttft_ms=slo_ttft_ms, itl_ms=slo_itl_ms)
-        sweep = sweep_rates(
-            setup.model,
-            setup.engine,
-            workload,
-            rates,
-            replicas=replicas or setup.replicas,
-            seed=seed,
-            slo=slo,
-            requests=requests,
-        )
+        from garrison.cli.progress import working
+
+        with working(f"simulating {len(rates)} rate(s) x {num_requests} requests"):
+            sweep = sweep_rates(
+                setup.model,
+                setup.engine,
+                workload,
+                rates,
+                replicas=replicas or setup.replicas,
+                seed=seed,
+                slo=slo,
+                requests=requests,
+            )
         if as_json:
             typer.echo(json.dumps(sweep_json(sweep, series), indent=2, sort_keys=True))
         else:
