@@ -103,6 +103,8 @@ class Stub:
                 json.dumps(
                     {
                         "server_ttft_s": self.server_ttft,
+                        "server_itl_sum_s": sum(self.server_itl),
+                        "server_itl_count": len(self.server_itl),
                         "tokens_sent": self.tokens_sent,
                         "cpu_s": time.process_time(),
                     }
@@ -167,7 +169,7 @@ class Stub:
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
-        n = int(req.get("max_tokens") or 16)
+        n = int(req.get("max_tokens") or req.get("max_completion_tokens") or 16)
         delay = self.args.token_delay_ms / 1000
         self.running += 1
         last = t_recv
@@ -191,7 +193,9 @@ class Stub:
                 piece = {"delta": {"content": "tok "}} if chat else {"text": "tok "}
                 obj = {
                     "id": "x",
-                    "object": "chunk",
+                    "object": "chat.completion.chunk" if chat else "text_completion",
+                    "created": 0,
+                    "model": self.args.model,
                     "choices": [{"index": 0, **piece, "finish_reason": None}],
                 }
                 now = time.perf_counter()
