@@ -630,7 +630,9 @@ def part3(
             finally:
                 stub.terminate()
                 stub.wait()
-        ok = [r["rate"] for r in rows if "itl_over_server" in r and r["itl_over_server"] <= 1.10]
+        # within 10% either way: a client that falls behind reads tokens in bursts, so its gaps shrink
+        # (ratio < 1) as well as stretch
+        ok = [r["rate"] for r in rows if "itl_over_server" in r and abs(r["itl_over_server"] - 1) <= 0.10]
         out["tools"][name] = {"runs": rows, "highest_rate_itl_within_10pct": max(ok) if ok else None}
     return out
 

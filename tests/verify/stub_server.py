@@ -70,6 +70,8 @@ class Stub:
         self.server_itl: list[float] = []
         self.tokens_sent = 0
         self.scrapes = 0
+        self.prompts: set[str] = set()
+        self.posts = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -104,6 +106,8 @@ class Stub:
                     {
                         "server_ttft_s": self.server_ttft,
                         "server_itl_sum_s": sum(self.server_itl),
+                        "posts": self.posts,
+                        "distinct_prompts": len(self.prompts),
                         "server_itl_count": len(self.server_itl),
                         "tokens_sent": self.tokens_sent,
                         "cpu_s": time.process_time(),
@@ -152,6 +156,8 @@ class Stub:
             self.send(writer, "404 Not Found", "application/json", b'{"error":"not found"}')
             return True
         req = json.loads(body)
+        self.posts += 1
+        self.prompts.add(json.dumps(req.get("messages") or req.get("prompt")))
         return await self.stream(req, path.endswith("chat/completions"), writer, t_recv, next(self.cycle))
 
     async def stream(self, req, chat, writer, t_recv, behaviour) -> bool:  # type: ignore[no-untyped-def]
