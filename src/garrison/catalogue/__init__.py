@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from garrison.catalogue.loader import CatalogueDataError, load_model_config, load_table, read_data_text
+from garrison.catalogue import loader as _loader
+from garrison.catalogue.loader import CatalogueDataError, load_model_config, load_table
 from garrison.catalogue.resolve import NameIndex, normalise
 from garrison.catalogue.schema import (
     CPU,
@@ -154,7 +155,7 @@ def as_of_key(as_of: str) -> tuple[int, int, int]:
 
 def _facts(filename: str, table: str, row_type: type[_FactT]) -> tuple[_FactT, ...]:
     """Rows of a sourced fact table (not keyed by id), validated, as a tuple."""
-    doc = yaml.safe_load(read_data_text(filename))
+    doc = yaml.safe_load(_loader.read_data_text(filename))
     raw = doc.get(table) if isinstance(doc, dict) else None
     if not isinstance(raw, list):
         raise CatalogueDataError(filename, f"expected a top-level list `{table}:`", "fix the file")
@@ -206,7 +207,7 @@ def load_catalogue() -> Catalogue:
     models = load_table("models.yaml", "models", ModelEntry)
     quants = load_table("quant_formats.yaml", "quant_formats", QuantFormat)
     gpus = load_table("gpus.yaml", "gpus", GPU)
-    doc = yaml.safe_load(read_data_text("model_quality.yaml"))
+    doc = yaml.safe_load(_loader.read_data_text("model_quality.yaml"))
     try:
         quality = QualityIndex.model_validate(doc)
     except ValidationError as exc:

@@ -210,15 +210,19 @@ def _verify(
         return
     best: Ranked | None = None
     refuted: list[str] = []
+    outcome: dict[int, Ranked] = {}  # id(option) -> the simulated version of that ranked entry
     for r in mr.ranked[:MAX_SIMULATED]:
         if best is not None and rank_key(r) >= rank_key(best):
             break  # its analytic cost is a lower bound: simulation can only add replicas
-        v = verdict(r.sized, load, targets, ctx.eff)
+        # simulate what the load needs; cost_option fills boards / owned boxes again afterwards
+        base = replace(r.sized, replicas=r.filled_from) if r.filled_from else r.sized
+        v = verdict(base, load, targets, ctx.eff)
         if v.replicas is None:
             refuted.append(describe(r))
+            outcome[id(r.sized.option)] = replace(r, refuted=True, simulated=True)
             continue
         verified = cost_option(
-            replace(r.sized, replicas=v.replicas),
+            replace(base, replicas=v.replicas),
             ctx.req,
             uc,
             ctx.cat,
@@ -228,6 +232,8 @@ def _verify(
             ctx.budget_left,
             mr.dep_name,
         )
+        verified = replace(verified, simulated=True)
+        outcome[id(r.sized.option)] = verified
         if ctx.req.hardware.owned_only and verified.bought_gpus:
             mr.notes.append(
                 f"simulation: {verified.sized.replicas} replicas needed, more than the owned GPUs hold"
@@ -248,9 +254,11 @@ def _verify(
     else:  # nothing holds: report the analytic best with the simulation's verdict (an escalation follows)
         mr.best = mr.ranked[0]
         mr.sim = finish(mr.best.sized, load, targets, ctx.eff, mr.best.sized.replicas, held=False)
-    # the verified choice leads; the rest keep their (analytic) order and numbers
+    # the verified choice leads; simulated entries carry the simulation's replicas (or its refutation),
+    # the rest their analytic numbers
     chosen_opt = mr.best.sized.option
-    mr.ranked = [mr.best] + [r for r in mr.ranked if r.sized.option is not chosen_opt]
+    rest = [outcome.get(id(r.sized.option), r) for r in mr.ranked if r.sized.option is not chosen_opt]
+    mr.ranked = [mr.best, *sorted(rest, key=lambda r: (not r.refuted, rank_key(r)))]
 
 
 def _no_fit(uc: UseCase, mr: _ModelResult) -> Escalation:
@@ -327,6 +335,31 @@ def _recommend(
             return [mr], rec.explain(final, rule, results, s, _index_name(ctx.cat), budget), evaluated
         # the simulation refutes it: drop the model and choose again
         results = [replace(r, meets=False) if r is chosen else r for r in results]
+
+
+def ranked_options(
+    req: Requirements,
+    use_case: str,
+    ref: ModelRef,
+    *,
+    catalogue: Catalogue,
+    load_model: ModelLoader,
+    efficiency: Efficiency = DEFAULT_EFFICIENCY,
+) -> list[Ranked]:
+    """Every option of one model for one use case, costed and in rank order (before any simulation)."""
+    parts = server_parts()
+    uc = next(u for u in req.use_cases if u.name == use_case)
+    gpus, cpus, _ = _candidate_devices(req, catalogue)
+    site = SiteCaps(
+        power_w=req.site.power_kw * 1000 if req.site.power_kw is not None else None,
+        cooling_btu_h=req.site.cooling_btu_h,
+        rack_units=req.site.rack_units,
+    )
+    ctx = _Ctx(req, catalogue, parts, efficiency, False, load_model, gpus, cpus, site, req.budget.capex_usd)
+    load = derive_load(uc, req.organisation.team_size, usage_profiles()[uc.kind], req.growth)
+    key, spec = load_model(ref)
+    owned = _owned_pool(req, catalogue, parts)
+    return _evaluate(ctx, uc, key, spec, ref, load, targets_for(uc), owned).ranked
 
 
 def _index_name(cat: Catalogue) -> str:
@@ -565,4 +598,4 @@ def plan(
     )
 
 
-__all__ = ["plan"]
+__all__ = ["plan", "ranked_options"]

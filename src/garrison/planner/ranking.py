@@ -85,6 +85,8 @@ class Ranked:
     within_site: bool
     feasible: bool = True  # False: bought replicas would need more GPUs than a chassis holds
     filled_from: int | None = None  # replicas the load needed before filling boards / owned boxes
+    refuted: bool = False  # simulated: no replica count holds the targets
+    simulated: bool = False  # replicas (and so costs) are the simulation's, not the analytic estimate
 
     @property
     def capex_mid(self) -> float:
@@ -313,6 +315,11 @@ def why_lost(alt: Ranked, best: Ranked) -> str:
     """Why `alt` ranks below `best`, naming the first rule that separates them."""
     if not alt.sized.meets:
         return "misses targets: " + "; ".join(alt.sized.misses)
+    if alt.refuted:
+        return (
+            f"the simulation refutes its analytic sizing ({alt.sized.replicas} replica(s), TCO {alt.tco:,.0f} USD): "
+            "no replica count up to 64 holds every P95 target at the design load"
+        )
     if best.within_budget and not alt.within_budget:
         return f"over the capex budget ({alt.capex_mid:,.0f} USD)"
     if best.within_site and not alt.within_site:
@@ -323,6 +330,8 @@ def why_lost(alt: Ranked, best: Ranked) -> str:
             f"while an option at >= 8 bits or as released fits; TCO {alt.tco:,.0f} vs {best.tco:,.0f} USD"
         )
     diff = alt.tco - best.tco
+    if round(diff) < 0:  # cheaper on paper but not verified (the simulation stopped at MAX_SIMULATED)
+        return f"not verified by simulation; analytic TCO {alt.tco:,.0f} USD"
     if round(diff) > 0:
         pct = diff / best.tco * 100 if best.tco else 0
         capex = alt.capex_mid - best.capex_mid

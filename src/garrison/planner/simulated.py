@@ -30,6 +30,9 @@ MAX_REPLICAS = 64
 # Load points of the curve, as multiples of the design load; 3x finds the capacity of a deployment
 # that holds its targets well past the design load. Capacity is bisected between points to 10 %.
 CURVE_FACTORS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+# When a target or a scaling trigger still holds at the last curve point, further loads are simulated
+# (these multiples of the design load) until each has broken or fired, for the capacity and the runbook.
+EXTEND_FACTORS = (4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)
 CAPACITY_REL_TOL = 0.1
 # A deployment without latency targets (batch) keeps up while its queue stays below the scaling
 # trigger's queue depth (mean waiting requests per replica): the same threshold the alerts use.
@@ -99,8 +102,13 @@ def _setup(
 
 
 def design_rpm(s: Sized, load: LoadTarget) -> float:
-    """The load to simulate: the design rate, or for a stated concurrency the rate it carries."""
-    return load.design_rpm if load.design_rpm > 0 else s.rps_per_replica * s.replicas * 60
+    """The load to simulate: the design rate; for a stated concurrency, the rate that keeps that many
+    requests in flight (Little's law: rate = in flight / time each spends, TTFT + output x ITL)."""
+    if load.design_rpm > 0:
+        return load.design_rpm
+    in_flight = load.concurrent_requests or 1
+    per_request_s = (s.ttft_ms + load.output_tokens * s.itl_ms) / 1000
+    return in_flight / per_request_s * 60 if per_request_s > 0 else s.rps_per_replica * s.replicas * 60
 
 
 def verdict(s: Sized, load: LoadTarget, targets: Targets, eff: Efficiency) -> Verdict:
@@ -184,22 +192,42 @@ def finish(
     slo = slo_of(targets) if targets.any else None
     rates = [rate / 60 * f for f in CURVE_FACTORS]
     sweep = sweep_rates(model, engine, workload, rates, replicas=replicas, slo=slo, rel_tol=CAPACITY_REL_TOL)
+    steps = list(sweep.steps)
+    t = ScalingTriggers()
+
+    def queue_fires(p: SimSummary) -> bool:
+        return p.mean_waiting > t.queue_depth
+
+    def latency_fires(p: SimSummary) -> bool:
+        return p.ttft_ms.p95 > t.p95_latency_s * 1000
+
+    def breaks(p: SimSummary) -> bool:
+        return slo is not None and not meets(p, slo)
+
+    for f in EXTEND_FACTORS:
+        fired = any(queue_fires(p) for p in steps) and any(latency_fires(p) for p in steps)
+        if fired and (slo is None or any(breaks(p) for p in steps)):
+            break
+        extra = sweep_rates(model, engine, workload, [rate / 60 * f], replicas=replicas)
+        steps += list(extra.steps)
     summ = min(sweep.steps, key=lambda p: abs(p.rate - rate / 60))
     failed = _failed(summ, targets)
-    ok = (meets(summ, slo) if slo is not None else True) and not failed
-    t = ScalingTriggers()
-    queue_rate = _trigger_rate(sweep.steps, lambda p: p.mean_waiting > t.queue_depth)
+    if not held and not failed:  # the replica search found no count that holds at the design load
+        failed = (f"no replica count up to {MAX_REPLICAS} holds every target at the design load",)
+    ok = held and (meets(summ, slo) if slo is not None else True) and not failed
+    queue_rate = _trigger_rate(tuple(steps), queue_fires)
     capacity: float | None = None
     if (
         slo is None and queue_rate is not None
     ):  # no latency target: capacity is where the queue starts to grow
         capacity = round(queue_rate * 60, 2)
     if sweep.breaks:
-        edges = [
-            b.breaks_at / (1 + CAPACITY_REL_TOL) if b.breaks_at is not None else max(rates)
-            for b in sweep.breaks
-        ]
-        capacity = round(min(edges) * 60, 2)
+        edges = [b.breaks_at / (1 + CAPACITY_REL_TOL) for b in sweep.breaks if b.breaks_at is not None]
+        if edges:
+            capacity = round(min(edges) * 60, 2)
+        else:  # held over the whole curve: the first extension point that breaks bounds it
+            broke = _trigger_rate(tuple(steps), breaks)
+            capacity = round((broke if broke is not None else steps[-1].rate) * 60, 2)
     check = SLOCheck(
         rate_rpm=round(rate, 3),
         ttft_p95_ms=round(_finite(summ.ttft_ms.p95), 2),
@@ -223,7 +251,7 @@ def finish(
         for p in sweep.steps
     )
     queue = queue_rate
-    latency = _trigger_rate(sweep.steps, lambda p: p.ttft_ms.p95 > t.p95_latency_s * 1000)
+    latency = _trigger_rate(tuple(steps), latency_fires)
 
     def rpm(x: float | None) -> float | None:
         return None if x is None else round(x * 60, 2)
@@ -246,7 +274,7 @@ def finish(
     if quiet:
         notes.append(
             f"scaling triggers: the {' and '.join(quiet)} trigger{'s do' if len(quiet) > 1 else ' does'} not fire "
-            f"below {max(rates) * 60:,.1f} req/min ({CURVE_FACTORS[-1]:g}x the design load)"
+            f"below {steps[-1].rate * 60:,.1f} req/min ({steps[-1].rate * 60 / rate:g}x the design load)"
         )
     return SimulatedSizing(replicas, rate, check, curve, triggers, tuple(notes))
 

@@ -97,7 +97,9 @@ def site_escalations(
                 f"no sourced lead time for {', '.join(sorted(set(unknown)))} (data/lead_times.yaml): ask the "
                 "vendor for a delivery date before committing to the deadline"
             )
-        if worst is not None and today is not None:
+        if today is None:
+            notes.append("site.deadline not checked against lead times: the planner was given no date (today)")
+        elif worst is not None:
             ready = today + timedelta(weeks=worst + INSTALL_WEEKS)
             if ready > site.deadline:
                 out.append(
