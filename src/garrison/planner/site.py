@@ -98,7 +98,9 @@ def site_escalations(
                 "vendor for a delivery date before committing to the deadline"
             )
         if today is None:
-            notes.append("site.deadline not checked against lead times: the planner was given no date (today)")
+            notes.append(
+                "site.deadline not checked against lead times: the planner was given no date (today)"
+            )
         elif worst is not None:
             ready = today + timedelta(weeks=worst + INSTALL_WEEKS)
             if ready > site.deadline:
