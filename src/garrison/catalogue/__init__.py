@@ -73,8 +73,8 @@ class Catalogue:
         self.quant_formats = quant_formats
         self.cloud_prices = cloud_prices
         self.indexes = {
-            "gpu": NameIndex("GPU", "gpu", _names(dict(gpus))),
-            "cpu": NameIndex("CPU", "cpu", _names(dict(cpus))),
+            "gpu": NameIndex("GPU", "gpu", _names(dict(gpus)), devices=True),
+            "cpu": NameIndex("CPU", "cpu", _names(dict(cpus)), devices=True),
             "model": NameIndex("model", "model", _model_names(models)),
             "platform": NameIndex("platform", "engine", _names(dict(platforms))),
             "quant": NameIndex("quant format", "quant", _names(dict(quant_formats))),
