@@ -183,6 +183,28 @@ class Organisation(Strict):
     team_size: int = Field(ge=1, le=10_000_000)
 
 
+class HandoffField(Strict):
+    """One value of another agent's hand-off and what the intake did with it."""
+
+    key: str  # where it was, e.g. "context.concurrent_users"
+    value: str  # as written
+    status: Literal["parsed", "guessed", "ignored"]  # ignored = not applied, kept as a note
+    result: str  # what it became ("use_cases[chat].latency.ttft_p95_ms = 2000") or why not
+
+
+class Handoff(Strict):
+    """Where the requirements came from when another agent handed them over, and what of it Garrison
+    could not turn into a field (kept verbatim so the design, the report and the hand-offs out carry it)."""
+
+    source_agent: str = ""
+    request: str = ""
+    deadline: str | None = None  # as written; the programme manager's hand-off carries it
+    availability_pct: float | None = Field(default=None, gt=0, lt=100)  # uptime target, if stated
+    licences: tuple[str, ...] = ()  # licence ids the hand-off allows (empty: not stated)
+    fields: tuple[HandoffField, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 class Requirements(Strict):
     """Everything Garrison needs to plan a platform."""
 
@@ -196,6 +218,7 @@ class Requirements(Strict):
     hardware: Hardware = Hardware()
     site: Site = Site()
     compliance_notes: str = ""
+    handoff: Handoff | None = None  # set when the requirements came from an agent's hand-off
 
     @model_validator(mode="after")
     def _unique_names(self) -> Requirements:

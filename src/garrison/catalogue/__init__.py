@@ -97,8 +97,8 @@ class Catalogue:
             self.checkpoints[ck.model] = (*self.checkpoints.get(ck.model, ()), ck)
         self.lead_times: dict[str, LeadTime] = {lt.item: lt for lt in lead_times}
         self.indexes = {
-            "gpu": NameIndex("GPU", "gpu", _names(dict(gpus))),
-            "cpu": NameIndex("CPU", "cpu", _names(dict(cpus))),
+            "gpu": NameIndex("GPU", "gpu", _names(dict(gpus)), devices=True),
+            "cpu": NameIndex("CPU", "cpu", _names(dict(cpus)), devices=True),
             "model": NameIndex("model", "model", _model_names(models)),
             "platform": NameIndex("platform", "engine", _names(dict(platforms))),
             "quant": NameIndex("quant format", "quant", _names(dict(quant_formats))),

@@ -67,6 +67,7 @@ class CPU(Row):
 
     vendor: Literal["amd", "intel", "ampere", "apple"]
     cores: int = Field(ge=1)
+    base_ghz: float = Field(gt=0, le=7)  # all-core base clock; the CPU speed model scales with it
     memory_channels: int = Field(ge=1)
     memory_mts: int = Field(ge=1000)  # DDR transfer rate, MT/s
     # theoretical = channels x MT/s x 8 bytes; STREAM-like sustained is lower (see sizing.cpu)

@@ -149,9 +149,13 @@ def run_estimate(
     if c is not None:
         engine = "llama.cpp"
     fmt = resolve_quant(cat, spec, quant, engine)
-    if engine == "llama.cpp" and fmt.family != "gguf" and spec.source != "gguf":
+    # llama.cpp serves GGUF quant types and plain F16/BF16/F32 GGUF files (`convert_hf_to_gguf.py
+    # --outtype f16|bf16`), which are common: a float format is a GGUF file type too.
+    if engine == "llama.cpp" and fmt.family not in ("gguf", "float") and spec.source != "gguf":
         raise InputError(
-            "--quant", f"{fmt.id} is not a GGUF type llama.cpp serves", "use e.g. --quant Q4_K_M"
+            "--quant",
+            f"{fmt.id} is not a GGUF type llama.cpp serves",
+            "use e.g. --quant Q4_K_M, Q8_0, F16 or BF16",
         )
     if engine != "llama.cpp" and fmt.family == "gguf":
         raise InputError(

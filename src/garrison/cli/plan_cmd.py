@@ -157,7 +157,15 @@ def register(app: typer.Typer) -> None:
         save: bool = typer.Option(True, "--save/--no-save", help="Keep the design in the history database."),
     ) -> None:
         """Size and design the platform; exit 3 when a requirement cannot be met (trade-offs printed)."""
-        design = run_plan(requirements, calibration)
+        req = load_requirements(requirements)
+        if req.handoff is not None and not quiet:
+            from garrison.handoff.intake import intake_lines
+
+            for line in intake_lines(req.handoff):
+                typer.echo(f"garrison: {line}", err=True)
+        design = plan(
+            req, catalogue=load_catalogue(), load_model=load_model, efficiency=load_efficiency(calibration)
+        )
         if out is not None and design.deployments:
             write_tree(design_files(design), out, force=force)
         if save and design.deployments:

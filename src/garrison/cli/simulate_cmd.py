@@ -9,6 +9,7 @@ import typer
 
 from garrison.catalogue import load_catalogue
 from garrison.cli.common import load_model, resolve_quant
+from garrison.design import Design
 from garrison.errors import GarrisonError, InputError
 from garrison.requirements import ModelRef
 from garrison.simulate.capacity import Sweep, sweep_rates
@@ -58,7 +59,14 @@ def _print_table(sweep: Sweep, setup: SimulationSetup) -> None:
 def design_setup(path: Path, use_case: str, overrides: dict[str, int]) -> SimulationSetup:
     """A design's deployment with its roofline rebuilt from the catalogue (or, failing that, its estimate)."""
     design = read_design(path.read_text(encoding="utf-8"), str(path))
-    dep = pick_deployment(design, str(path), use_case)
+    return setup_for_design(design, str(path), use_case, overrides)
+
+
+def setup_for_design(
+    design: Design, source: str, use_case: str, overrides: dict[str, int]
+) -> SimulationSetup:
+    """`design_setup` for a Design already in memory (MCP passes stored designs by id)."""
+    dep = pick_deployment(design, source, use_case)
     model: StepTimeModel | None = None
     try:
         cat = load_catalogue()
@@ -72,7 +80,7 @@ def design_setup(path: Path, use_case: str, overrides: dict[str, int]) -> Simula
             model = step_model_for(spec, fmt, dep.estimate, cpu=cat.cpu(dep.device), efficiency=eff)
     except (GarrisonError, KeyError, OSError):
         model = None  # falls back to the step model fitted to the design's own estimate numbers
-    return setup_from_design(design, str(path), use_case=use_case, model=model, engine_overrides=overrides)
+    return setup_from_design(design, source, use_case=use_case, model=model, engine_overrides=overrides)
 
 
 def model_setup(
@@ -233,16 +241,19 @@ def register(app: typer.Typer) -> None:
             requests = requests_from_rows(rows, str(trace), prefix_hit_rate)
         rates = _rates(rate) if rate else [setup.default_rate_per_s]
         slo = setup.slo(ttft_ms=slo_ttft_ms, itl_ms=slo_itl_ms)
-        sweep = sweep_rates(
-            setup.model,
-            setup.engine,
-            workload,
-            rates,
-            replicas=replicas or setup.replicas,
-            seed=seed,
-            slo=slo,
-            requests=requests,
-        )
+        from garrison.cli.progress import working
+
+        with working(f"simulating {len(rates)} rate(s) x {num_requests} requests"):
+            sweep = sweep_rates(
+                setup.model,
+                setup.engine,
+                workload,
+                rates,
+                replicas=replicas or setup.replicas,
+                seed=seed,
+                slo=slo,
+                requests=requests,
+            )
         if as_json:
             typer.echo(json.dumps(sweep_json(sweep, series), indent=2, sort_keys=True))
         else:
