@@ -198,9 +198,13 @@ def _design(ref: str) -> Design:
 
 
 def tool_tco(
-    design: str, years: int = 3, against: str | None = None, parameters: CostParameters | None = None
+    design: str,
+    years: int | None = None,
+    against: str | None = None,
+    parameters: CostParameters | None = None,
 ) -> TCO:
-    """TCO of a design (by history id or path) against every cloud model in the dated price list."""
+    """TCO of a design (by history id or path) against every cloud model in the dated price list, over
+    `years` (default: the design's horizon, growth.horizon_months)."""
     from garrison.cost.inputs import tco_for_design
 
     return tco_for_design(_design(design), years=years, params=parameters, against=against)

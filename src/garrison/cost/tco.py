@@ -66,15 +66,20 @@ def compute_tco(
     cloud_prices: Sequence[CloudPrice],
     gpus: Mapping[str, GPU],
     params: CostParameters | None = None,
-    years: int = 3,
+    years: int | None = None,
     today: date | None = None,
     against: str | None = None,
 ) -> TCO:
     """TCO of `design` over `years` against each cloud price, at the design's token volume.
 
+    `years` defaults to the design's own horizon (`horizon_years`), so the report, `garrison tco`,
+    `garrison plan` and the hand-offs speak of one horizon.
+
     `today` is the date stale prices are judged against; without it, the design's catalogue_as_of.
     `against` ("provider/model") picks the headline comparison; default: the median cloud bill.
     """
+    if years is None:
+        years = horizon_years(design)
     if not 1 <= years <= 10:
         raise InputError("years", f"{years} is outside 1-10", "pass --years between 1 and 10")
     params = params or CostParameters()
@@ -177,6 +182,13 @@ def compute_tco(
         assumptions=tuple(assumptions),
         parameters=params,
     )
+
+
+def horizon_years(design: Design) -> int:
+    """The design's one TCO horizon in whole years: `costs.horizon_months` when the planner set it, else
+    `requirements.growth.horizon_months` (default 24 months: the role's 2-year TCO), at least 1."""
+    months = getattr(design.costs, "horizon_months", None) or design.requirements.growth.horizon_months
+    return max(1, min(10, round(months / 12)))
 
 
 def _expected_utilisation(params: CostParameters, tokens: float, capacity: float, notes: list[str]) -> float:
