@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from garrison import engines
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
 from garrison.design import Estimate
 from garrison.modelspec.spec import ModelSpec
@@ -21,6 +22,12 @@ DEFAULT_TARGETS_MS = {
     "code": (800.0, 50.0),
     "batch": (None, None),
 }
+
+
+# Slots a fixed-slot engine (llama.cpp) gets: llama-server's default of 4 for interactive use, 8 for
+# batch work where throughput matters more than each request's latency.
+FIXED_SLOTS = 4
+FIXED_SLOTS_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -71,21 +78,23 @@ def quant_choices(
     def q(name: str) -> QuantFormat | None:
         return quants.get(name.lower())
 
+    gguf = engines.gguf_default().name
+    cpu = engines.cpu_default().name
     if spec.source == "gguf":
         fmt = gguf_native or q(spec.native_dtype)
-        return [(fmt, "llama.cpp")] if fmt else []
+        return [(fmt, gguf)] if fmt else []
     native = q(spec.native_dtype) or q("bf16")
     out: list[tuple[QuantFormat, str]] = []
-    gpu_engine = "sglang" if spec.mla is not None else "vllm"
+    gpu_engine = engines.gpu_default(mla=spec.mla is not None).name
     if pinned:
         fmt = q(pinned)
         if fmt is None:
             return []
-        return [(fmt, "llama.cpp" if fmt.family == "gguf" else gpu_engine)]
+        return [(fmt, gguf if fmt.family == "gguf" else gpu_engine)]
     if device_gpu is None:  # CPU host: GGUF through llama.cpp
-        return [(f, "llama.cpp") for f in (q("q8_0"), q("q4_k_m")) if f]
+        return [(f, cpu) for f in (q("q8_0"), q("q4_k_m")) if f]
     if device_gpu.segment == "apple":
-        return [(f, "llama.cpp") for f in (q("q8_0"), q("q4_k_m")) if f]
+        return [(f, gguf) for f in (q("q8_0"), q("q4_k_m")) if f]
     if native is not None:
         out.append((native, gpu_engine))
     if spec.native_dtype in ("bf16", "fp16", "fp32"):
@@ -96,7 +105,7 @@ def quant_choices(
         if awq and device_gpu.vendor == "nvidia":
             out.append((awq, gpu_engine))
     if device_gpu.segment in ("consumer", "workstation"):
-        out += [(f, "llama.cpp") for f in (q("q8_0"), q("q4_k_m")) if f]
+        out += [(f, gguf) for f in (q("q8_0"), q("q4_k_m")) if f]
     return out
 
 
@@ -131,12 +140,15 @@ def enumerate_options(
     for gpu in gpus:
         for fmt, engine in quant_choices(spec, gpu, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
-                if engine == "sglang" and "vllm" in allowed_engines:
-                    engine = "vllm"
+                # the SGLang-for-MLA preference is a speed choice: vLLM serves the same checkpoints
+                fallback = engines.gpu_default()
+                if fallback.name in allowed_engines and fallback.loads(fmt.family):
+                    engine = fallback.name
                 else:
                     continue
+            profile = engines.get(engine)
             for tp, pp in gpu_counts(gpu, max_per_server, per_chassis(gpu)):
-                if engine == "llama.cpp" and pp > 1:
+                if pp > 1 and not profile.pipeline_parallel:
                     continue
                 if spec.num_attention_heads % tp:
                     continue
@@ -191,12 +203,11 @@ def size_option(
 ) -> Sized | None:
     """Replicas and per-replica capacity for one option, or None when it cannot start at all."""
     inp, out = load.input_tokens, load.output_tokens
-    slots = 1
-    max_len = context_length
-    if opt.engine == "llama.cpp":
-        # llama.cpp splits n_ctx over `--parallel` slots: give each slot the full context
-        slots = 4 if kind != "batch" else 8
-        max_len = context_length * slots
+    max_len = context_length  # per request, for every engine
+    slots = None
+    if engines.get(opt.engine).fixed_slots:
+        # every slot holds a full context_length request; batch work gets more slots
+        slots = FIXED_SLOTS_BATCH if kind == "batch" else FIXED_SLOTS
     opts = EstimateOptions(
         engine=opt.engine,
         gpus=opt.gpus_per_replica or 1,
@@ -204,9 +215,10 @@ def size_option(
         pp=opt.pp,
         sockets=opt.sockets,
         max_model_len=max_len,
+        max_num_seqs=slots,
         input_len=inp,
         output_len=out,
-        concurrency=slots if opt.engine == "llama.cpp" else None,
+        concurrency=slots,
         efficiency=eff,
     )
     est = estimate(opt.spec, opt.fmt, gpu=opt.gpu, cpu=opt.cpu, opts=opts)

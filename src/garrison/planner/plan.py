@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from garrison import __version__
+from garrison import __version__, engines
 from garrison.catalogue import Catalogue
 from garrison.catalogue.schema import CPU, GPU
 from garrison.cost.parameters import CostParameters
@@ -156,15 +156,7 @@ def _engine_reasons(r: Ranked, cat: Catalogue, uc: UseCase) -> list[str]:
     o = r.sized.option
     out: list[str] = []
     plat = cat.platforms.get(o.engine)
-    why = {
-        "vllm": "vLLM: PagedAttention with continuous batching and chunked prefill carries many concurrent "
-        "users; OpenAI-compatible server; Prometheus metrics (vllm:*); FP8/AWQ/GPTQ/MXFP4 support",
-        "sglang": "SGLang: the fastest MLA attention kernels for DeepSeek-style models and RadixAttention prefix "
-        "caching; OpenAI-compatible server; Prometheus metrics (sglang:*)",
-        "llama.cpp": "llama.cpp server: runs GGUF quantisations on CPUs, Apple silicon and small GPUs from one "
-        "binary; fixed parallel slots suit a small number of concurrent users; Prometheus metrics (llamacpp:*)",
-    }
-    out.append(why.get(o.engine, o.engine))
+    out.append(engines.get(o.engine).reasons or o.engine)
     if plat is not None and plat.maintenance != "active":
         out.append(f"note: {plat.name} is {plat.maintenance}: {plat.maintenance_note}")
     tgi = cat.platforms.get("tgi")
@@ -404,7 +396,7 @@ def _evaluate(
             budget is not None and r.capex_mid > budget,
             r.tier,
             round(r.tco),
-            r.sized.option.engine == "llama.cpp",
+            engines.get(r.sized.option.engine).fixed_slots,
         )
     )
     _COUNTER["candidates"] = _COUNTER.get("candidates", 0) + evaluated
@@ -462,11 +454,9 @@ def _deployment(
         if len(alts) == 3:
             break
     plat = cat.platforms.get(o.engine)
+    profile = engines.get(o.engine)
     image = f"{plat.image}:{plat.image_tag}" if plat and plat.image else o.engine
-    if o.engine == "llama.cpp" and (o.gpu is None or o.gpu.vendor != "nvidia"):
-        # llama.cpp publishes per-backend images: server-cuda-bN, server-rocm-bN and plain server-bN (CPU)
-        backend = "rocm-" if o.gpu is not None and o.gpu.vendor == "amd" else ""
-        image = image.replace("server-cuda-", f"server-{backend}")
+    image = engines.image_variant(o.engine, image, "gpu" if o.gpu else "cpu", o.gpu.vendor if o.gpu else None)
     d_ttft, d_itl = DEFAULT_TARGETS_MS.get(uc.kind, (None, None))
     reasons = _engine_reasons(best, cat, uc)
     reasons.insert(
@@ -501,9 +491,11 @@ def _deployment(
         replicas=s.replicas,
         nodes_per_replica=o.pp,
         max_model_len=s.max_model_len,
-        max_num_seqs=s.est.max_num_seqs if o.engine != "llama.cpp" else s.est.concurrency,
+        max_num_seqs=s.est.max_num_seqs,
         max_num_batched_tokens=s.est.max_num_batched_tokens,
-        gpu_memory_utilization=0.90,
+        # the share of device memory the estimate was sized with (vLLM utilisation, SGLang static
+        # fraction); 0 where the engine has no such knob
+        gpu_memory_utilization=profile.memory_fraction if profile.memory_model != "context_upfront" else 0.0,
         fim=uc.fim,
         requests_per_minute=round(rpm, 2),
         concurrent_requests=s.conc_per_replica * s.replicas,

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from garrison.design import LoadPoint, ScalingTriggers
 from garrison.planner.candidates import Sized
-from garrison.simulate import EngineConfig, LengthDist, Slo, Workload
+from garrison.simulate import LengthDist, Slo, Workload
 from garrison.simulate.capacity import replicas_for_slo, sweep_rates, trigger_loads
+from garrison.simulate.setup import engine_config
 from garrison.sizing.efficiency import Efficiency
 from garrison.sizing.estimate import step_model_for
 
@@ -55,22 +56,9 @@ def simulate_sizing(
         return None
     o = s.option
     model = step_model_for(o.spec, o.fmt, s.est, gpu=o.gpu, cpu=o.cpu, efficiency=eff, sockets=o.sockets)
-    if o.engine == "llama.cpp":
-        engine = EngineConfig(
-            scheduler="llamacpp",
-            max_num_seqs=s.est.concurrency,
-            max_num_batched_tokens=max(s.est.max_num_batched_tokens, s.est.concurrency),
-            max_model_len=s.max_model_len // max(1, s.est.concurrency),
-        )
-        per_seq_ctx = s.max_model_len // max(1, s.est.concurrency)
-    else:
-        engine = EngineConfig(
-            scheduler="sglang" if o.engine == "sglang" else "vllm",
-            max_num_seqs=s.est.max_num_seqs,
-            max_num_batched_tokens=max(s.est.max_num_batched_tokens, s.est.max_num_seqs),
-            max_model_len=s.max_model_len,
-        )
-        per_seq_ctx = s.max_model_len
+    # max_model_len is per request for every engine (a llama.cpp slot holds exactly that much)
+    engine = engine_config(o.engine, s.est.max_num_seqs, s.est.max_num_batched_tokens, s.max_model_len)
+    per_seq_ctx = s.max_model_len
     cap_out = max(2, per_seq_ctx // 4)
     workload = Workload(
         rate_per_s=rate_rpm / 60,
