@@ -13,7 +13,10 @@ from garrison.errors import GarrisonError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
-PLANNER_CASES = sorted((ROOT / "tests" / "planner" / "cases").glob("*.yaml"))
+# tests/planner/cases/expected.yaml holds the planner tests' expectations, not requirements
+PLANNER_CASES = sorted(
+    p for p in (ROOT / "tests" / "planner" / "cases").glob("*.yaml") if p.name != "expected.yaml"
+)
 ENGINE_CASES = sorted((Path(__file__).parent / "engine_cases").glob("*.yaml"))
 
 

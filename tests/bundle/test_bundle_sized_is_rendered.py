@@ -233,7 +233,7 @@ def test_rendered_engine_flags_equal_the_sizing(path: Path) -> None:
         ):
             assert getattr(dep, f) == getattr(est, f), f"{dep.use_case}: deployment {f} != estimate {f}"
         assert dep.engine in CHECKS, f"{dep.use_case}: no sized-vs-rendered check for {dep.engine}"
-        lines = _workloads(files, slug(dep.use_case))
+        lines = _workloads(files, slug(dep.name or dep.use_case))
         compose = [a for a in lines if a.where.startswith("compose/")]
         k8s = [a for a in lines if a.where.startswith("k8s/")]
         # compose runs replicas that fit one server; a replica across nodes is deployed with k8s only

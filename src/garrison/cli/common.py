@@ -21,12 +21,12 @@ def resolve_quant(cat: Catalogue, spec: ModelSpec, quant: str, engine: str) -> Q
     if quant == "auto":
         if spec.source == "gguf":
             return native_format(spec, cat)
-        if not engines.get(engine, "--engine").loads("float") and spec.native_dtype in (
+        if engines.get(engine, "--engine").single_file_model and spec.native_dtype in (
             "bf16",
             "fp16",
             "fp32",
         ):
-            return cat.quant("q4_k_m")  # a GGUF-only engine serves a 16-bit model as Q4_K_M
+            return cat.quant("q4_k_m")  # a GGUF engine serves a 16-bit model as Q4_K_M by default
         return cat.quant(spec.native_dtype)
     return cat.quant(quant)
 

@@ -152,12 +152,14 @@ def run_estimate(
         profile = engines.cpu_default()
     engine = profile.name
     fmt = resolve_quant(cat, spec, quant, engine)
+    # llama.cpp serves GGUF quant types and plain F16/BF16/F32 and MXFP4 GGUF files (`convert_hf_to_gguf.py
+    # --outtype f16|bf16`): its profile lists the families it loads
     gguf_file = spec.source == "gguf"  # a .gguf file: its own format, whatever --quant says
     if not profile.loads(fmt.family) and not gguf_file:
         if fmt.family == "gguf":
             fix = f"use --engine {engines.gguf_default().name}, or a format like fp8/awq"
         else:
-            fix = "use e.g. --quant Q4_K_M"
+            fix = "use e.g. --quant Q4_K_M, Q8_0, F16 or BF16"
         raise InputError("--quant", f"{fmt.id} ({fmt.family}) is not a format {profile.title} loads", fix)
     opts = EstimateOptions(
         engine=engine,

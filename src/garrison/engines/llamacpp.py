@@ -93,7 +93,9 @@ PROFILE = EngineProfile(
     memory_fraction=1.0,  # no such knob: KV for -c tokens is allocated at start, the rest stays free
     kv_block_tokens=1,
     default_kv_dtype="fp16",  # -ctk/-ctv f16
-    weight_families=frozenset({"gguf"}),
+    # GGUF files of the k-quant/i-quant types, plain F16/BF16/F32 (`convert_hf_to_gguf.py --outtype`)
+    # and MXFP4 (gpt-oss); always one .gguf file
+    weight_families=frozenset({"gguf", "float", "mxfp4"}),
     gpu_kernels="ggml",
     pipeline_parallel=False,
     fixed_slots=True,

@@ -85,7 +85,7 @@ def _model_storage_gib(dep: Deployment) -> int:
 def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> tuple[DeploymentView, int]:
     launch = engines.launch_of(dep.engine, f"deployments[{index}].engine")
     profile = engines.get(dep.engine)
-    name = slug(dep.use_case)
+    name = slug(dep.name or dep.use_case)
     replicas = []
     gpus = dep.gpus_per_replica if dep.device_kind == "gpu" else 0
     for r in range(dep.replicas):
