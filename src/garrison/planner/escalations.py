@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from garrison import engines
 from garrison.design import CostedOption, Deployment, Design, Escalation, Range
 from garrison.requirements import Requirements, UseCase
 
@@ -122,7 +123,7 @@ def option_edits(
             ("q4", "q3", "q2", "iq")
         )
         if not bits_4:
-            quant = "q4_k_m" if dep.engine == "llama.cpp" else "awq"
+            quant = "q4_k_m" if engines.get(dep.engine).single_file_model else "awq"
 
             def pin(data: dict[str, Any], q: str = quant) -> None:
                 u = _use_case(data, name)

@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from garrison import engines
 from garrison.design import Design, ScalingTriggers
 from garrison.errors import InputError
-from garrison.render.engines import METRICS
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def _camel(name: str) -> str:
 
 
 def _deployment_alerts(job: str, engine: str, t: ScalingTriggers) -> list[Alert]:
-    m = METRICS[engine]
+    m = engines.launch_of(engine).metrics
     fmin = duration_minutes(t.sustained_for)
     n = fmin + 20
     out: list[Alert] = []

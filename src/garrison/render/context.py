@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from garrison import engines
 from garrison.design import Deployment, Design
-from garrison.render import engines
+from garrison.engines import Cluster, EngineMetrics
 from garrison.render.alerts import Alert, design_alerts
 from garrison.render.images import engine_image, support_image
 
@@ -43,15 +44,18 @@ class DeploymentView:
     upstream_keepalive: bool  # gateway may pool idle connections to this engine
     health_path: str
     metrics_path: str | None
-    metrics: engines.EngineMetrics
+    metrics: EngineMetrics
     replicas: tuple[Replica, ...]
     read_only_root: bool
+    data_dir: str | None  # writable scratch besides /tmp (TABBY_ROOT)
+    ray_cluster: bool  # multi-node replicas start a Ray cluster the leader's engine drives
     route: str  # gateway path prefix, e.g. /chat/v1/
     min_replicas: int
     max_replicas: int
     cpu_request: str
     memory_request: str
     memory_limit: str
+    model_storage: str  # the models PVC's size, a Kubernetes quantity
     shm_size: str
     multi_node: bool
     leader_args: tuple[str, ...]
@@ -67,8 +71,20 @@ def _memory_gib(dep: Deployment) -> int:
     return max(16, math.ceil(est.weights_gib_per_gpu * dep.gpus_per_replica * 1.2 + 8))
 
 
+def _model_storage_gib(dep: Deployment) -> int:
+    # the checkpoint's download size when known, else the weights the estimate sized (per GPU x GPUs
+    # of a replica); x1.5 for tokenizer, configs and a second revision during upgrades, + 10 GiB
+    if dep.checkpoint is not None and dep.checkpoint.size_gib:
+        weights = dep.checkpoint.size_gib
+    else:
+        gpus = dep.gpus_per_replica if dep.device_kind == "gpu" else 1
+        weights = dep.estimate.memory.weights_gib * gpus
+    return math.ceil(weights * 1.5) + 10
+
+
 def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> tuple[DeploymentView, int]:
-    engines.check_engine(dep, index)
+    launch = engines.launch_of(dep.engine, f"deployments[{index}].engine")
+    profile = engines.get(dep.engine)
     name = slug(dep.name or dep.use_case)
     replicas = []
     gpus = dep.gpus_per_replica if dep.device_kind == "gpu" else 0
@@ -82,35 +98,34 @@ def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> 
     nodes = dep.nodes_per_replica
     view = DeploymentView(
         d=dep,
-        model_file=engines.model_dir_name(dep),
+        model_file=engines.model_dir_name(dep, profile),
         name=name,
         image=engine_image(dep),
-        entrypoint=tuple(engines.engine_entrypoint(dep)),
-        args=tuple(engines.engine_args(dep)),
-        env=engines.engine_env(dep),
-        port=engines.PORTS[dep.engine],
-        upstream_keepalive=engines.UPSTREAM_KEEPALIVE[dep.engine],
-        health_path=engines.HEALTH_PATHS[dep.engine],
-        metrics_path=engines.METRICS_PATH[dep.engine],
-        metrics=engines.METRICS[dep.engine],
+        entrypoint=launch.entrypoint,
+        args=tuple(launch.args(dep, Cluster())),
+        env=dict(sorted({**engines.OFFLINE_ENV, **launch.env}.items())),
+        port=launch.port,
+        upstream_keepalive=launch.upstream_keepalive,
+        health_path=launch.health_path,
+        metrics_path=launch.metrics_path,
+        metrics=launch.metrics,
         replicas=tuple(replicas),
-        read_only_root=engines.read_only_root(dep),
+        read_only_root=launch.read_only_root,
+        data_dir=launch.data_dir,
+        ray_cluster=launch.multi_node == "ray",
         route=f"/{name}/v1/",
         min_replicas=dep.replicas,
         max_replicas=max_r,
         cpu_request=str(max(2, min(32, dep.max_num_seqs // 8 + 2))) if dep.device_kind == "gpu" else "8",
         memory_request=f"{mem}Gi",
         memory_limit=f"{mem + 8}Gi",
+        model_storage=f"{_model_storage_gib(dep)}Gi",
         # NCCL and the engines' worker processes share tensors through /dev/shm
         shm_size=f"{max(2, 2 * dep.tp * dep.pp)}Gi",
         multi_node=nodes > 1,
-        leader_args=tuple(
-            engines.engine_args(dep, nodes=nodes, node_rank_var="0", leader="$(LWS_LEADER_ADDRESS):5000")
-        ),
+        leader_args=tuple(launch.args(dep, Cluster(nodes, "0", "$(LWS_LEADER_ADDRESS):5000"))),
         worker_args=tuple(
-            engines.engine_args(
-                dep, nodes=nodes, node_rank_var="$(LWS_WORKER_INDEX)", leader="$(LWS_LEADER_ADDRESS):5000"
-            )
+            launch.args(dep, Cluster(nodes, "$(LWS_WORKER_INDEX)", "$(LWS_LEADER_ADDRESS):5000"))
         ),
     )
     return view, gpu_offset + dep.replicas * gpus
