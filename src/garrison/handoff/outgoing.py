@@ -449,8 +449,8 @@ def _programme(d: Design, t: TCO) -> dict[str, Any]:
         "decision": v.decision,
         "what_to_buy": [b.model_dump() for b in v.buy],
         "cost": {
-            "capex_usd": v.capex_usd.model_dump(),
-            "annual_opex_usd": round(v.annual_opex_usd, 2),
+            "capex_usd": v.capex_usd.model_dump() if v.capex_usd else None,
+            "annual_opex_usd": v.annual_opex_usd,
             "tco_years": v.years,
             "tco_usd": v.tco_usd.model_dump() if v.tco_usd else None,
             "budget": d.requirements.budget.model_dump(),

@@ -59,10 +59,10 @@ class Verdict(_V):
     design: str
     decision: str  # one sentence
     buy: tuple[BuyLine, ...]
-    capex_usd: UsdRange
+    capex_usd: UsdRange | None  # None: no TCO could be computed (cost_note says why)
     capex_complete: bool
-    annual_opex_usd: float
-    years: int
+    annual_opex_usd: float | None
+    years: int | None
     tco_usd: UsdRange | None
     at_load: tuple[AtLoad, ...]
     cheapest: CloudLine | None
@@ -71,6 +71,7 @@ class Verdict(_V):
     breakeven: str  # the sentence: "month 14 against X" or why none
     risks: tuple[str, ...]
     escalations: tuple[str, ...]
+    cost_note: str = ""
 
 
 def at_design_load(dep: Deployment) -> AtLoad:
@@ -121,7 +122,7 @@ def _buy(d: Design) -> tuple[BuyLine, ...]:
     out = []
     for s in d.servers:
         parts = [f"{s.gpus_per_server} x {s.gpu}"] if s.gpu else []
-        parts += [f"{s.cpu_sockets} x {s.cpu}", f"{s.ram_gib:,} GiB RAM", f"{s.nvme_tb:g} TB NVMe", s.network]
+        parts += [f"{s.cpu_sockets} x {s.cpu}", f"{s.ram_gib:,} GiB RAM", f"{s.nvme_tb:g} TB NVMe"]
         out.append(BuyLine(count=s.count, server=s.name, what=", ".join(parts), usd_each=_usd(s.price_usd)))
     return tuple(out)
 
@@ -177,7 +178,7 @@ def _breakeven_sentence(t: TCO, ref: CloudLine | None, cheapest: CloudLine | Non
     return sentence
 
 
-def _risks(d: Design, t: TCO, at_load: tuple[AtLoad, ...]) -> tuple[str, ...]:
+def _risks(d: Design, t: TCO | None, at_load: tuple[AtLoad, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for a in at_load:
         if a.meets is False:
@@ -187,8 +188,9 @@ def _risks(d: Design, t: TCO, at_load: tuple[AtLoad, ...]) -> tuple[str, ...]:
     for x in d.deployments:
         if x.replicas < 2:
             out.append(f"{x.use_case}: one replica, so a hardware fault stops the service until repaired")
-    out += [f"price missing: {m}" for m in t.missing]
-    out += [f"stale price: {s}" for s in t.stale]
+    if t is not None:
+        out += [f"price missing: {m}" for m in t.missing]
+        out += [f"stale price: {s}" for s in t.stale]
     if d.requirements.handoff is not None:
         out += [
             f"hand-off value not applied: {f.key} = {f.value!r}"
@@ -198,15 +200,16 @@ def _risks(d: Design, t: TCO, at_load: tuple[AtLoad, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _decision(d: Design, t: TCO, at_load: tuple[AtLoad, ...], ref: CloudLine | None) -> str:
+def _decision(d: Design, t: TCO | None, at_load: tuple[AtLoad, ...], ref: CloudLine | None) -> str:
     buy = (
         ", ".join(f"{s.count} x {s.name}" for s in d.servers if s.role == "inference") or "the servers listed"
     )
-    cost = (
-        f"{usd(t.capex_usd.low)}-{usd(t.capex_usd.high)} up front and {usd(t.annual_opex_usd)} a year"
-        if t.capex_complete
-        else "a price that is incomplete (see the TCO section)"
-    )
+    if t is None:
+        cost = "a price Garrison could not compute"
+    elif t.capex_complete:
+        cost = f"{usd(t.capex_usd.low)}-{usd(t.capex_usd.high)} up front and {usd(t.annual_opex_usd)} a year"
+    else:
+        cost = "a price that is incomplete (see the TCO section)"
     if d.escalations:
         return (
             f"Not ready to buy: {len(d.escalations)} requirement(s) cannot be met as stated; decide the "
@@ -215,7 +218,7 @@ def _decision(d: Design, t: TCO, at_load: tuple[AtLoad, ...], ref: CloudLine | N
     misses = [a.use_case for a in at_load if a.meets is False]
     if misses:
         return f"Not ready to buy: {', '.join(misses)} miss their latency targets at the design load."
-    if ref is None or not t.capex_complete:
+    if t is None or ref is None or not t.capex_complete:
         return f"Buy {buy} for {cost}; the cloud comparison is incomplete."
     if ref.breakeven_month is not None and ref.breakeven_month <= t.years * 12:
         return (
@@ -228,9 +231,29 @@ def _decision(d: Design, t: TCO, at_load: tuple[AtLoad, ...], ref: CloudLine | N
     )
 
 
-def build_verdict(design: Design, tco: TCO) -> Verdict:
-    """The verdict from a design and its TCO (pure)."""
+def build_verdict(design: Design, tco: TCO | None, cost_note: str = "") -> Verdict:
+    """The verdict from a design and its TCO (pure); without a TCO, `cost_note` says why."""
     at_load = tuple(at_design_load(x) for x in design.deployments)
+    esc = tuple(f"{e.kind} ({e.field}): {e.problem}" for e in design.escalations)
+    if tco is None:
+        return Verdict(
+            design=design.name,
+            decision=_decision(design, None, at_load, None),
+            buy=_buy(design),
+            capex_usd=None,
+            capex_complete=False,
+            annual_opex_usd=None,
+            years=None,
+            tco_usd=None,
+            at_load=at_load,
+            cheapest=None,
+            reference=None,
+            strongest=None,
+            breakeven=f"not computed: {cost_note or 'no TCO'}",
+            risks=_risks(design, None, at_load),
+            escalations=esc,
+            cost_note=cost_note,
+        )
     cloud = sorted(tco.cloud, key=lambda c: c.usd_per_year)
     cheapest = _cloud(cloud[0], tco, "cheapest in the price list") if cloud else None
     strongest = (
@@ -242,7 +265,6 @@ def build_verdict(design: Design, tco: TCO) -> Verdict:
     )
     ref_row = next((c for c in cloud if f"{c.provider}/{c.model}" == tco.reference), None)
     reference = _cloud(ref_row, tco, "median bill (the TCO's reference)")
-    esc = tuple(f"{e.kind} ({e.field}): {e.problem}" for e in design.escalations)
     return Verdict(
         design=design.name,
         decision=_decision(design, tco, at_load, reference),
