@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -150,7 +151,11 @@ def tool_plan(
             raise InputError("requirements_yaml", f"not YAML ({e})", "pass valid YAML text") from None
         req = parse_requirements(doc)
     design = plan(
-        req, catalogue=load_catalogue(), load_model=load_model, efficiency=load_efficiency(calibration)
+        req,
+        catalogue=load_catalogue(),
+        load_model=load_model,
+        efficiency=load_efficiency(calibration),
+        today=date.today(),  # lead times are judged from today (site.deadline)
     )
     if out_dir and design.deployments:
         from garrison.outputs import design_files, write_tree

@@ -164,7 +164,11 @@ def register(app: typer.Typer) -> None:
             for line in intake_lines(req.handoff):
                 typer.echo(f"garrison: {line}", err=True)
         design = plan(
-            req, catalogue=load_catalogue(), load_model=load_model, efficiency=load_efficiency(calibration)
+            req,
+            catalogue=load_catalogue(),
+            load_model=load_model,
+            efficiency=load_efficiency(calibration),
+            today=date.today(),  # lead times are judged from today (site.deadline)
         )
         if out is not None and design.deployments:
             write_tree(design_files(design), out, force=force)
