@@ -20,7 +20,7 @@ from garrison.simulate.setup import (
     setup_from_design,
     setup_from_estimate,
 )
-from garrison.simulate.workload import LengthDist, parse_bench_json, parse_trace_csv, requests_from_rows
+from garrison.simulate.workload import LengthDist, parse_trace_file, requests_from_rows
 from garrison.sizing.calibration_profiles import load_efficiency
 from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
 from garrison.sizing.step_time import StepTimeModel
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--trace",
             help="Arrivals from a CSV (arrival_s,input_tokens,"
-            "output_tokens) or a garrison bench results.json; rate-scaled.",
+            "output_tokens), bench --export-requests JSONL or a bench results.json; rate-scaled.",
         ),
         use_case: str = typer.Option(
             "", "--use-case", help="Which deployment of the design (default: first)."
@@ -231,13 +231,11 @@ def register(app: typer.Typer) -> None:
         requests = None
         if trace is not None:
             if not trace.is_file():
-                raise InputError("--trace", f"{trace} does not exist", "give a CSV or a bench results.json")
+                raise InputError(
+                    "--trace", f"{trace} does not exist", "give a CSV, JSONL or bench results.json"
+                )
             text = trace.read_text(encoding="utf-8")
-            rows = (
-                parse_bench_json(text, str(trace))
-                if trace.suffix == ".json"
-                else parse_trace_csv(text, str(trace))
-            )
+            rows = parse_trace_file(text, trace.suffix, str(trace))
             requests = requests_from_rows(rows, str(trace), prefix_hit_rate)
         rates = _rates(rate) if rate else [setup.default_rate_per_s]
         slo = setup.slo(ttft_ms=slo_ttft_ms, itl_ms=slo_itl_ms)
