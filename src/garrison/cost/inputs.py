@@ -44,7 +44,7 @@ def catalogue_prices() -> tuple[Sequence[CloudPrice], Mapping[str, GPU]]:
 
 def tco_for_design(
     design: Design,
-    years: int | None = None,
+    years: float | None = None,
     today: date | None = None,
     params: CostParameters | None = None,
     against: str | None = None,
