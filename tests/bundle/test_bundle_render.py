@@ -192,3 +192,18 @@ def test_render_is_the_same_after_a_json_round_trip(design: Design) -> None:
     from garrison.render.design_file import parse_design
 
     assert render_bundle(parse_design(design_json(design))) == render_bundle(design)
+
+
+def test_replicas_spread_over_servers_by_the_ha_rule() -> None:
+    """Two replicas: preferred on different servers; required when the use case asked for HA."""
+    d = gpu_vllm_design()
+    spread = yaml.safe_load(render_bundle(d)["k8s/base/chat-deployment.yaml"])["spec"]["template"]["spec"]
+    (c,) = spread["topologySpreadConstraints"]
+    assert c["topologyKey"] == "kubernetes.io/hostname" and c["whenUnsatisfiable"] == "ScheduleAnyway"
+    uc = d.requirements.use_cases[0].model_copy(update={"high_availability": True})
+    ha = d.model_copy(update={"requirements": d.requirements.model_copy(update={"use_cases": (uc,)})})
+    spec = yaml.safe_load(render_bundle(ha)["k8s/base/chat-deployment.yaml"])["spec"]["template"]["spec"]
+    assert spec["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spec["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "chat"
+    }

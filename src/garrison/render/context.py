@@ -71,6 +71,7 @@ class DeploymentView:
     model_storage: str  # the models PVC's size, a Kubernetes quantity
     shm_size: str
     multi_node: bool
+    ha: bool  # the use case asked for high availability: replicas on separate servers
     leader_args: tuple[str, ...]
     worker_args: tuple[str, ...]
 
@@ -130,7 +131,9 @@ def _model_object(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "garrison"}
 
 
-def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> tuple[DeploymentView, int]:
+def _view(
+    dep: Deployment, index: int, headroom_pct: float, gpu_offset: int, ha: bool = False
+) -> tuple[DeploymentView, int]:
     launch = engines.launch_of(dep.engine, f"deployments[{index}].engine")
     profile = engines.get(dep.engine)
     name = slug(dep.name or dep.use_case)
@@ -176,6 +179,7 @@ def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> 
         # NCCL and the engines' worker processes share tensors through /dev/shm
         shm_size=f"{max(2, 2 * dep.tp * dep.pp)}Gi",
         multi_node=nodes > 1,
+        ha=ha,
         leader_args=tuple(launch.args(dep, Cluster(nodes, "0", "$(LWS_LEADER_ADDRESS):5000"))),
         worker_args=tuple(
             launch.args(dep, Cluster(nodes, "$(LWS_WORKER_INDEX)", "$(LWS_LEADER_ADDRESS):5000"))
@@ -231,7 +235,8 @@ def build_context(design: Design) -> dict[str, Any]:
     for i, (dep, served) in enumerate(zip(design.deployments, served_names(design), strict=True)):
         if served != dep.model_name:
             dep = dep.model_copy(update={"model_name": served})
-        view, offset = _view(dep, i, headroom, offset)
+        ha = any(u.high_availability for u in design.requirements.use_cases if u.name == dep.use_case)
+        view, offset = _view(dep, i, headroom, offset, ha)
         views.append(view)
     names = [v.name for v in views]
     dup = sorted({n for n in names if names.count(n) > 1})
