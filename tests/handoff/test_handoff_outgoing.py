@@ -14,7 +14,7 @@ import yaml
 from garrison.cost import compute_tco
 from garrison.design import Escalation
 from garrison.handoff import ESCALATION_ROUTES, TARGETS, handoff, handoff_files
-from garrison.handoff.outgoing import deadline_date
+from garrison.handoff.parse import deadline_date
 from garrison.requirements import Handoff
 from garrison.store import Store
 from tco.conftest import make_design, make_gpu, make_price

@@ -106,7 +106,11 @@ def test_compliance_keeps_unknown_phrases() -> None:
 
 
 def test_licences() -> None:
-    assert p.licences("Apache 2.0 or the Llama community licence") == (["apache-2.0", "llama"], [])
+    assert p.licences("Apache 2.0 or the Llama community licence") == (
+        ["apache-2.0", "llama3.1", "llama3.3"],
+        [],
+    )
+    assert p.licences("Llama 3.3 only") == (["llama3.3"], [])
     assert p.licences("MIT, anything permissive") == (["mit"], ["anything permissive"])
 
 

@@ -10,9 +10,6 @@ addressed to the agent the role description names for its kind (ESCALATION_ROUTE
 
 from __future__ import annotations
 
-import calendar
-import re
-from datetime import date
 from typing import Any, Literal, get_args
 
 import yaml
@@ -20,6 +17,7 @@ import yaml
 from garrison.cost.result import TCO
 from garrison.design import Design
 from garrison.errors import InputError
+from garrison.handoff import parse as p
 
 Target = Literal[
     "mlops",
@@ -429,7 +427,7 @@ def _programme(d: Design, t: TCO) -> dict[str, Any]:
         "deploy_target_days_after_hardware_arrival": DEPLOY_DAYS_AFTER_ARRIVAL,
         "hardware_lead_time": "not in Garrison's catalogue: ask the vendors for dated quotes",
     }
-    due = deadline_date(deadline) if deadline else None
+    due = p.deadline_date(deadline) if deadline else None
     if due is not None:
         from datetime import timedelta
 
@@ -473,49 +471,10 @@ def _programme(d: Design, t: TCO) -> dict[str, Any]:
     }
 
 
-_MONTHS = {
-    name: number
-    for number, name in enumerate(calendar.month_name)
-    if name  # month_name[0] is ""
-}
-
-
-def deadline_date(text: str) -> date | None:
-    """'2027-03-31', '2027-03', 'Q2 2027', 'end of March 2027', 'by June 2027' -> the last day it allows."""
-    t = text.lower()
-    m = re.search(r"(\d{4})-(\d{2})-(\d{2})", t)
-    if m:
-        try:
-            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            return None
-    m = re.search(r"\bq([1-4])\s*(\d{4})", t) or re.search(r"(\d{4})\s*q([1-4])\b", t)
-    if m:
-        q, y = (
-            (int(m.group(1)), int(m.group(2))) if t[m.start()] == "q" else (int(m.group(2)), int(m.group(1)))
-        )
-        month = q * 3
-        return date(y, month, calendar.monthrange(y, month)[1])
-    m = re.search(r"(\d{4})-(\d{2})\b", t)
-    month_year = None
-    if m and 1 <= int(m.group(2)) <= 12:
-        month_year = (int(m.group(1)), int(m.group(2)))
-    for name, num in _MONTHS.items():
-        mm = re.search(rf"\b{name[:3].lower()}[a-z]*\.?\s+(\d{{4}})", t)
-        if mm:
-            month_year = (int(mm.group(1)), num)
-            break
-    if month_year:
-        y, mo = month_year
-        return date(y, mo, calendar.monthrange(y, mo)[1])
-    return None
-
-
 __all__ = [
     "AGENTS",
     "ESCALATION_ROUTES",
     "TARGETS",
-    "deadline_date",
     "escalations",
     "handoff",
     "handoff_files",

@@ -7,8 +7,10 @@ as a note instead of guessing a number.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
+from datetime import date
 
 _NUM = r"(\d+(?:[.,]\d+)*(?:\.\d+)?)"
 
@@ -343,21 +345,22 @@ def compliance(value: object) -> tuple[list[str], list[str]]:
     return known, unknown
 
 
-# Licence names as people write them -> the SPDX-style ids the catalogue uses.
-LICENCE_NAMES = (
-    (re.compile(r"apache", re.I), "apache-2.0"),
-    (re.compile(r"\bmodified[- ]mit\b", re.I), "modified-mit"),
-    (re.compile(r"\bmit\b", re.I), "mit"),
-    (re.compile(r"llama\s*3\.3", re.I), "llama3.3"),
-    (re.compile(r"llama\s*3\.1", re.I), "llama3.1"),
-    (re.compile(r"llama", re.I), "llama"),
-    (re.compile(r"gemma", re.I), "gemma"),
-    (re.compile(r"openrail", re.I), "bigcode-openrail-m"),
-    (re.compile(r"\bbsd\b", re.I), "bsd-3-clause"),
-    (re.compile(r"\bcc[- ]by[- ]4", re.I), "cc-by-4.0"),
-    (re.compile(r"\bmistral research\b|\bmnpl\b", re.I), "mnpl"),
-    (re.compile(r"deepseek", re.I), "deepseek"),
-    (re.compile(r"qwen", re.I), "qwen"),
+# Licence names as people write them -> the licence ids the catalogue uses (data/models.yaml
+# `licence_id`); a generic "Llama licence" means every Llama community licence version.
+LICENCE_NAMES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"apache", re.I), ("apache-2.0",)),
+    (re.compile(r"\bmodified[- ]mit\b", re.I), ("modified-mit",)),
+    (re.compile(r"\bmit\b", re.I), ("mit",)),
+    (re.compile(r"llama\s*3\.3", re.I), ("llama3.3",)),
+    (re.compile(r"llama\s*3\.1", re.I), ("llama3.1",)),
+    (re.compile(r"llama", re.I), ("llama3.1", "llama3.3")),
+    (re.compile(r"gemma", re.I), ("gemma",)),
+    (re.compile(r"openrail", re.I), ("bigcode-openrail-m",)),
+    (re.compile(r"\bbsd\b", re.I), ("bsd-3-clause",)),
+    (re.compile(r"\bcc[- ]by[- ]4", re.I), ("cc-by-4.0",)),
+    (re.compile(r"\bmistral research\b|\bmnpl\b", re.I), ("mnpl",)),
+    (re.compile(r"deepseek", re.I), ("deepseek",)),
+    (re.compile(r"qwen", re.I), ("qwen",)),
 )
 
 
@@ -366,11 +369,11 @@ def licences(value: object) -> tuple[list[str], list[str]]:
     ids: list[str] = []
     rest: list[str] = []
     for item in split_list(value):
-        hit = next((lid for pattern, lid in LICENCE_NAMES if pattern.search(item)), None)
+        hit = next((lids for pattern, lids in LICENCE_NAMES if pattern.search(item)), None)
         if hit is None:
             rest.append(item)
-        elif hit not in ids:
-            ids.append(hit)
+        else:
+            ids += [lid for lid in hit if lid not in ids]
     return ids, rest
 
 
@@ -394,4 +397,43 @@ def kind_of(text: str) -> tuple[str, bool] | None:
         return "batch", False
     if re.search(r"\b(chat|assistant|q&a|qa\b|question|support|help ?desk|rag|search|agent|api)", t):
         return "chat", False
+    return None
+
+
+# ------------------------------------------------------------------ dates
+_MONTHS = {
+    name: number
+    for number, name in enumerate(calendar.month_name)
+    if name  # month_name[0] is ""
+}
+
+
+def deadline_date(text: str) -> date | None:
+    """'2027-03-31', '2027-03', 'Q2 2027', 'end of March 2027', 'by June 2027' -> the last day it allows."""
+    t = text.lower()
+    m = re.search(r"(\d{4})-(\d{2})-(\d{2})", t)
+    if m:
+        try:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
+    m = re.search(r"\bq([1-4])\s*(\d{4})", t) or re.search(r"(\d{4})\s*q([1-4])\b", t)
+    if m:
+        q, y = (
+            (int(m.group(1)), int(m.group(2))) if t[m.start()] == "q" else (int(m.group(2)), int(m.group(1)))
+        )
+        month = q * 3
+        return date(y, month, calendar.monthrange(y, month)[1])
+    m = re.search(r"(\d{4})-(\d{2})\b", t)
+    month_year = None
+    if m and 1 <= int(m.group(2)) <= 12:
+        month_year = (int(m.group(1)), int(m.group(2)))
+    for name, num in _MONTHS.items():
+        mm = re.search(rf"\b{name[:3].lower()}[a-z]*\.?\s+(\d{{4}})", t)
+        if mm:
+            month_year = (int(mm.group(1)), num)
+            break
+    if month_year:
+        y, mo = month_year
+        return date(y, mo, calendar.monthrange(y, mo)[1])
     return None

@@ -90,6 +90,17 @@ def engine_reasons(r: Ranked, cat: Catalogue, uc: UseCase) -> list[str]:
             f"layer cross the PCIe bus every step{p2p}; the speed model charges them at the PCIe rate and latency "
             "(garrison.sizing.speed), which is part of the ITL above"
         )
+    if o.gpu is not None and o.gpu.segment == "consumer" and not o.owned:
+        out.append(
+            f"{o.gpu.name}: NVIDIA's GeForce driver licence does not allow data-centre "
+            "deployment and the card has no ECC; fine in an office or desk-side server. Set "
+            "hardware.allow_consumer_gpus: false to plan without GeForce cards"
+        )
+    if not uc.high_availability and r.sized.replicas == 1:
+        out.append(
+            "one replica on one server: a single point of failure (no high availability was asked); "
+            f"use_cases[{uc.name}].high_availability: true plans a second server"
+        )
     if uc.kind == "code":
         out.append(
             "IDE side: Continue (VS Code / JetBrains) or TabbyML pointed at the gateway's "

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from garrison.cost.result import TCO, UsdRange
-from garrison.cost.text import mtok, usd
+from garrison.cost.text import horizon, mtok, usd
 from garrison.design import Deployment, Design
 from garrison.report import charts
 from garrison.report.charts import Series
@@ -299,14 +299,14 @@ def _tco(t: TCO | None, note: str) -> str:
                     f"against {t.reference or 'n/a'}",
                     f"break-even {'never' if t.breakeven_month is None else f'month {t.breakeven_month}'}; "
                     "savings "
-                    f"{'n/a' if t.savings_pct is None else f'{t.savings_pct:.0f} %'} over {t.years} year(s)",
+                    f"{'n/a' if t.savings_pct is None else f'{t.savings_pct:.0f} %'} over {horizon(t.years)}",
                 ),
             ],
             "Total cost of ownership",
         )
     )
     if t.capex_complete and t.cloud:
-        months = list(range(0, t.years * 12 + 1))
+        months = list(range(0, round(t.years * 12) + 1))
         picks = {t.cloud[0].model, t.cloud[-1].model, t.reference.split("/", 1)[-1]}
         series = [
             Series(
@@ -323,7 +323,7 @@ def _tco(t: TCO | None, note: str) -> str:
         svg = charts.line_chart(
             "tco",
             "Cumulative cost: self-hosted vs cloud APIs",
-            f"Cumulative US dollars over {t.years * 12} months: self-hosted "
+            f"Cumulative US dollars over {round(t.years * 12)} months: self-hosted "
             "(capex up front plus monthly opex) "
             "against the cheapest, reference and most expensive cloud model at the same token volume.",
             "month",
@@ -370,7 +370,7 @@ def _tco(t: TCO | None, note: str) -> str:
     if t.sensitivity:
         out.append(
             _table(
-                ("factor", "value", "USD/Mtok", f"TCO {t.years} y", "break-even month"),
+                ("factor", "value", "USD/Mtok", f"TCO over {horizon(t.years)}", "break-even month"),
                 [
                     (
                         r.factor.replace("_", " "),
@@ -448,7 +448,6 @@ def _num(x: float | None) -> str:
 
 def _verdict(v: Verdict, shown: int = 4) -> str:
     """The first screen: the decision, the money, what it does at the design load, risks."""
-    years = v.years or 0
     tiles = [
         _tile(
             "Hardware (capex)",
@@ -463,7 +462,7 @@ def _verdict(v: Verdict, shown: int = 4) -> str:
             f"{v.annual_opex_usd:.2f}" if v.annual_opex_usd is not None else "",
         ),
         _tile(
-            f"TCO over {years} years",
+            f"TCO over {horizon(v.years) if v.years else 'the horizon'}",
             _range(v.tco_usd),
             f"expected {usd(v.tco_usd.expected)}" if v.tco_usd else "",
             f"{v.tco_usd.expected:.2f}" if v.tco_usd else "",
