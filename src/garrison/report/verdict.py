@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from garrison.cost.result import TCO, CloudCost, UsdRange
-from garrison.cost.text import usd
+from garrison.cost.text import horizon, usd
 from garrison.design import Deployment, Design
 
 
@@ -59,10 +59,10 @@ class Verdict(_V):
     design: str
     decision: str  # one sentence
     buy: tuple[BuyLine, ...]
-    capex_usd: UsdRange
+    capex_usd: UsdRange | None  # None: no TCO could be computed (cost_note says why)
     capex_complete: bool
-    annual_opex_usd: float
-    years: int
+    annual_opex_usd: float | None
+    years: float | None  # the TCO horizon (1.5 = 18 months)
     tco_usd: UsdRange | None
     at_load: tuple[AtLoad, ...]
     cheapest: CloudLine | None
@@ -71,6 +71,7 @@ class Verdict(_V):
     breakeven: str  # the sentence: "month 14 against X" or why none
     risks: tuple[str, ...]
     escalations: tuple[str, ...]
+    cost_note: str = ""
 
 
 def at_design_load(dep: Deployment) -> AtLoad:
@@ -121,7 +122,7 @@ def _buy(d: Design) -> tuple[BuyLine, ...]:
     out = []
     for s in d.servers:
         parts = [f"{s.gpus_per_server} x {s.gpu}"] if s.gpu else []
-        parts += [f"{s.cpu_sockets} x {s.cpu}", f"{s.ram_gib:,} GiB RAM", f"{s.nvme_tb:g} TB NVMe", s.network]
+        parts += [f"{s.cpu_sockets} x {s.cpu}", f"{s.ram_gib:,} GiB RAM", f"{s.nvme_tb:g} TB NVMe"]
         out.append(BuyLine(count=s.count, server=s.name, what=", ".join(parts), usd_each=_usd(s.price_usd)))
     return tuple(out)
 
@@ -151,7 +152,7 @@ def _breakeven_sentence(t: TCO, ref: CloudLine | None, cheapest: CloudLine | Non
         return "not computed: hardware prices are missing (see the TCO section)"
     if ref is None:
         return "not computed: the cloud price list is empty"
-    months = t.years * 12
+    months = round(t.years * 12)
     if ref.breakeven_month is None:
         sentence = (
             f"never against {ref.name}: at this volume its bill ({usd(ref.usd_per_year)}/year) does not cover "
@@ -161,13 +162,13 @@ def _breakeven_sentence(t: TCO, ref: CloudLine | None, cheapest: CloudLine | Non
     elif ref.breakeven_month > months:
         sentence = (
             f"month {ref.breakeven_month} against {ref.name}, after the {months}-month horizon "
-            f"(savings {ref.savings_pct:.0f} % over {t.years} years)"
+            f"(savings {ref.savings_pct:.0f} % over {horizon(t.years)})"
             if ref.savings_pct is not None
             else f"month {ref.breakeven_month} against {ref.name}, after the {months}-month horizon"
         )
     else:
         sentence = f"month {ref.breakeven_month} against {ref.name}" + (
-            f" (saves {ref.savings_pct:.0f} % over {t.years} years)" if ref.savings_pct is not None else ""
+            f" (saves {ref.savings_pct:.0f} % over {horizon(t.years)})" if ref.savings_pct is not None else ""
         )
     if cheapest is not None and cheapest.name != ref.name:
         if cheapest.breakeven_month is None:
@@ -177,7 +178,7 @@ def _breakeven_sentence(t: TCO, ref: CloudLine | None, cheapest: CloudLine | Non
     return sentence
 
 
-def _risks(d: Design, t: TCO, at_load: tuple[AtLoad, ...]) -> tuple[str, ...]:
+def _risks(d: Design, t: TCO | None, at_load: tuple[AtLoad, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for a in at_load:
         if a.meets is False:
@@ -187,8 +188,9 @@ def _risks(d: Design, t: TCO, at_load: tuple[AtLoad, ...]) -> tuple[str, ...]:
     for x in d.deployments:
         if x.replicas < 2:
             out.append(f"{x.use_case}: one replica, so a hardware fault stops the service until repaired")
-    out += [f"price missing: {m}" for m in t.missing]
-    out += [f"stale price: {s}" for s in t.stale]
+    if t is not None:
+        out += [f"price missing: {m}" for m in t.missing]
+        out += [f"stale price: {s}" for s in t.stale]
     if d.requirements.handoff is not None:
         out += [
             f"hand-off value not applied: {f.key} = {f.value!r}"
@@ -198,15 +200,16 @@ def _risks(d: Design, t: TCO, at_load: tuple[AtLoad, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _decision(d: Design, t: TCO, at_load: tuple[AtLoad, ...], ref: CloudLine | None) -> str:
+def _decision(d: Design, t: TCO | None, at_load: tuple[AtLoad, ...], ref: CloudLine | None) -> str:
     buy = (
         ", ".join(f"{s.count} x {s.name}" for s in d.servers if s.role == "inference") or "the servers listed"
     )
-    cost = (
-        f"{usd(t.capex_usd.low)}-{usd(t.capex_usd.high)} up front and {usd(t.annual_opex_usd)} a year"
-        if t.capex_complete
-        else "a price that is incomplete (see the TCO section)"
-    )
+    if t is None:
+        cost = "a price Garrison could not compute"
+    elif t.capex_complete:
+        cost = f"{usd(t.capex_usd.low)}-{usd(t.capex_usd.high)} up front and {usd(t.annual_opex_usd)} a year"
+    else:
+        cost = "a price that is incomplete (see the TCO section)"
     if d.escalations:
         return (
             f"Not ready to buy: {len(d.escalations)} requirement(s) cannot be met as stated; decide the "
@@ -215,22 +218,42 @@ def _decision(d: Design, t: TCO, at_load: tuple[AtLoad, ...], ref: CloudLine | N
     misses = [a.use_case for a in at_load if a.meets is False]
     if misses:
         return f"Not ready to buy: {', '.join(misses)} miss their latency targets at the design load."
-    if ref is None or not t.capex_complete:
+    if t is None or ref is None or not t.capex_complete:
         return f"Buy {buy} for {cost}; the cloud comparison is incomplete."
-    if ref.breakeven_month is not None and ref.breakeven_month <= t.years * 12:
+    if ref.breakeven_month is not None and ref.breakeven_month <= round(t.years * 12):
         return (
             f"Buy {buy} for {cost}: it meets every target at the design load and pays back in month "
             f"{ref.breakeven_month} against {ref.name}."
         )
     return (
         f"Buy {buy} for {cost} only for data control, not for cost: it meets every target at the design "
-        f"load but does not pay back within {t.years} years against {ref.name} at this volume."
+        f"load but does not pay back within {horizon(t.years)} against {ref.name} at this volume."
     )
 
 
-def build_verdict(design: Design, tco: TCO) -> Verdict:
-    """The verdict from a design and its TCO (pure)."""
+def build_verdict(design: Design, tco: TCO | None, cost_note: str = "") -> Verdict:
+    """The verdict from a design and its TCO (pure); without a TCO, `cost_note` says why."""
     at_load = tuple(at_design_load(x) for x in design.deployments)
+    esc = tuple(f"{e.kind} ({e.field}): {e.problem}" for e in design.escalations)
+    if tco is None:
+        return Verdict(
+            design=design.name,
+            decision=_decision(design, None, at_load, None),
+            buy=_buy(design),
+            capex_usd=None,
+            capex_complete=False,
+            annual_opex_usd=None,
+            years=None,
+            tco_usd=None,
+            at_load=at_load,
+            cheapest=None,
+            reference=None,
+            strongest=None,
+            breakeven=f"not computed: {cost_note or 'no TCO'}",
+            risks=_risks(design, None, at_load),
+            escalations=esc,
+            cost_note=cost_note,
+        )
     cloud = sorted(tco.cloud, key=lambda c: c.usd_per_year)
     cheapest = _cloud(cloud[0], tco, "cheapest in the price list") if cloud else None
     strongest = (
@@ -242,7 +265,6 @@ def build_verdict(design: Design, tco: TCO) -> Verdict:
     )
     ref_row = next((c for c in cloud if f"{c.provider}/{c.model}" == tco.reference), None)
     reference = _cloud(ref_row, tco, "median bill (the TCO's reference)")
-    esc = tuple(f"{e.kind} ({e.field}): {e.problem}" for e in design.escalations)
     return Verdict(
         design=design.name,
         decision=_decision(design, tco, at_load, reference),
