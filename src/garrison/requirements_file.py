@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from garrison.errors import InputError
+from garrison.input_limits import MAX_DOCUMENT_BYTES, yaml_document
 from garrison.requirements import Requirements
 
 
@@ -29,21 +30,34 @@ def validation_to_input_error(e: ValidationError, prefix: str = "") -> InputErro
     return InputError(field, msg, "fix the value (see docs/requirements.md)")
 
 
-_NUM = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmM]?)")
+_NUM = re.compile(r"(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*([kKmM]?)")
+
+
+_MAX_HANDOFF_NUMBER = 1e9  # context lengths, users and tokens/s in a hand-off are far below this
 
 
 def _number(value: Any, field: str) -> float:
-    """'32k' -> 32768, '1M' -> 1048576, '50 tokens/s' -> 50, 40 -> 40."""
+    """'32k' -> 32768, '1M' -> 1048576, '50 tokens/s' -> 50, 40 -> 40; finite and at most 1e9."""
     if isinstance(value, bool):
         raise InputError(field, f"expected a number, got {value!r}", "give a number such as 32768 or '32k'")
+    n: float | None = None
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        m = _NUM.search(value)
+        n = float(value) if abs(value) <= _MAX_HANDOFF_NUMBER else math.inf
+    elif isinstance(value, str):
+        m = _NUM.search(value[:200])
         if m:
-            n = float(m.group(1))
-            return n * {"k": 1024, "m": 1024**2}.get(m.group(2).lower(), 1)
-    raise InputError(field, f"expected a number, got {value!r}", "give a number such as 32768 or '32k'")
+            digits = m.group(1)
+            n = float(digits) if len(digits) <= 24 else math.inf
+            n *= {"k": 1024, "m": 1024**2}.get(m.group(2).lower(), 1)
+    if n is None:
+        raise InputError(
+            field, f"expected a number, got {str(value)[:40]!r}", "give a number such as 32768 or '32k'"
+        )
+    if not math.isfinite(n) or n > _MAX_HANDOFF_NUMBER:
+        raise InputError(
+            field, "not a finite number up to 1e9", "give a realistic number such as 32768 or '32k'"
+        )
+    return n
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -135,14 +149,10 @@ def load_requirements(path: str | Path) -> Requirements:
     p = Path(path)
     if not p.is_file():
         raise InputError(str(path), "no such file", "give the path of a requirements YAML file")
+    if p.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise InputError(str(path), "too large for a requirements file", "check the path")
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(str(path), "not a text file", "give a YAML file") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(
-            str(path), f"invalid YAML{where}", "fix the syntax (indentation, colons, quotes)"
-        ) from None
-    return parse_requirements(doc)
+    return parse_requirements(yaml_document(text, str(path)))
