@@ -123,7 +123,11 @@ def check_design(design: Design, source: str = "design.json") -> None:
 
 
 def check_scale(design: Design) -> None:
-    """Escalate when one bundle would deploy more replicas or GPUs than it can render and run."""
+    """A design with nothing to deploy is refused; one too large for one bundle escalates."""
+    if not design.deployments:
+        raise InputError(
+            "deployments", "the design deploys nothing", "plan requirements with at least one use case"
+        )
     replicas = sum(d.replicas for d in design.deployments)
     gpus = sum(d.replicas * d.gpus_per_replica for d in design.deployments)
     if replicas > MAX_REPLICAS_PER_BUNDLE or gpus > MAX_GPUS_PER_BUNDLE:

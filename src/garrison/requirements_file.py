@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from garrison.errors import InputError
 from garrison.input_limits import MAX_DOCUMENT_BYTES, yaml_document
+from garrison.names import check_names, is_line
 from garrison.requirements import Requirements
 
 
@@ -119,9 +120,16 @@ def from_handoff(doc: dict[str, Any]) -> dict[str, Any]:
             if per_stream > 0:
                 uc["latency"] = {"itl_p95_ms": max(1.0, 1000.0 / per_stream)}
         use_cases.append(uc)
+    agent = str(h.get("source_agent") or "handoff").lstrip("@")
+    if not is_line(agent) or len(agent) > 200:
+        raise InputError(
+            "handoff.source_agent",
+            "must be one line of printable text, at most 200 characters",
+            "send the agent's name, e.g. @Open-Source-Model-Evaluator",
+        )
     return {
         "organisation": {
-            "name": str(h.get("source_agent") or "handoff").lstrip("@"),
+            "name": agent,
             "team_size": max(1, users),
         },
         "use_cases": use_cases,
@@ -139,9 +147,11 @@ def parse_requirements(doc: Any) -> Requirements:
             raise InputError(sorted(extra)[0], "unknown key beside `handoff`", "remove it")
         doc = from_handoff(doc)
     try:
-        return Requirements.model_validate(doc)
+        req = Requirements.model_validate(doc)
     except ValidationError as e:
         raise validation_to_input_error(e) from None
+    check_names(req, "")
+    return req
 
 
 def load_requirements(path: str | Path) -> Requirements:

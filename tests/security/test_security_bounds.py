@@ -156,3 +156,10 @@ def test_airgap_lint_of_a_missing_folder_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     o = run_cli("airgap", "lint", str(tmp_path / "empty"))
     assert o.code == 2 and "no compose" in o.stderr
+
+
+def test_a_design_without_deployments_is_refused_by_render(tmp_path: Path) -> None:
+    f = tmp_path / "design.json"
+    f.write_text(gpu_vllm_design().model_copy(update={"deployments": ()}).model_dump_json())
+    o = run_cli("render", str(f), "--out", str(tmp_path / "out"))
+    assert o.code == 2 and "deploys nothing" in o.stderr, o.stderr

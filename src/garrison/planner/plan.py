@@ -21,6 +21,7 @@ from garrison.design import (
 )
 from garrison.modelspec.params import param_counts
 from garrison.modelspec.spec import ModelSpec
+from garrison.names import served_name
 from garrison.planner.bom import ServerPlan, build_servers, gateway_servers, gpus_per_chassis
 from garrison.planner.candidates import DEFAULT_TARGETS_MS, Sized, enumerate_options, size_option
 from garrison.planner.load import LoadTarget, derive_load
@@ -487,7 +488,7 @@ def _deployment(
         use_case=uc.name,
         kind=uc.kind,
         model_id=key,
-        model_name=key.rsplit("/", 1)[-1].removesuffix(".gguf").lower(),
+        model_name=served_name(key),  # a token: it is routed on in nginx and passed to the engine
         model_path=None,
         engine=o.engine,
         engine_image=image,

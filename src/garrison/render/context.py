@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from garrison.design import Deployment, Design
+from garrison.names import slug
 from garrison.render import engines
 from garrison.render.alerts import Alert, design_alerts
 from garrison.render.images import engine_image, support_image
-
-
-def slug(text: str) -> str:
-    """A DNS-1123 label from free text (lower case, dashes, at most 40 characters)."""
-    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return (s or "garrison")[:40].rstrip("-")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from garrison.design import DESIGN_SCHEMA_VERSION, Design
 from garrison.design_bounds import check_design
 from garrison.errors import InputError
 from garrison.input_limits import MAX_DOCUMENT_BYTES, json_document
+from garrison.names import check_names
 
 
 def parse_design(text: str, source: str = "design.json") -> Design:
@@ -36,6 +37,7 @@ def parse_design(text: str, source: str = "design.json") -> Design:
             f"{source}: {loc}", f"{err['msg']}{more}", "re-plan instead of hand-editing the design"
         ) from e
     check_design(design, source)
+    check_names(design, source)
     return design
 
 
