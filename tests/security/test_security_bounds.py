@@ -163,3 +163,17 @@ def test_a_design_without_deployments_is_refused_by_render(tmp_path: Path) -> No
     f.write_text(gpu_vllm_design().model_copy(update={"deployments": ()}).model_dump_json())
     o = run_cli("render", str(f), "--out", str(tmp_path / "out"))
     assert o.code == 2 and "deploys nothing" in o.stderr, o.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--num-requests", "1000000000"), ("--burst", "1000000000"), ("--num-requests", "0")]
+)
+def test_simulate_work_is_bounded(option: str, value: str) -> None:
+    o = run_cli("simulate", "qwen3-8b", "--gpu", "h100", option, value, hang_s=60)
+    assert o.code == 2 and not o.traceback, o.stderr
+
+
+def test_simulate_reads_design_json_with_the_same_checks(tmp_path: Path) -> None:
+    f = _design_file(tmp_path, {"tp": 0})
+    o = run_cli("simulate", str(f))
+    assert o.code == 2 and "deployments.0.tp" in o.stderr, o.stderr
