@@ -85,10 +85,12 @@ def test_usable_memory_below_marketed_capacity(cat: Catalogue) -> None:
             assert gpu.usable_memory_gib >= 0.9 * gpu.memory_gb, gpu.id
 
 
-def test_apple_usable_is_three_quarters_of_unified_memory(cat: Catalogue) -> None:
+def test_apple_usable_is_the_macos_gpu_working_set(cat: Catalogue) -> None:
+    # macOS lets the GPU wire ~3/4 of unified memory above 36 GB and ~2/3 at or below (gpus.yaml header)
     for gpu in cat.gpus.values():
         if gpu.vendor == "apple":
-            assert gpu.usable_memory_gib == pytest.approx(0.75 * gpu.memory_gb), gpu.id
+            share = 0.75 if gpu.memory_gb > 36 else 2 / 3
+            assert gpu.usable_memory_gib == pytest.approx(share * gpu.memory_gb, abs=0.05), gpu.id
 
 
 def test_lower_precision_is_never_slower(cat: Catalogue) -> None:
@@ -117,7 +119,8 @@ def test_every_model_config_exists_and_parses(cat: Catalogue) -> None:
     for entry in cat.models.values():
         config = cat.model_config(entry)
         text_config = config.get("text_config", config)
-        assert isinstance(text_config.get("num_hidden_layers"), int), entry.id
+        layers = text_config.get("num_hidden_layers", text_config.get("n_layer"))  # GPT-J/BLOOM: n_layer
+        assert isinstance(layers, int), entry.id
         assert entry.params_active_b <= entry.params_total_b, entry.id
 
 

@@ -41,7 +41,12 @@ def cat() -> Catalogue:
         ("a10", "a10"),
         ("Tesla T4", "t4"),
         ("m3 ultra 512gb", "m3-ultra-512gb"),
-        ("M4 Max", "m4-max-128gb"),
+        ("M4 Max 128GB", "m4-max-128gb"),
+        ("m4 max 64gb", "m4-max-64gb"),
+        ("3090 ti", "rtx-3090-ti"),
+        ("2080 Ti", "rtx-2080-ti"),
+        ("DGX Spark", "gb10"),
+        ("Radeon RX 7900 XTX", "rx-7900-xtx"),
         ("h200", "h200-sxm"),
         ("b200", "b200"),
     ],
@@ -79,6 +84,49 @@ def test_bare_a100_is_ambiguous_and_lists_all_four(cat: Catalogue) -> None:
     assert "ambiguous" in message
     for gpu_id in ("a100-40gb-pcie", "a100-40gb-sxm", "a100-80gb-pcie", "a100-80gb-sxm"):
         assert gpu_id in message
+
+
+@pytest.mark.parametrize(
+    ("typed", "choices"),
+    [
+        ("Apple M4", ("m4-16gb", "m4-24gb", "m4-32gb")),
+        ("M4 Max", ("m4-max-36gb", "m4-max-48gb", "m4-max-64gb", "m4-max-128gb")),
+        ("M2 Ultra", ("m2-ultra-64gb", "m2-ultra-128gb", "m2-ultra-192gb")),
+    ],
+)
+def test_a_chip_name_with_several_memory_sizes_is_ambiguous(
+    cat: Catalogue, typed: str, choices: tuple[str, ...]
+) -> None:
+    # "Apple M4" once resolved to the M4 Max 128 GB (4.5x the bandwidth): it must list the M4s instead
+    with pytest.raises(InputError) as err:
+        cat.gpu(typed)
+    assert "ambiguous" in str(err.value)
+    for gpu_id in choices:
+        assert gpu_id in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("typed", "not_this"),
+    [
+        ("m4", "m4-max-128gb"),
+        ("rtx 3090", "rtx-3090-ti"),
+        ("m4 pro", "m4-max-128gb"),
+        ("4080", "rtx-4080-super"),
+    ],
+)
+def test_a_name_never_resolves_to_a_different_device(cat: Catalogue, typed: str, not_this: str) -> None:
+    try:
+        row = cat.gpu(typed)
+    except InputError:
+        return
+    assert row.id != not_this
+
+
+def test_new_cpu_names_resolve(cat: Catalogue) -> None:
+    assert cat.cpu("Threadripper 3970X").id == "threadripper-3970x"
+    # the model names lscpu prints
+    assert cat.cpu("Intel(R) Core(TM) i5-9500 CPU @ 3.00GHz").id == "core-i5-9500"
+    assert cat.cpu("AMD EPYC 7763 64-Core Processor").id == "epyc-7763"
 
 
 def test_unknown_gpu_lists_closest_choices(cat: Catalogue) -> None:

@@ -166,7 +166,8 @@ def test_a_design_without_deployments_is_refused_by_render(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--num-requests", "1000000000"), ("--burst", "1000000000"), ("--num-requests", "0")]
+    ("option", "value"),
+    [("--num-requests", "1000000000"), ("--burst", "1000000000"), ("--num-requests", "0")],
 )
 def test_simulate_work_is_bounded(option: str, value: str) -> None:
     o = run_cli("simulate", "qwen3-8b", "--gpu", "h100", option, value, hang_s=60)

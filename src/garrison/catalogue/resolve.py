@@ -4,7 +4,10 @@ Rules, in order (the first that yields exactly one row wins):
 1. exact key: the query's normalised form equals the normalised id, name, an alias, or (models) the HF id
    or its part after the slash;
 2. substring: the normalised query is contained in the keys of exactly one row ("4090" -> rtx-4090),
-   without cutting a number ("b20" does not match "b200");
+   without cutting a number ("b20" does not match "b200"). For devices (GPUs, CPUs) a contained match
+   must also cover whole name tokens and may only leave form-factor, memory-size or core-count tokens
+   after it: "m4" is not the "m4 max" and "3090" is not the "3090 ti" - a name never resolves to a
+   different device; "apple m4" matches every M4 memory size and is then ambiguous;
 3. memory-qualified: a query carrying a size ("h100 94gb") is resolved without the size, and the
    candidates are filtered by their marketed memory.
 If a step yields several rows the name is ambiguous; if none, unknown. Both raise `InputError` listing
@@ -52,10 +55,12 @@ MEMORY_TYPES = frozenset(
 _SIZE = re.compile(r"^(\d+)(?:g|gb|gib)$")
 _SPLIT = re.compile(r"[\s_\-/,.:]+")
 _TRADEMARK = re.compile(r"\((?:r|tm)\)")
+# what `lscpu` / /proc/cpuinfo add to a model name: "64-Core Processor", "CPU @ 3.00GHz"
+_CPU_DECOR = re.compile(r"\b\d+-core processor\b|@\s*[\d.]+\s*ghz")
 
 
 def _tokens(text: str) -> list[str]:
-    cleaned = _TRADEMARK.sub(" ", text.lower()).replace("(", " ").replace(")", " ")
+    cleaned = _CPU_DECOR.sub(" ", _TRADEMARK.sub(" ", text.lower())).replace("(", " ").replace(")", " ")
     return [t for t in _SPLIT.split(cleaned) if t and t not in NOISE_WORDS and t not in MEMORY_TYPES]
 
 
@@ -77,17 +82,66 @@ def split_memory(text: str) -> tuple[str, float | None]:
     return "".join(kept), size
 
 
-class NameIndex:
-    """Maps normalised names of one table's rows to row ids and resolves typed names."""
+# Tokens a device name may carry after the part a user typed without naming another device: form
+# factors, memory sizes (`<n>gb`, and a bare number), core counts and architecture names that only
+# repeat what the rest of the name says. Anything else ("max", "ti", "super", "x3d", "pro") is a
+# different product.
+_SAME_DEVICE_SUFFIXES = frozenset(
+    {"sxm", "sxm2", "sxm4", "sxm5", "pcie", "nvl", "oam", "core", "cores", "gb", "blackwell", "ada"}
+)
 
-    def __init__(self, kind: str, field: str, names: Mapping[str, Iterable[str]]) -> None:
+
+def name_tokens(text: str) -> list[str]:
+    """Normalised tokens of a name, with a number followed by a size unit merged into `<n>gb`."""
+    out: list[str] = []
+    for token in _tokens(text):
+        if token in ("g", "gb", "gib") and out and out[-1].isdigit():
+            out[-1] += "gb"
+        else:
+            out.append(_SIZE.sub(r"\1gb", token))
+    return out
+
+
+def _same_device_suffix(tokens: list[str]) -> bool:
+    return all(t in _SAME_DEVICE_SUFFIXES or t.isdigit() or _SIZE.match(t) for t in tokens)
+
+
+def _token_match(name: list[str], key: str) -> bool:
+    """`key` equals a run of whole tokens of `name`, followed only by same-device tokens."""
+    for i in range(len(name)):
+        joined = ""
+        for j in range(i, len(name)):
+            joined += name[j]
+            if len(joined) > len(key) or not key.startswith(joined):
+                break
+            if joined == key and _same_device_suffix(name[j + 1 :]):
+                return True
+    return False
+
+
+class NameIndex:
+    """Maps normalised names of one table's rows to row ids and resolves typed names.
+
+    `devices`: the stricter contained-match rule for hardware (module docstring, rule 2).
+    """
+
+    def __init__(
+        self, kind: str, field: str, names: Mapping[str, Iterable[str]], *, devices: bool = False
+    ) -> None:
         self.kind = kind
         self.field = field
+        self.devices = devices
         self.keys: dict[str, set[str]] = {}
         self.row_keys: dict[str, set[str]] = {}
+        self.row_tokens: dict[str, list[list[str]]] = {}
         for row_id, row_names in names.items():
-            keys = {normalise(n) for n in (row_id, *row_names)} - {""}
+            all_names = (row_id, *row_names)
+            # the id with its separators dropped but every word kept: "radeonprow7900" must find
+            # radeon-pro-w7900 although "radeon" alone is a noise word
+            keys = {normalise(n) for n in all_names} | {"".join(_SPLIT.split(row_id.lower()))}
+            keys -= {""}
             self.row_keys[row_id] = keys
+            self.row_tokens[row_id] = [name_tokens(n) for n in all_names]
             for key in keys:
                 self.keys.setdefault(key, set()).add(row_id)
 
@@ -96,6 +150,12 @@ class NameIndex:
         return {key: ids for key, ids in self.keys.items() if len(ids) > 1}
 
     def _substring(self, key: str) -> set[str]:
+        if self.devices:
+            return {
+                row_id
+                for row_id, names in self.row_tokens.items()
+                if any(_token_match(tokens, key) for tokens in names)
+            }
         return {row_id for row_id, keys in self.row_keys.items() if any(_contains(k, key) for k in keys)}
 
     def resolve(self, name: str, memory_of: Callable[[str], float | None] | None = None) -> str:

@@ -44,7 +44,31 @@ _MODEL_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
         "num_key_value_heads": 16,
         "head_dim": 256,
     },
+    # Configs that omit a key whose class default matters (transformers configuration_*.py):
+    # OPTConfig / BloomConfig / FalconConfig / GPTNeoConfig / MambaConfig tie the LM head to the
+    # embedding by default (PretrainedConfig tie_word_embeddings=True); BLOOM (ALiBi) and the first
+    # Falcon configs ("RefinedWebModel") name no context length: both were trained on 2,048 tokens
+    # (BLOOM paper sec. 3.5; Falcon-7B model card).
+    "opt": {"tie_word_embeddings": True},
+    "gpt_neo": {"tie_word_embeddings": True},
+    "bloom": {"tie_word_embeddings": True, "max_position_embeddings": 2048},
+    "falcon": {"max_position_embeddings": 2048},
+    "refinedwebmodel": {"max_position_embeddings": 2048},
+    "refinedweb": {"max_position_embeddings": 2048},
+    # Mamba has no positional limit: Garrison's ceiling stands in for one
+    "mamba": {"tie_word_embeddings": True, "max_position_embeddings": 1 << 20},
+    "falcon_mamba": {"tie_word_embeddings": True, "max_position_embeddings": 1 << 20},
+    "mamba2": {"tie_word_embeddings": True, "max_position_embeddings": 1 << 20},
 }
+
+# Models whose MLP is 4 x hidden when the config leaves the width out or null (GPTJBlock
+# `4 * n_embd` when n_inner is None, BloomMLP `4 * hidden_size`, FalconMLP ffn_hidden_size default,
+# GPT2/GPT-Neo/CodeGen `n_inner` None).
+_MLP_4X_DEFAULT = frozenset(
+    {"gptj", "bloom", "falcon", "refinedwebmodel", "refinedweb", "gpt2", "gpt_neo", "codegen"}
+)
+# Attention-free models: every layer is a state-space mixer (transformers mamba / falcon_mamba / mamba2)
+_ATTENTION_FREE = frozenset({"mamba", "falcon_mamba", "mamba2"})
 
 _DTYPES = {
     "bfloat16": "bf16",
@@ -158,7 +182,7 @@ def _flatten(config: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         raise _err("text_config", f"expected an object, got {type(text).__name__}")
     model_type = merged.get("model_type")
     if isinstance(model_type, str):
-        for key, value in _MODEL_TYPE_DEFAULTS.get(model_type, {}).items():
+        for key, value in _MODEL_TYPE_DEFAULTS.get(model_type.lower(), {}).items():
             merged.setdefault(key, value)
     return merged, prefix
 
@@ -186,7 +210,26 @@ def _layer_kinds(
     layer_types = c.list_("layer_types")
     linear_cfg = c.dict_("linear_attn_config")
     attn_types = c.list_("attn_type_list")
-    if layer_types is not None:
+    model_type = (c.str_("model_type") or "").lower()
+    pattern = c.str_("hybrid_override_pattern")
+    if model_type in _ATTENTION_FREE:
+        kinds = ["linear"] * n_layers
+    elif pattern is not None:
+        # Nemotron-H: one character per layer - M Mamba-2 mixer, * attention, - MLP, E MoE
+        # (configuration_nemotron_h.py `hybrid_override_pattern`); `-` and `E` layers hold no cache.
+        if len(pattern) != n_layers:
+            raise _err(c.prefix + "hybrid_override_pattern", f"has {len(pattern)} layers, not {n_layers}")
+        by_char: dict[str, LayerKind] = {"M": "linear", "*": base, "-": "mlp", "E": "mlp"}
+        for i, ch in enumerate(pattern):
+            if ch not in by_char:
+                raise _err(c.prefix + "hybrid_override_pattern", f"unknown layer code {ch!r} at {i}")
+            kinds[i] = by_char[ch]
+    elif c.has("attn_layer_period"):
+        # Jamba: attention on layers i with i % attn_layer_period == attn_layer_offset, Mamba elsewhere
+        period = c.int_("attn_layer_period", maximum=_MAX_LAYERS)
+        offset = c.int_("attn_layer_offset", default=0, minimum=0, maximum=_MAX_LAYERS)
+        kinds = [base if i % period == offset else "linear" for i in range(n_layers)]
+    elif layer_types is not None:
         # transformers >= 4.53 `layer_types` (gemma3, gpt-oss, qwen3_next, qwen3_5, qwen2 ...)
         if len(layer_types) != n_layers:
             raise _err(c.prefix + "layer_types", f"has {len(layer_types)} entries for {n_layers} layers")
@@ -240,8 +283,8 @@ def _layer_kinds(
         kinds = [base if (i + 1) % interval == 0 else "linear" for i in range(n_layers)]
     elif c.has("sliding_window_pattern") and window is not None:
         # gemma2/gemma3: every `sliding_window_pattern`-th layer is global, the rest slide
-        pattern = c.int_("sliding_window_pattern", maximum=_MAX_LAYERS)
-        kinds = [base if (i + 1) % pattern == 0 else "sliding" for i in range(n_layers)]
+        every = c.int_("sliding_window_pattern", maximum=_MAX_LAYERS)
+        kinds = [base if (i + 1) % every == 0 else "sliding" for i in range(n_layers)]
     elif window is not None:
         if c.raw("use_sliding_window") is True and c.has("max_window_layers"):
             # Qwen2: layers at index >= max_window_layers use the window
@@ -313,6 +356,60 @@ def _linear(c: _Cfg, hidden: int, n_heads: int, head_dim: int) -> LinearAttentio
             conv_elements_per_layer=3 * inner * (kernel - 1),
             params_per_layer=params,
         )
+    mamba1 = model_type in ("mamba", "falcon_mamba") or (
+        c.has("mamba_d_state") and c.has("mamba_expand") and not c.has("mamba_n_heads")
+    )
+    if mamba1:
+        # Mamba (S6) mixer, transformers models/mamba/modeling_mamba.py MambaMixer (Jamba's
+        # JambaMambaMixer is the same block): inner = expand x hidden, state inner x d_state.
+        d_state = c.int_("state_size", "mamba_d_state")
+        kernel = c.int_("conv_kernel", "mamba_d_conv", default=4)
+        expand = c.int_("expand", "mamba_expand", default=2, maximum=64)
+        inner = (
+            c.int_("intermediate_size", default=expand * hidden) if model_type != "jamba" else expand * hidden
+        )
+        rank_raw = c.raw("time_step_rank") if c.has("time_step_rank") else c.raw("mamba_dt_rank")
+        dt_rank = (
+            -(-hidden // 16) if rank_raw in (None, "auto") else c.int_("time_step_rank", "mamba_dt_rank")
+        )
+        params = (
+            hidden * 2 * inner  # in_proj -> x and z
+            + inner * kernel
+            + inner  # depthwise conv1d weight + bias
+            + inner * (dt_rank + 2 * d_state)  # x_proj -> dt, B, C
+            + dt_rank * inner
+            + inner  # dt_proj weight + bias
+            + inner * d_state
+            + inner  # A_log, D
+            + inner * hidden  # out_proj
+        )
+        return LinearAttention(
+            state_elements_per_layer=inner * d_state,
+            conv_elements_per_layer=inner * (kernel - 1),
+            params_per_layer=params,
+        )
+    if model_type == "mamba2":
+        # transformers models/mamba2: the same mixer as below under its own key names
+        n = c.int_("num_heads")
+        d = c.int_("head_dim")
+        d_state = c.int_("state_size")
+        groups = c.int_("n_groups", default=1)
+        kernel = c.int_("conv_kernel", default=4)
+        inner = n * d
+        conv_dim = inner + 2 * groups * d_state
+        params = (
+            hidden * (2 * inner + 2 * groups * d_state + n)
+            + conv_dim * kernel
+            + conv_dim
+            + 3 * n
+            + inner
+            + inner * hidden
+        )
+        return LinearAttention(
+            state_elements_per_layer=n * d * d_state,
+            conv_elements_per_layer=conv_dim * (kernel - 1),
+            params_per_layer=params,
+        )
     if c.has("mamba_d_state") or c.has("ssm_state_size"):
         # Mamba2 mixer, transformers models/mamba2/modeling_mamba2.py Mamba2Mixer (GraniteMoeHybrid,
         # Falcon-H1, Nemotron-H, Bamba use the same block): state heads x head_dim x d_state.
@@ -355,6 +452,13 @@ def _dense_layer_count(c: _Cfg, n_layers: int) -> int:
     """How many decoder layers use a dense MLP instead of the MoE block."""
     if c.has("first_k_dense_replace"):  # DeepSeek-V3, GLM-4.x, Kimi, MiniMax-M3
         return min(n_layers, c.int_("first_k_dense_replace", minimum=0, maximum=_MAX_LAYERS))
+    pattern = c.str_("hybrid_override_pattern")
+    if pattern is not None:  # Nemotron-H: only `E` layers are MoE
+        return n_layers - pattern.count("E")
+    if c.has("expert_layer_period"):  # Jamba: MoE on layers i % period == offset
+        period = c.int_("expert_layer_period", maximum=_MAX_LAYERS)
+        offset = c.int_("expert_layer_offset", default=0, minimum=0, maximum=_MAX_LAYERS)
+        return sum(1 for i in range(n_layers) if i % period != offset)
     mlp_types = c.list_("mlp_layer_types")  # GLM-5.2: "dense" / "sparse" per layer
     if mlp_types is not None:
         return sum(1 for t in mlp_types if t == "dense")
@@ -381,10 +485,15 @@ def _moe(c: _Cfg, n_layers: int, intermediate: int) -> tuple[MoE | None, int]:
     if n_exp is None or n_exp <= 1:
         return None, intermediate
     top_k = c.int_(
-        "num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_top_k", maximum=n_exp
+        "num_experts_per_tok",
+        "experts_per_token",
+        "num_experts_per_token",
+        "moe_top_k",
+        "top_k_experts",  # Gemma-4
+        maximum=n_exp,
     )
     # Expert width: `moe_intermediate_size`; Mixtral / gpt-oss / MiniMax-M2 reuse `intermediate_size`.
-    expert_inter = c.int_("moe_intermediate_size", default=intermediate)
+    expert_inter = c.int_("moe_intermediate_size", "expert_intermediate_size", default=intermediate)
     if expert_inter < 1:
         raise _err(c.prefix + "moe_intermediate_size", "missing (required for a mixture-of-experts model)")
     n_shared = c.int_("n_shared_experts", "num_shared_experts", default=0, minimum=0, maximum=_MAX_EXPERTS)
@@ -392,6 +501,12 @@ def _moe(c: _Cfg, n_layers: int, intermediate: int) -> tuple[MoE | None, int]:
     model_type = c.str_("model_type") or ""
     if model_type == "llama4_text":  # Llama-4: one shared expert of the routed width in every MoE layer
         n_shared, shared_inter = 1, expert_inter
+    elif c.bool_("enable_moe_block"):
+        # Gemma-4 26B-A4B: every layer runs its dense MLP (intermediate_size) next to the routed
+        # experts - an always-on MLP, i.e. one shared expert of that width (modeling_gemma4.py)
+        n_shared, shared_inter = 1, intermediate
+    elif n_shared and c.has("moe_shared_expert_intermediate_size"):  # Nemotron-H MoE
+        shared_inter = c.int_("moe_shared_expert_intermediate_size")
     elif qwen_shared:  # Qwen2/3-MoE, Qwen3-Next, Qwen3.5: one shared expert of this width (+ sigmoid gate)
         n_shared, shared_inter = 1, qwen_shared
     elif n_shared:  # DeepSeek / GLM / Kimi: n_shared experts of the routed width (or explicit width)
@@ -586,10 +701,13 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
     c = _Cfg(merged, prefix)
     model_type = (c.str_("model_type") or "").lower()
 
-    hidden = c.int_("hidden_size", "n_embd", "d_model")
+    hidden = c.int_("hidden_size", "n_embd", "n_embed", "d_model")
     n_layers = c.int_("num_hidden_layers", "n_layer", "num_layers", maximum=_MAX_LAYERS)
     vocab = c.int_("vocab_size", maximum=_MAX_VOCAB)
-    heads = c.int_("num_attention_heads", "n_head", "num_heads", maximum=_MAX_DIM)
+    attention_free = model_type in _ATTENTION_FREE
+    heads = c.int_(
+        "num_attention_heads", "n_head", "num_heads", default=1 if attention_free else None, maximum=_MAX_DIM
+    )
     if c.raw("multi_query") is True:  # GPT-BigCode / Falcon-7B MQA flag
         kv_heads = 1
     else:
@@ -599,7 +717,16 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
     max_context = c.int_(
         "max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", maximum=_MAX_CONTEXT
     )
-    intermediate = c.int_("intermediate_size", "n_inner", "ffn_dim", default=0, minimum=0)
+    intermediate = c.int_(
+        "intermediate_size",
+        "n_inner",
+        "ffn_dim",
+        "ffn_hidden_size",
+        default=4 * hidden if model_type in _MLP_4X_DEFAULT else 0,
+        minimum=0,
+    )
+    if attention_free:
+        intermediate = 0  # Mamba's `intermediate_size` is the mixer width; there is no MLP
 
     mla = _mla(c)
     if mla is not None:
@@ -610,7 +737,7 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
             raise _err(prefix + "qk_nope_head_dim", "qk_nope_head_dim + qk_rope_head_dim must be > 0")
     else:
         # explicit head_dim wins (Qwen3: 128 with hidden 4096 / 64 heads); else hidden / heads
-        head_dim = c.int_("head_dim", default=hidden // heads if hidden >= heads else 0)
+        head_dim = c.int_("head_dim", "attention_head_dim", default=hidden // heads if hidden >= heads else 0)
         if head_dim < 1:
             raise _err(prefix + "head_dim", f"hidden_size {hidden} < num_attention_heads {heads}")
         v_raw = c.opt_int("v_head_dim", minimum=1)
@@ -620,8 +747,24 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
     linear = _linear(c, hidden, heads, head_dim) if "linear" in kinds else None
 
     moe, dense_inter = _moe(c, n_layers, intermediate)
-    if moe is None and intermediate < 1:
+    dense_mlp_layers: int | None = None
+    if attention_free:
+        dense_mlp_layers = 0
+    elif c.str_("hybrid_override_pattern") is not None:
+        dense_mlp_layers = (c.str_("hybrid_override_pattern") or "").count("-")
+    elif moe is not None and c.bool_("enable_moe_block"):
+        dense_mlp_layers = 0  # the dense MLP is counted as the shared expert
+    if moe is None and intermediate < 1 and dense_mlp_layers != 0:
         raise _err(prefix + "intermediate_size", "missing (required to size the MLP)")
+    global_dim = c.opt_int("global_head_dim", minimum=1)
+    global_kv = c.opt_int("num_global_key_value_heads", minimum=1, maximum=heads) if global_dim else None
+    # Gemma-3n / Gemma-4 E-models: a per-layer input embedding of vocab_size_per_layer_input x
+    # (layers x hidden_size_per_layer_input) plus its projection (modeling_gemma3n.py)
+    per_layer_dim = c.opt_int("hidden_size_per_layer_input") or 0
+    per_layer_embed = 0
+    if per_layer_dim:
+        per_layer_vocab = c.int_("vocab_size_per_layer_input", default=vocab, maximum=_MAX_VOCAB)
+        per_layer_embed = per_layer_vocab * n_layers * per_layer_dim + hidden * n_layers * per_layer_dim
 
     # MTP: DeepSeek/GLM/MiniMax-M3 `num_nextn_predict_layers`, Qwen3.5 `mtp_num_hidden_layers`,
     # MiniMax-M2 `num_mtp_modules` x `mtp_transformer_layers`.
@@ -653,12 +796,35 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
         c.bool_("use_qk_norm")
         or c.raw("qk_norm_type") is not None
         or model_type
-        in ("qwen3", "qwen3_moe", "qwen3_next", "qwen3_5_text", "qwen3_5_moe_text", "gemma3_text")
+        in (
+            "qwen3",
+            "qwen3_moe",
+            "qwen3_next",
+            "qwen3_5_text",
+            "qwen3_5_moe_text",
+            "gemma3_text",
+            "gemma4_text",
+        )
     )
     attention_bias = c.bool_("attention_bias") or c.bool_("qkv_bias") or model_type in ("qwen2", "qwen2_moe")
     gate = c.bool_("attn_output_gate") or model_type == "qwen3_next"
     # Two-matrix (non-gated) MLPs: GPT-2 / StarCoder2 / Phi-2 / Falcon / GPT-NeoX modeling files
-    gated = model_type not in ("starcoder2", "gpt2", "gpt_bigcode", "phi", "falcon", "gpt_neox")
+    gated = model_type not in (
+        "starcoder2",
+        "gpt2",
+        "gpt_bigcode",
+        "phi",
+        "falcon",
+        "refinedwebmodel",
+        "refinedweb",
+        "gpt_neox",
+        "gptj",
+        "gpt_neo",
+        "codegen",
+        "bloom",
+        "opt",
+        "nemotron_h",  # relu^2 up/down MLP
+    )
 
     return ModelSpec(
         name=name,
@@ -693,4 +859,9 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
         qk_norm=qk_norm,
         attn_output_gate=gate,
         mlp_gated=gated,
+        dense_mlp_layers=dense_mlp_layers,
+        global_head_dim=global_dim if (global_dim and global_dim != head_dim) or global_kv else None,
+        global_kv_heads=global_kv,
+        global_k_eq_v=c.bool_("attention_k_eq_v") and global_dim is not None,
+        per_layer_embedding_params=per_layer_embed,
     )

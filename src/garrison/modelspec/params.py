@@ -85,9 +85,14 @@ def _attention_layer(spec: ModelSpec, kind: str) -> int:
     d = spec.head_dim
     dv = spec.v_head_dim or d
     n_kv = spec.num_kv_heads
+    shares_v = False
+    if kind == "full" and spec.global_head_dim:  # Gemma-4 global layers: wider heads, fewer KV heads
+        d = dv = spec.global_head_dim
+        n_kv = spec.global_kv_heads or n_kv
+        shares_v = spec.global_k_eq_v
     q = h * n_q * d * (2 if spec.attn_output_gate else 1)  # Qwen3-Next q_proj also emits the gate
     k = h * n_kv * d
-    v = h * n_kv * dv
+    v = 0 if shares_v else h * n_kv * dv
     o = n_q * dv * h
     bias = (n_q * d + n_kv * d + n_kv * dv) if spec.attention_bias else 0
     qk_norm = 2 * d if spec.qk_norm else 0  # per-head RMSNorm weights shared by all heads
@@ -120,14 +125,14 @@ def _moe_layer(spec: ModelSpec) -> tuple[int, int, int, int]:
 def param_counts(spec: ModelSpec) -> ParamCounts:
     """Count the parameters of `spec` by group, in total and per token."""
     h = spec.hidden_size
-    embedding = spec.vocab_size * h
+    embedding = spec.vocab_size * h + spec.per_layer_embedding_params
     lm_head = 0 if spec.tie_word_embeddings else spec.vocab_size * h
 
     attention = linear = 0
     for kind in spec.layer_kinds:
         if kind == "linear":
             linear += spec.linear.params_per_layer if spec.linear else 0
-        else:
+        elif kind != "mlp":
             attention += _attention_layer(spec, kind)
 
     n_layers = spec.num_layers
@@ -138,9 +143,12 @@ def param_counts(spec: ModelSpec) -> ParamCounts:
         e_tot, e_act, sh, rt = _moe_layer(spec)
         experts_total, experts_active = moe_layers * e_tot, moe_layers * e_act
         shared, router = moe_layers * sh, moe_layers * rt
-        dense_mlp = dense_layers * _mlp(spec, spec.intermediate_size)
+        mlp_layers = dense_layers
     else:
-        dense_mlp = n_layers * _mlp(spec, spec.intermediate_size)
+        mlp_layers = n_layers
+    if spec.dense_mlp_layers is not None:
+        mlp_layers = spec.dense_mlp_layers
+    dense_mlp = mlp_layers * _mlp(spec, spec.intermediate_size)
     norms = 2 * h * n_layers + h  # input_layernorm + post_attention_layernorm per layer, final norm
 
     mtp = 0

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 #   sliding  - KV grows up to `sliding_window` tokens, then stays
 #   mla      - multi-head latent attention: one compressed latent per token (kv_lora_rank + rope dim)
 #   linear   - linear attention / SSM (Gated DeltaNet, Mamba, KDA): a fixed state per sequence
-LayerKind = Literal["full", "sliding", "mla", "linear"]
+#   mlp      - a block without a token mixer (Nemotron-H `-` / `E` layers): no cache at all
+LayerKind = Literal["full", "sliding", "mla", "linear", "mlp"]
 
 
 class MoE(BaseModel):
@@ -72,6 +73,10 @@ class ModelSpec(BaseModel):
     num_kv_heads: int = Field(ge=1)
     head_dim: int = Field(ge=1)  # read from config when present; not always hidden/heads
     v_head_dim: int | None = None  # when V heads differ from K heads (None = head_dim)
+    # Gemma-4: full-attention layers have their own head width and KV heads, and may share K as V
+    global_head_dim: int | None = Field(default=None, ge=1)
+    global_kv_heads: int | None = Field(default=None, ge=1)
+    global_k_eq_v: bool = False  # K doubles as V on full layers (no v_proj)
     layer_kinds: tuple[LayerKind, ...]  # one entry per decoder layer
     sliding_window: int | None = None
     attention_sinks: bool = False
@@ -88,6 +93,12 @@ class ModelSpec(BaseModel):
     qk_norm: bool = False  # per-head RMSNorm on q and k (Qwen3, GLM-4.6, MiniMax-M2)
     attn_output_gate: bool = False  # q_proj also emits a sigmoid output gate (Qwen3-Next / Qwen3.5)
     mlp_gated: bool = True  # SwiGLU/GeGLU (gate, up, down) vs plain two-matrix MLP
+    # layers that carry a dense MLP; None = every layer that is not an MoE layer (Mamba: 0,
+    # Nemotron-H: its `-` layers)
+    dense_mlp_layers: int | None = Field(default=None, ge=0)
+    # Gemma-3n / Gemma-4 E-models: per-layer input embeddings (a second lookup table), counted with
+    # the embedding
+    per_layer_embedding_params: int = Field(ge=0, default=0)
     vision_params: int = Field(ge=0, default=0)  # vision tower + projector
     # Exact weight bytes and dtype when the files were read (safetensors headers / GGUF tensors).
     weight_bytes_exact: int | None = None

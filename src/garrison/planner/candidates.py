@@ -6,21 +6,25 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from garrison import engines
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
 from garrison.design import Estimate
 from garrison.modelspec.spec import ModelSpec
 from garrison.planner.load import LoadTarget
+from garrison.planner.targets import Targets
 from garrison.sizing.efficiency import Efficiency
 from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
 from garrison.sizing.speed import RooflineStepModel
 
-# Latency a use case gets when its requirements name none: chat should stream faster than people
-# read (~10 tokens/s), completion must arrive before the developer types on (~0.5-1 s).
-DEFAULT_TARGETS_MS = {
-    "chat": (2000.0, 100.0),
-    "code": (800.0, 50.0),
-    "batch": (None, None),
-}
+# Formats llama.cpp runs that are not float: a model released in one of these (gpt-oss in MXFP4) is run
+# in its own format on CPU hosts and small GPUs instead of being re-quantised to Q8_0 / Q4_K_M.
+LLAMACPP_NATIVE_FAMILIES = ("mxfp4",)
+
+
+# Slots a fixed-slot engine (llama.cpp) gets: llama-server's default of 4 for interactive use, 8 for
+# batch work where throughput matters more than each request's latency.
+FIXED_SLOTS = 4
+FIXED_SLOTS_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Option:
     tp: int
     pp: int
     sockets: int = 1
+    owned: bool = False  # runs on GPUs the organisation already has
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,8 @@ class Sized:
     replicas: int
     conc_per_replica: int
     rps_per_replica: float
-    ttft_ms: float
-    itl_ms: float
+    ttft_ms: float  # analytic, for the P95 prompt with conc_per_replica - 1 others decoding
+    itl_ms: float  # analytic, at conc_per_replica
     meets: bool
     misses: tuple[str, ...]
     max_model_len: int
@@ -66,26 +71,35 @@ def quant_choices(
     pinned: str | None,
     gguf_native: QuantFormat | None = None,
 ) -> list[tuple[QuantFormat, str]]:
-    """(format, engine) pairs worth trying on a device, native format first."""
+    """(format, engine) pairs worth trying on a device, the model's own released format first.
+
+    A checkpoint released in FP8, MXFP4 or NVFP4 is served as released; 16-bit releases are also tried
+    in FP8 (where the GPU computes in FP8) and AWQ, and as GGUF on CPUs, Apple and desk-side GPUs.
+    """
 
     def q(name: str) -> QuantFormat | None:
         return quants.get(name.lower())
 
+    gguf_engine = engines.gguf_default().name
+    cpu_engine = engines.cpu_default().name
     if spec.source == "gguf":
         fmt = gguf_native or q(spec.native_dtype)
-        return [(fmt, "llama.cpp")] if fmt else []
+        return [(fmt, gguf_engine)] if fmt else []
     native = q(spec.native_dtype) or q("bf16")
-    out: list[tuple[QuantFormat, str]] = []
-    gpu_engine = "sglang" if spec.mla is not None else "vllm"
+    gpu_engine = engines.gpu_default(mla=spec.mla is not None).name
     if pinned:
         fmt = q(pinned)
         if fmt is None:
             return []
-        return [(fmt, "llama.cpp" if fmt.family == "gguf" else gpu_engine)]
-    if device_gpu is None:  # CPU host: GGUF through llama.cpp
-        return [(f, "llama.cpp") for f in (q("q8_0"), q("q4_k_m")) if f]
-    if device_gpu.segment == "apple":
-        return [(f, "llama.cpp") for f in (q("q8_0"), q("q4_k_m")) if f]
+        return [(fmt, gguf_engine if fmt.family == "gguf" else gpu_engine)]
+    llamacpp_native = native is not None and native.family in LLAMACPP_NATIVE_FAMILIES
+    gguf = [f for f in (q("q8_0"), q("q4_k_m")) if f]
+    if device_gpu is None or device_gpu.segment == "apple":  # CPU host or Apple: llama.cpp
+        engine = cpu_engine if device_gpu is None else gguf_engine
+        if llamacpp_native and native is not None:
+            return [(native, engine)]
+        return [(f, engine) for f in gguf]
+    out: list[tuple[QuantFormat, str]] = []
     if native is not None:
         out.append((native, gpu_engine))
     if spec.native_dtype in ("bf16", "fp16", "fp32"):
@@ -96,7 +110,10 @@ def quant_choices(
         if awq and device_gpu.vendor == "nvidia":
             out.append((awq, gpu_engine))
     if device_gpu.segment in ("consumer", "workstation"):
-        out += [(f, "llama.cpp") for f in (q("q8_0"), q("q4_k_m")) if f]
+        if llamacpp_native and native is not None:
+            out.append((native, gguf_engine))
+        else:
+            out += [(f, gguf_engine) for f in gguf]
     return out
 
 
@@ -126,26 +143,30 @@ def enumerate_options(
     max_per_server: int,
     per_chassis: Callable[[GPU], int],
     gguf_native: QuantFormat | None = None,
+    owned: frozenset[str] = frozenset(),
 ) -> Iterator[Option]:
-    """All device x count x format x engine combinations for one model."""
+    """All device x count x format x engine combinations for one model (`owned`: GPU ids already owned)."""
     for gpu in gpus:
         for fmt, engine in quant_choices(spec, gpu, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
-                if engine == "sglang" and "vllm" in allowed_engines:
-                    engine = "vllm"
+                # the SGLang-for-MLA preference is a speed choice: vLLM serves the same checkpoints
+                fallback = engines.gpu_default()
+                if fallback.name in allowed_engines and fallback.loads(fmt.family):
+                    engine = fallback.name
                 else:
                     continue
+            profile = engines.get(engine)
             for tp, pp in gpu_counts(gpu, max_per_server, per_chassis(gpu)):
-                if engine == "llama.cpp" and pp > 1:
+                if pp > 1 and not profile.pipeline_parallel:
                     continue
                 if spec.num_attention_heads % tp:
                     continue
-                yield Option(model_key, spec, fmt, engine, gpu, None, tp * pp, tp, pp)
+                yield Option(model_key, spec, fmt, engine, gpu, None, tp * pp, tp, pp, owned=gpu.id in owned)
     for cpu in cpus:
         for fmt, engine in quant_choices(spec, None, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
                 continue
-            for sockets in (1, 2):
+            for sockets in range(1, min(2, cpu.sockets_max) + 1):  # the catalogue says how many sockets fit
                 yield Option(model_key, spec, fmt, engine, None, cpu, 0, 1, 1, sockets)
 
 
@@ -184,19 +205,21 @@ def size_option(
     kind: str,
     context_length: int,
     load: LoadTarget,
-    ttft_target_ms: float | None,
-    itl_target_ms: float | None,
+    targets: Targets,
     high_availability: bool,
     eff: Efficiency,
 ) -> Sized | None:
-    """Replicas and per-replica capacity for one option, or None when it cannot start at all."""
+    """Replicas and per-replica capacity for one option, or None when it cannot start at all.
+
+    Throughput uses the typical (mean) request; the latency targets are checked on the P95 request
+    (load.input_p95): a long prompt arriving while the replica decodes its other sequences.
+    """
     inp, out = load.input_tokens, load.output_tokens
-    slots = 1
-    max_len = context_length
-    if opt.engine == "llama.cpp":
-        # llama.cpp splits n_ctx over `--parallel` slots: give each slot the full context
-        slots = 4 if kind != "batch" else 8
-        max_len = context_length * slots
+    max_len = context_length  # per request, for every engine
+    slots = None
+    if engines.get(opt.engine).fixed_slots:
+        # every slot holds a full context_length request; batch work gets more slots
+        slots = FIXED_SLOTS_BATCH if kind == "batch" else FIXED_SLOTS
     opts = EstimateOptions(
         engine=opt.engine,
         gpus=opt.gpus_per_replica or 1,
@@ -204,9 +227,10 @@ def size_option(
         pp=opt.pp,
         sockets=opt.sockets,
         max_model_len=max_len,
+        max_num_seqs=slots,
         input_len=inp,
         output_len=out,
-        concurrency=slots if opt.engine == "llama.cpp" else None,
+        concurrency=slots,
         efficiency=eff,
     )
     est = estimate(opt.spec, opt.fmt, gpu=opt.gpu, cpu=opt.cpu, opts=opts)
@@ -216,9 +240,7 @@ def size_option(
         opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets
     )
     ctx = inp + out // 2
-    d_ttft, d_itl = DEFAULT_TARGETS_MS.get(kind, (None, None))
-    ttft_t = ttft_target_ms if ttft_target_ms is not None else d_ttft
-    itl_t = itl_target_ms if itl_target_ms is not None else d_itl
+    ttft_t, itl_t = targets.ttft_ms, targets.itl_ms
     c_sat = est.concurrency
     conc = _max_conc_under_itl(model, ctx, c_sat, itl_t / 1e3 if itl_t else None)
     misses: list[str] = []
@@ -228,18 +250,22 @@ def size_option(
             f"inter-token latency {model.decode_step_s(1, ctx) * 1e3:.0f} ms even alone > target {itl_t:g} ms"
         )
     budget = est.max_num_batched_tokens
-    ttft = _ttft_loaded_s(model, conc, ctx, inp, budget)
+    ttft = _ttft_loaded_s(model, conc, ctx, load.input_p95, budget)
     if ttft_t is not None:
         while conc > 1 and ttft * 1e3 > ttft_t:
             conc = max(1, conc * 3 // 4)
-            ttft = _ttft_loaded_s(model, conc, ctx, inp, budget)
+            ttft = _ttft_loaded_s(model, conc, ctx, load.input_p95, budget)
         if ttft * 1e3 > ttft_t:
-            misses.append(f"TTFT {ttft * 1e3:.0f} ms > target {ttft_t:g} ms")
+            misses.append(f"TTFT {ttft * 1e3:.0f} ms for the P95 prompt > target {ttft_t:g} ms")
     itl = model.decode_step_s(conc, ctx)
     prefill_alone = model.prefill_time_s(inp, min(inp, budget))
     # Little's law: conc requests in flight, each for ttft + out x itl seconds; and the replica
     # cannot take requests faster than it can do their prefill work plus their share of decode steps.
     rps = min(conc / (ttft + out * itl), 1 / (prefill_alone + out * itl / conc))
+    if targets.e2e_ms is not None:
+        e2e = ttft + load.output_p95 * itl
+        if e2e * 1e3 > targets.e2e_ms:
+            misses.append(f"end-to-end {e2e:.1f} s for the P95 request > target {targets.e2e_ms / 1e3:g} s")
     if load.concurrent_requests is not None:
         replicas = math.ceil(load.concurrent_requests / conc)
     else:

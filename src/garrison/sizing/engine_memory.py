@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from garrison.engines import EngineProfile
+from garrison.engines.llamacpp import MICRO_BATCH
 from garrison.modelspec.spec import ModelSpec
 from garrison.sizing.units import GIB
 
-# Engine defaults, from the engines' source (read 2026-12):
-#  - vLLM V1 `EngineArgs._set_default_args`: OpenAI server uses max_num_batched_tokens 8192 and
-#    max_num_seqs 1024 on GPUs with >= 70 GiB (except A100), else 2048 and 256; gpu_memory_utilization 0.9.
-#  - SGLang `ServerArgs`: mem_fraction_static ~0.88 on 80 GB-class GPUs, lower on small ones;
-#    chunked_prefill_size 8192 (4096 on small GPUs); max_running_requests derived from the KV pool.
-#  - llama.cpp server: KV for n_ctx tokens allocated at start, f16 K/V by default; n_batch 2048.
-VLLM_DEFAULT_GPU_MEMORY_UTILIZATION = 0.90
-SGLANG_DEFAULT_MEM_FRACTION_STATIC = 0.88
-
-
-def vllm_default_batching(usable_memory_gib: float) -> tuple[int, int]:
-    """(max_num_batched_tokens, max_num_seqs) vLLM V1's API server picks for a GPU size."""
-    if usable_memory_gib >= 70:
-        return 8192, 1024
-    return 2048, 256
+# The engines' own defaults (memory fraction, batching limits, KV dtype) live in their profiles
+# (garrison/engines/); this module holds the physics of how each memory model splits a device.
 
 
 @dataclass(frozen=True)
@@ -66,42 +55,41 @@ def activation_peak_bytes(
     return max_num_batched_tokens * per_token + sampler
 
 
-def runtime_bytes(engine: str, tp: int, cuda_graphs: bool = True) -> float:
+def runtime_bytes(engine: EngineProfile, tp: int) -> float:
     """Memory outside torch's allocator and CUDA graphs, per GPU.
 
     Observed in vLLM logs: non-torch memory 0.13-0.45 GiB (CUDA context excluded, NCCL buffers
     included under TP), CUDA graphs 0.4-0.6 GiB. llama.cpp: CUDA/Metal context and compute buffers.
     """
-    if engine == "llama.cpp":
+    if engine.memory_model == "context_upfront":
         return 0.5 * GIB
     nccl = 0.25 * GIB if tp > 1 else 0.0
-    graphs = 0.4 * GIB if cuda_graphs else 0.0
+    graphs = 0.4 * GIB if engine.cuda_graphs else 0.0
     return 0.15 * GIB + nccl + graphs
 
 
 def engine_memory(
     *,
-    engine: str,
+    engine: EngineProfile,
     spec: ModelSpec,
     total_bytes: float,
     weights_bytes: float,
     tp: int,
-    gpu_memory_utilization: float,
-    mem_fraction_static: float,
+    memory_fraction: float,
     max_num_batched_tokens: int,
     max_num_seqs: int,
 ) -> EngineMemory:
-    """Per-GPU split for vLLM, SGLang or llama.cpp.
+    """Per-GPU split under the engine's memory model; `memory_fraction` is the engine's share knob.
 
-    vLLM: kv = utilisation x total - weights - activation peak - non-torch - CUDA graphs
+    utilisation (vLLM): kv = utilisation x total - weights - activation peak - non-torch - CUDA graphs
     (vllm/v1/worker/gpu_worker.py `determine_available_memory`).
-    SGLang: the static pool is mem_fraction_static x total; kv = pool - weights; activations and
+    static_pool (SGLang): the static pool is mem_fraction_static x total; kv = pool - weights; activations and
     graphs live in the remaining (1 - fraction) (sglang/srt/model_executor/model_runner.py
     `profile_max_num_token`).
-    llama.cpp: no fraction; the whole device minus weights, compute buffers and context.
+    context_upfront (llama.cpp): no fraction; the whole device minus weights, compute buffers and context.
     """
-    if engine == "sglang":
-        budget = mem_fraction_static * total_bytes
+    if engine.memory_model == "static_pool":
+        budget = memory_fraction * total_bytes
         act = activation_peak_bytes(spec, max_num_batched_tokens, max_num_seqs, tp)
         rt = runtime_bytes(engine, tp)
         kv = budget - weights_bytes
@@ -109,13 +97,13 @@ def engine_memory(
         if total_bytes - budget < act + rt:
             kv -= act + rt - (total_bytes - budget)
         return EngineMemory(total_bytes, budget, weights_bytes, act, rt, kv)
-    if engine == "llama.cpp":
+    if engine.memory_model == "context_upfront":
         budget = total_bytes
         # compute buffer for a 512-token micro-batch (n_ubatch) in fp32, and one row of logits
-        act = activation_peak_bytes(spec, 512, 1, tp, act_bytes=4.0)
+        act = activation_peak_bytes(spec, MICRO_BATCH, 1, tp, act_bytes=4.0)
         rt = runtime_bytes(engine, tp)
         return EngineMemory(total_bytes, budget, weights_bytes, act, rt, budget - weights_bytes - act - rt)
-    budget = gpu_memory_utilization * total_bytes
+    budget = memory_fraction * total_bytes
     act = activation_peak_bytes(spec, max_num_batched_tokens, max_num_seqs, tp)
     rt = runtime_bytes(engine, tp)
     return EngineMemory(total_bytes, budget, weights_bytes, act, rt, budget - weights_bytes - act - rt)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from garrison import engines
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
 from garrison.design import Estimate, MemoryBreakdown, Range
+from garrison.engines import EngineProfile
 from garrison.modelspec.params import ParamCounts, param_counts
 from garrison.modelspec.spec import ModelSpec
 from garrison.sizing.efficiency import DEFAULT_EFFICIENCY, Efficiency
-from garrison.sizing.engine_memory import (
-    SGLANG_DEFAULT_MEM_FRACTION_STATIC,
-    VLLM_DEFAULT_GPU_MEMORY_UTILIZATION,
-    EngineMemory,
-    engine_memory,
-    vllm_default_batching,
-)
+from garrison.sizing.engine_memory import EngineMemory, engine_memory
 from garrison.sizing.kv_cache import kv_bytes_per_token_model, kv_layout
 from garrison.sizing.speed import Device, RooflineStepModel
 from garrison.sizing.units import GIB
@@ -30,15 +26,15 @@ MEMORY_RANGE = (0.97, 1.03)
 class EstimateOptions:
     """Everything `garrison estimate` takes besides the model and the device."""
 
-    engine: str = "vllm"
+    engine: str = "vllm"  # a name or alias from the engine registry (garrison.engines)
     gpus: int = 1
     tp: int | None = None
     pp: int = 1
     sockets: int = 1  # CPU hosts
     gpu_memory_utilization: float | None = None
     mem_fraction_static: float | None = None
-    max_model_len: int | None = None
-    max_num_seqs: int | None = None
+    max_model_len: int | None = None  # per request (a fixed-slot engine holds this much per slot)
+    max_num_seqs: int | None = None  # fixed-slot engines (llama.cpp): the number of slots
     max_num_batched_tokens: int | None = None
     block_size: int | None = None
     input_len: int = 1024
@@ -48,10 +44,19 @@ class EstimateOptions:
     efficiency: Efficiency = field(default_factory=lambda: DEFAULT_EFFICIENCY)
 
 
-def _kv_dtype(opts: EstimateOptions) -> str:
+def _kv_dtype(opts: EstimateOptions, engine: EngineProfile) -> str:
     if opts.kv_dtype != "auto":
         return opts.kv_dtype
-    return "fp16" if opts.engine == "llama.cpp" else "bf16"
+    return engine.default_kv_dtype
+
+
+def _memory_fraction(opts: EstimateOptions, engine: EngineProfile) -> float:
+    """The engine's share knob: vLLM's utilisation or SGLang's static fraction, else its default."""
+    given = {
+        "utilisation": opts.gpu_memory_utilization,
+        "static_pool": opts.mem_fraction_static,
+    }.get(engine.memory_model)
+    return given or engine.memory_fraction
 
 
 def _tp_choices(spec: ModelSpec, gpus: int, pp: int) -> list[int]:
@@ -82,9 +87,8 @@ def _size(
     total_bytes: float,
     tp: int,
     pp: int,
-    engine: str,
-    util: float,
-    frac: float,
+    engine: EngineProfile,
+    fraction: float,
     mnbt: int,
     mns: int,
     max_len: int,
@@ -97,13 +101,15 @@ def _size(
         total_bytes=total_bytes,
         weights_bytes=wb,
         tp=tp,
-        gpu_memory_utilization=util,
-        mem_fraction_static=frac,
+        memory_fraction=fraction,
         max_num_batched_tokens=mnbt,
         max_num_seqs=mns,
     )
     layout = kv_layout(spec, kv_dtype, tp, pp)
     one_seq = layout.bytes_per_seq(max_len)
+    # a fixed-slot engine allocates every slot's context at start; a batching engine needs room for
+    # at least one full-length sequence
+    need = one_seq * (mns if engine.fixed_slots else 1)
     if wb > mem.budget:
         return Sized(
             tp,
@@ -120,13 +126,18 @@ def _size(
             f"{wb / GIB:.1f}, activations {mem.activations / GIB:.1f} and runtime "
             f"{mem.runtime / GIB:.1f} GiB",
         )
-    if one_seq > mem.kv:
+    if need > mem.kv:
+        what = (
+            f"{mns} slots of {max_len} tokens need"
+            if engine.fixed_slots
+            else f"one {max_len}-token sequence needs"
+        )
         return Sized(
             tp,
             mem,
             False,
-            f"one {max_len}-token sequence needs {one_seq / GIB:.2f} GiB of KV but "
-            f"only {mem.kv / GIB:.2f} GiB is left; lower --max-model-len or add GPUs",
+            f"{what} {need / GIB:.2f} GiB of KV but only {mem.kv / GIB:.2f} GiB is left; "
+            "lower --max-model-len or add GPUs",
         )
     return Sized(tp, mem, True, "fits")
 
@@ -145,31 +156,35 @@ def estimate(
     eff = opts.efficiency
     counts = param_counts(spec)
     wbytes = weight_bytes(spec, counts, fmt)
-    kv_dtype = _kv_dtype(opts)
-    engine = opts.engine
+    engine = engines.get(opts.engine, "--engine")
     assumptions: list[str] = []
     max_len = opts.max_model_len or spec.max_context
     if gpu is not None:
         total_bytes = gpu.usable_memory_gib * GIB
-        d_mnbt, d_mns = vllm_default_batching(gpu.usable_memory_gib)
+        d_mnbt, d_mns = engine.batching(gpu.usable_memory_gib)
         device_id, device_kind = gpu.id, "gpu"
     else:
         assert cpu is not None
         # a CPU host: model in system RAM; assume RAM sized to 2x weights (planner sizes it properly)
         wb_host = wbytes.total
         total_bytes = max(64 * GIB, 2 * wb_host + 16 * GIB)
-        d_mnbt, d_mns = 2048, 4
         device_id, device_kind = cpu.id, "cpu"
-        engine = "llama.cpp"
+        if not engine.runs_on_cpu:
+            engine = engines.cpu_default()
+        d_mnbt, d_mns = engine.batching(None)
         assumptions.append(f"CPU host RAM taken as {total_bytes / GIB:.0f} GiB (2x weights + 16 GiB)")
-    if engine == "llama.cpp":
-        d_mnbt, d_mns = 2048, opts.concurrency or 4
-        assumptions.append("llama.cpp: KV for n_ctx = max-model-len allocated at start, shared by the slots")
+    kv_dtype = _kv_dtype(opts, engine)
+    if engine.fixed_slots:
+        d_mns = opts.concurrency or d_mns
     mnbt = opts.max_num_batched_tokens or d_mnbt
     mns = opts.max_num_seqs or d_mns
-    util = opts.gpu_memory_utilization or VLLM_DEFAULT_GPU_MEMORY_UTILIZATION
-    frac = opts.mem_fraction_static or SGLANG_DEFAULT_MEM_FRACTION_STATIC
-    block = opts.block_size or (16 if engine in ("vllm", "tgi", "trtllm") else 1)
+    if engine.fixed_slots:
+        assumptions.append(
+            f"{engine.title}: KV for n_ctx = {max_len:,} tokens per request x {mns} slots "
+            f"= {engine.context_tokens(max_len, mns):,} tokens allocated at start"
+        )
+    fraction = _memory_fraction(opts, engine)
+    block = opts.block_size or engine.kv_block_tokens
     pp = opts.pp
     gpus = opts.gpus if gpu is not None else 1
     if opts.tp is not None:
@@ -182,16 +197,12 @@ def estimate(
     for tp in tps:
         if gpu is not None and tp * pp > gpus:
             continue
-        sized = _size(
-            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype
-        )
+        sized = _size(spec, counts, fmt, total_bytes, tp, pp, engine, fraction, mnbt, mns, max_len, kv_dtype)
         if sized.fits:
             break
     if sized is None:  # --tp x --pp larger than --gpus
         tp = tps[0]
-        sized = _size(
-            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype
-        )
+        sized = _size(spec, counts, fmt, total_bytes, tp, pp, engine, fraction, mnbt, mns, max_len, kv_dtype)
         sized = Sized(
             tp, sized.mem, False, f"--tp {tp} x --pp {pp} needs {tp * pp} GPUs but --gpus is {gpus}"
         )
@@ -202,23 +213,23 @@ def estimate(
     kv_free = max(0.0, mem.kv)
     per_token_at_max = layout.effective_bytes_per_token(max_len)
     kv_tokens = int(kv_free / per_token_at_max) if per_token_at_max > 0 else 0
-    if engine == "llama.cpp" and sized.fits:
-        # llama.cpp allocates exactly n_ctx tokens of KV at start; the rest of the device stays free
-        kv_tokens = max_len
-        allocated = layout.bytes_per_seq(max_len)
+    if engine.memory_model == "context_upfront" and sized.fits:
+        # exactly n_ctx = max_len x slots tokens of KV at start; the rest of the device stays free
+        kv_tokens = engine.context_tokens(max_len, mns)
+        allocated = layout.bytes_per_seq(max_len) * mns
         mem = replace(mem, kv=allocated, budget=mem.weights + mem.activations + mem.runtime + allocated)
     max_conc = kv_tokens / max_len if max_len else 0.0
     seq_len = opts.input_len + opts.output_len
     seq_bytes = layout.bytes_per_seq(seq_len)
     if opts.concurrency is not None:
         conc = opts.concurrency
+    elif engine.fixed_slots:
+        conc = mns  # every slot holds a full request
     else:
         conc = min(mns, int(kv_free / seq_bytes)) if seq_bytes > 0 else mns
-        if engine == "llama.cpp":
-            conc = min(mns, max(1, max_len // seq_len))
     conc = max(1, conc)
     if gpu is not None:
-        device = Device.from_gpu(gpu, fmt, eff, engine)
+        device = Device.from_gpu(gpu, fmt, eff, engine.gpu_kernels)
     else:
         assert cpu is not None
         device = Device.from_cpu(cpu, opts.sockets, eff)
@@ -256,9 +267,9 @@ def estimate(
         f"{eff.gpu_compute if device_kind == 'gpu' else eff.cpu_compute:.2f} of peak compute, "
         f"{eff.step_overhead_ms} ms per step",
         f"KV cache {kv_dtype}; weights {fmt.id} at {fmt.bits_per_weight} bits per weight (incl. scales)",
-        f"{engine}: max_num_seqs {mns}, max_num_batched_tokens {mnbt}"
-        + (f", gpu_memory_utilization {util}" if engine in ("vllm", "tgi") else "")
-        + (f", mem_fraction_static {frac}" if engine == "sglang" else ""),
+        f"{engine.name}: max_num_seqs {mns}, max_num_batched_tokens {mnbt}"
+        + (f", gpu_memory_utilization {fraction:g}" if engine.memory_model == "utilisation" else "")
+        + (f", mem_fraction_static {fraction:g}" if engine.memory_model == "static_pool" else ""),
         "TTFT is for a request arriving at an idle-to-steady engine (no queueing); "
         "use `garrison simulate` for behaviour under load",
         "MoE experts touched per step assume uniform routing (upper bound on bytes)",
@@ -294,7 +305,7 @@ def estimate(
         model=spec.name,
         device=device_id,
         device_kind=device_kind,
-        engine=engine,
+        engine=engine.name,
         quant=fmt.id,
         kv_dtype=kv_dtype,
         gpus=gpus if gpu is not None else 0,
@@ -336,8 +347,9 @@ def step_model_for(
 ) -> RooflineStepModel:
     """The step-time model behind an estimate, for the batching simulator (one replica)."""
     counts = param_counts(spec)
+    engine = engines.get(est.engine)
     device = (
-        Device.from_gpu(gpu, fmt, efficiency, est.engine)
+        Device.from_gpu(gpu, fmt, efficiency, engine.gpu_kernels)
         if gpu is not None
         else Device.from_cpu(cpu, sockets, efficiency)
         if cpu is not None
@@ -345,7 +357,7 @@ def step_model_for(
     )
     if device is None:
         raise ValueError("step_model_for needs a gpu or a cpu")
-    block = 16 if est.engine in ("vllm", "tgi", "trtllm") else 1
+    block = engine.kv_block_tokens
     return RooflineStepModel(
         spec,
         counts,

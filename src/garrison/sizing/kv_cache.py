@@ -54,7 +54,13 @@ def kv_layout(spec: ModelSpec, kv_dtype: str, tp: int = 1, pp: int = 1) -> KVLay
     heads_per_rank = max(1.0, spec.num_kv_heads / tp)
     v_dim = spec.v_head_dim or spec.head_dim
     per_layer_gqa = heads_per_rank * (spec.head_dim + v_dim) * kv_bytes
-    growing = counts["full"] * per_layer_gqa
+    per_layer_full = per_layer_gqa
+    if spec.global_head_dim:
+        # Gemma-4 global layers: their own KV heads and width. A K-shared-as-V layer is still counted
+        # with both K and V (what an engine without that optimisation allocates: the safe side).
+        g_heads = max(1.0, (spec.global_kv_heads or spec.num_kv_heads) / tp)
+        per_layer_full = g_heads * 2 * spec.global_head_dim * kv_bytes
+    growing = counts["full"] * per_layer_full
     if spec.mla is not None:
         mla = spec.mla
         growing += counts["mla"] * (mla.kv_lora_rank + mla.qk_rope_head_dim + mla.index_head_dim) * kv_bytes

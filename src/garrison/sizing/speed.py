@@ -6,6 +6,7 @@ import functools
 from dataclasses import dataclass
 
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
+from garrison.engines.profile import GpuKernels
 from garrison.modelspec.params import ParamCounts
 from garrison.modelspec.spec import ModelSpec
 from garrison.sizing.efficiency import Efficiency
@@ -41,9 +42,9 @@ class Device:
     link_latency_s: float
 
     @staticmethod
-    def from_gpu(gpu: GPU, fmt: QuantFormat, eff: Efficiency, engine: str = "vllm") -> Device:
+    def from_gpu(gpu: GPU, fmt: QuantFormat, eff: Efficiency, kernels: GpuKernels = "native") -> Device:
         nvlink = gpu.interconnect.kind in ("nvlink", "infinity-fabric", "unified")
-        if engine == "llama.cpp":  # GGUF: dequantise to fp16 and run fp16/bf16-rate GEMMs
+        if kernels == "ggml":  # GGUF: dequantise to fp16 and run fp16/bf16-rate GEMMs
             bw_eff, flops = eff.llamacpp_gpu_bw, gpu.bf16_dense_tflops * 1e12 * eff.llamacpp_gpu_compute
         else:
             bw_eff, flops = eff.gpu_bw, peak_tflops(gpu, fmt) * 1e12 * eff.gpu_compute
