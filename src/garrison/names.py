@@ -125,10 +125,10 @@ TOKEN_FIELDS = frozenset(
     }
 )
 PATH_FIELDS = frozenset({"Deployment.model_id", "Deployment.model_path"})
-SLUG_FIELDS = frozenset({"Deployment.use_case", "UseCase.name"})
+SLUG_FIELDS = frozenset({"Deployment.use_case", "Deployment.name", "UseCase.name"})
 DURATION_FIELDS = frozenset({"ScalingTriggers.sustained_for"})
-MULTI_LINE = frozenset({"Requirements.compliance_notes"})
-MAY_BE_EMPTY = frozenset({"Deployment.licence", "Deployment.engine_image"})
+MULTI_LINE = frozenset({"Requirements.compliance_notes", "Handoff.request"})
+MAY_BE_EMPTY = frozenset({"Deployment.licence", "Deployment.engine_image", "Deployment.name"})
 
 
 def _strings(model: BaseModel, path: str) -> Iterator[tuple[str, str, str]]:
