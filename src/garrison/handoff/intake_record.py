@@ -17,7 +17,7 @@ UNNAMED = "Unnamed organisation"
 
 
 def norm_key(key: object) -> str:
-    """"Team Size" -> team_size: lower case, every run of non-alphanumerics one underscore."""
+    """ "Team Size" -> team_size: lower case, every run of non-alphanumerics one underscore."""
     return re.sub(r"[^a-z0-9]+", "_", str(key).lower()).strip("_")
 
 
