@@ -232,12 +232,17 @@ def _norm(key: object) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(key).lower()).strip("_")
 
 
+MAX_TEXT = 500  # characters of one value the record keeps
+
+
 def _text(value: Any) -> str:
-    """A value as one line of text, the way the record keeps it."""
+    """A value as one line of text, the way the record keeps it (at most MAX_TEXT characters)."""
     if isinstance(value, str):
-        return " ".join(value.split())
-    dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
-    return dumped.removesuffix("...").strip()
+        text = " ".join(value.split())
+    else:
+        dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+        text = dumped.removesuffix("...").strip()
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"... ({len(text):,} characters)"
 
 
 @dataclass

@@ -60,6 +60,10 @@ ESCALATION_ROUTES: dict[str, tuple[str, str]] = {
     "latency": ("@Open-Source-Model-Evaluator", "Consult for alternatives (a smaller or faster model)"),
     "security": ("@Security-Risk-Compliance-Advisor", "Escalate: security requirement not achievable"),
     "data": ("@Data-Sovereignty-Advisor", "Alert: compliance gap in the architecture"),
+    # the role's "Hardware lead time impacts timeline: notify @Program-Manager immediately"
+    "schedule": ("@Program-Manager", "Notify immediately: hardware lead time impacts the timeline"),
+    "site": ("@Program-Manager", "Present trade-off options (the site's power, space or cooling)"),
+    "licence": ("@Open-Source-Model-Evaluator", "Consult for alternatives under an accepted licence"),
 }
 # The role's success metric: "<2 weeks from hardware arrival to production".
 DEPLOY_DAYS_AFTER_ARRIVAL = 14
@@ -390,13 +394,16 @@ def _evaluator(d: Design) -> dict[str, Any]:
             for x in d.deployments
         ],
         "licence_policy": _licence_policy(d),
-        "escalations": escalations(d, ("model-too-large", "latency")),
+        "escalations": escalations(d, ("model-too-large", "latency", "licence")),
     }
 
 
 def _licence_policy(d: Design) -> dict[str, Any]:
     """The licences the hand-off allowed, and the deployments whose licence is outside them or unknown."""
-    allowed = list(d.requirements.handoff.licences) if d.requirements.handoff else []
+    # the licences the use cases accept (requirements.use_cases[].licences, filled from the hand-off)
+    allowed = sorted({lic for uc in d.requirements.use_cases for lic in uc.licences})
+    if not allowed and d.requirements.handoff is not None:
+        allowed = list(d.requirements.handoff.licences)
     check = []
     for x in d.deployments:
         lic = (x.licence or "").lower()
@@ -466,7 +473,7 @@ def _programme(d: Design, t: TCO) -> dict[str, Any]:
         },
         "timeline": timeline,
         "risks": list(v.risks),
-        "escalations": escalations(d, ("budget", "capacity")) + notify,
+        "escalations": escalations(d, ("budget", "capacity", "schedule", "site")) + notify,
         "all_escalations": escalations(d),
     }
 

@@ -417,6 +417,10 @@ def _bench(comparisons: Sequence[Comparison]) -> str:
     return _figure(svg, ("metric", "predicted", "measured", "error"), rows)
 
 
+def _yes(x: bool | None) -> str:
+    return "-" if x is None else "yes" if x else "no"
+
+
 def _range(r: UsdRange | None) -> str:
     return "n/a" if r is None else f"{usd(r.low)} - {usd(r.high)}"
 
@@ -683,7 +687,42 @@ def render_report(
     esc = "".join(
         f'<div class="warn"><p><strong>{_e(e.kind)}</strong> ({_e(e.field)}): {_e(e.problem)}</p><ul>'
         + "".join(f"<li>{_e(o)}</li>" for o in e.options)
-        + "</ul></div>"
+        + "</ul>"
+        + (
+            _table(
+                (
+                    "option",
+                    "what the re-plan chose",
+                    "capex",
+                    "opex/year",
+                    "meets targets",
+                    "fits budget",
+                    "resolves",
+                ),
+                [
+                    (
+                        o.option,
+                        o.summary or "-",
+                        _range(
+                            UsdRange(
+                                low=o.capex_usd.low, expected=o.capex_usd.expected, high=o.capex_usd.high
+                            )
+                        )
+                        if o.capex_usd
+                        else "-",
+                        usd(o.annual_opex_usd),
+                        _yes(o.meets_targets),
+                        _yes(o.fits_budget),
+                        _yes(o.resolves),
+                    )
+                    for o in e.costed_options
+                ],
+                "Each option re-planned and costed",
+            )
+            if e.costed_options
+            else ""
+        )
+        + "</div>"
         for e in d.escalations
     )
     sec.append(("escalations", "Escalations", esc or "<p>None: every requirement is met as stated.</p>"))
