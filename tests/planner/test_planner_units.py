@@ -314,9 +314,7 @@ def test_all_replicas_on_one_server_is_called_a_single_point_of_failure(cat: Cat
     )
     dep = d.deployments[0]
     assert sum(s.count for s in d.servers if s.role == "inference") == 1 and dep.replicas >= 2
-    assert any(
-        f"all {dep.replicas} replicas on one server: a single point of failure" in r for r in dep.reasons
-    )
+    assert any("replicas on one server: a single point of failure" in r for r in dep.reasons)
 
 
 def test_archived_engines_are_said_once_per_design_not_per_deployment(cat: Catalogue) -> None:

@@ -182,12 +182,16 @@ def build_servers(
     notes = [f"chassis: {ch.for_}"]
     if drives > 1:
         notes.append(f"storage: {drives}x {nvme:g} TB NVMe mirrored (RAID1); {nvme:g} TB usable")
-    notes.append(
-        f"power supplies: N+1 redundant, each rated >= {psu_w} W (max draw {max_w:,.0f} W x {parts.psu_margin:g})"
-    )
+    if ch_name in ("workstation4", "apple") or owned:
+        notes.append(f"power supply: >= {psu_w} W (max draw {max_w:,.0f} W x {parts.psu_margin:g})")
+    else:
+        notes.append(
+            f"power supplies: N+1 redundant, >= {psu_w} W with one supply failed (max draw {max_w:,.0f} W x "
+            f"{parts.psu_margin:g})"
+        )
     edition = parts.rack_editions.get(gpu.id) if gpu is not None and not owned else None
     if edition is not None:
-        notes.append(f"order the {edition.order} ({edition.source})")
+        notes.append(f"order the {edition.order} (data/server_parts.yaml rack_editions)")
     if owned:
         low = high = 0.0
         notes = [
@@ -285,7 +289,7 @@ def gateway_servers(cpu: CPU, high_availability: bool, parts: ServerParts) -> Se
     psu_w = int(math.ceil(max_w * parts.psu_margin / 100) * 100)
     gw_notes = [
         f"storage: {parts.nvme_mirror}x {nvme:g} TB NVMe mirrored (RAID1)",
-        f"power supplies: N+1 redundant, each rated >= {psu_w} W",
+        f"power supplies: N+1 redundant, >= {psu_w} W with one supply failed",
     ]
     if high_availability:
         gw_notes.append("two nodes with a floating VIP (keepalived/VRRP) when high availability is asked")

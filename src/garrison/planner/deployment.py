@@ -95,10 +95,8 @@ def engine_reasons(r: Ranked, cat: Catalogue, uc: UseCase) -> list[str]:
         )
     servers = sum(p.server.count for p in r.servers)
     if not uc.high_availability and servers == 1:
-        what = (
-            "one replica on one server"
-            if r.sized.replicas == 1
-            else f"all {r.sized.replicas} replicas on one server"
+        what = {1: "one replica on one server", 2: "both replicas on one server"}.get(
+            r.sized.replicas, f"all {r.sized.replicas} replicas on one server"
         )
         out.append(
             f"{what}: a single point of failure (no high availability was asked); "
