@@ -52,8 +52,10 @@ def test_rendered_llamacpp_command_runs_with_the_design_settings(
         ff=256,
         ctx=4 * design.deployments[0].max_model_len,
     )
-    dep = design.deployments[0].model_copy(update={"kv_dtype": kv_dtype})
+    # a Qwen3 model id: the rendered line carries its parser flags (--jinja --reasoning-format deepseek)
+    dep = design.deployments[0].model_copy(update={"kv_dtype": kv_dtype, "model_id": "qwen3-8b"})
     args = engines.command_args(dep)
+    assert args[args.index("--reasoning-format") + 1] == "deepseek" and "--jinja" in args
     assert engines.launch_of(dep.engine).entrypoint == ("/app/llama-server",)
     port = free_port()
     log = tmp_path / "server.log"

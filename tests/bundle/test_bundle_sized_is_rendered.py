@@ -35,6 +35,7 @@ BOOLEAN = {
     "--no-kv-unified",
     "--enable-auto-tool-choice",
     "--trust-remote-code",
+    "--jinja",
 }
 ALIASES = {
     "--tp": "--tensor-parallel-size",

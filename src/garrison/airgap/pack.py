@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from garrison import __version__
+from garrison import __version__, engines
 from garrison.airgap import images as img
 from garrison.airgap import sources as src
 from garrison.airgap.manifest import (
@@ -202,6 +202,35 @@ def resolve_models(
             ".gguf file; or run pack with --download on a connected machine. Nothing was written",
         )
     return found
+
+
+def check_model_formats(design: Design, models: Sequence[src.ResolvedModel]) -> None:
+    """Refuse a model the deployment's engine cannot load: llama.cpp needs a .gguf file; vLLM and
+    SGLang load a Hugging Face folder (safetensors), not a GGUF. Raised before anything is written."""
+    by_ref = {m.want.ref: m for m in models}
+    for i, dep in enumerate(design.deployments):
+        m = by_ref.get(dep.model_path or dep.model_id)
+        if m is None:
+            continue
+        profile = engines.get(dep.engine, f"deployments[{i}].engine")
+        is_gguf = m.kind == "gguf"
+        if profile.single_file_model == is_gguf:
+            continue
+        ck = dep.checkpoint
+        if profile.single_file_model:
+            want = f"a .gguf file ({dep.quant})"
+            if ck is not None and ck.file:
+                want += f", e.g. {ck.file} from {ck.repo}"
+        else:
+            want = "a Hugging Face model folder (config.json + safetensors)"
+            if ck is not None:
+                want += f", e.g. {ck.repo}"
+        found = "a GGUF file" if is_gguf else f"a {m.kind} folder"
+        raise InputError(
+            f"deployments[{i}] ({dep.name or dep.use_case})",
+            f"{profile.title} cannot load the model found for {m.want.ref}: {found} at {m.root}",
+            f"pass --model-source with {want}. Nothing was written",
+        )
 
 
 def _model_items(models: list[src.ResolvedModel]) -> tuple[list[Item], list[ModelEntry]]:
@@ -400,6 +429,8 @@ def pack(
     inp = load_input(source)
     notes = list(inp.notes)
     models = resolve_models(inp, model_sources, download, rep)
+    if inp.design is not None:
+        check_model_formats(inp.design, models)
     for m in models:
         notes.extend(m.notes)
     bundle = _render_bundle(inp.design, notes)
@@ -444,31 +475,44 @@ def pack(
     reused = written = 0
     done_pieces: list[Piece] = []
     files: list[FileEntry] = []
-    for it in items:
-        ident = _identity(it)
-        whole = hashlib.sha256()
-        src_path = it.source
-        if it.data is not None:
-            src_path = out_dir / STAGING / "data" / it.path
-            write_atomic(src_path, it.data)
-        assert src_path is not None
-        for p in by_file[it.path]:
-            dst = out_dir / p.stored
-            prev = state.get(p.stored)
-            if prev and prev.get("identity") == ident and dst.is_file() and dst.stat().st_size == p.size:
-                hash_into(src_path, p.offset, p.size, whole)
-                digest = prev["sha256"]
-                reused += 1
-                rep.advance(p.size)
-            else:
-                digest = copy_range_hashed(src_path, dst, p.offset, p.size, whole, rep.advance)
-                written += p.size
-                state[p.stored] = {"identity": ident, "sha256": digest}
-                write_atomic(out_dir / STATE_NAME, json.dumps({"pieces": state}).encode())
-            done_pieces.append(p.model_copy(update={"sha256": digest}))
-        files.append(
-            FileEntry(path=it.path, size=it.size, sha256=whole.hexdigest(), role=it.role, origin=it.origin)
-        )
+    try:
+        for it in items:
+            ident = _identity(it)
+            whole = hashlib.sha256()
+            src_path = it.source
+            if it.data is not None:
+                src_path = out_dir / STAGING / "data" / it.path
+                write_atomic(src_path, it.data)
+            assert src_path is not None
+            for p in by_file[it.path]:
+                dst = out_dir / p.stored
+                prev = state.get(p.stored, {})
+                kept = _reusable(dst, p, prev, ident, whole, rep)
+                if kept is not None:
+                    whole = kept
+                    digest = prev["sha256"]
+                    reused += 1
+                    rep.advance(p.size)
+                else:
+                    digest = copy_range_hashed(src_path, dst, p.offset, p.size, whole, rep.advance)
+                    written += p.size
+                    state[p.stored] = {"identity": ident, "sha256": digest}
+                    write_atomic(out_dir / STATE_NAME, json.dumps({"pieces": state}).encode())
+                done_pieces.append(p.model_copy(update={"sha256": digest}))
+            files.append(
+                FileEntry(
+                    path=it.path, size=it.size, sha256=whole.hexdigest(), role=it.role, origin=it.origin
+                )
+            )
+    except KeyboardInterrupt:
+        rep.finish()
+        finished = {p.stored for p in done_pieces}
+        left = [p for p in pieces if p.stored not in finished]
+        raise PackInterrupted(
+            f"{out_dir}: interrupted: {len(left)} of {len(pieces)} pieces ({_gib(sum(p.size for p in left))} "
+            f"of {_gib(total)}) are left to copy; run the same `garrison airgap pack {source} --out "
+            f"{out_dir}` command again to resume (finished pieces are checked against their SHA-256 and kept)"
+        ) from None
     rep.finish()
 
     # pieces from an earlier, differently split attempt that this layout no longer uses
@@ -508,6 +552,34 @@ def pack(
     return PackResult(out_dir, manifest, reused, written)
 
 
+class PackInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a pack, with what is left and how to resume (the CLI prints it, exit 130).
+
+    Still a KeyboardInterrupt, so callers that stop on Ctrl-C keep doing so."""
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def _reusable(
+    dst: Path, p: Piece, prev: dict[str, str], ident: str, whole: hashlib._Hash, rep: Reporter
+) -> hashlib._Hash | None:
+    """The whole-file hash advanced over `dst` when the finished piece there can be kept, else None.
+
+    A piece is kept only if its source is unchanged and its bytes still hash to the SHA-256 recorded
+    when it was written: a flipped bit or an edited volume is copied again, never shipped.
+    """
+    if prev.get("identity") != ident or not dst.is_file() or dst.stat().st_size != p.size:
+        return None
+    piece, trial = hashlib.sha256(), whole.copy()
+    hash_into(dst, 0, p.size, piece, trial)
+    if piece.hexdigest() != prev.get("sha256"):
+        rep.note(f"{p.stored} no longer matches its recorded SHA-256; copying it again")
+        return None
+    return trial
+
+
 def _lint_bundle(bundle: dict[str, str]) -> list[str]:
     if not bundle:
         return []
@@ -516,4 +588,4 @@ def _lint_bundle(bundle: dict[str, str]) -> list[str]:
     return [f.one_line() for f in lint_files(bundle)]
 
 
-__all__ = ["PackResult", "load_input", "pack", "parse_size", "plan_pieces", "sha256_file"]
+__all__ = ["PackInterrupted", "PackResult", "load_input", "pack", "parse_size", "plan_pieces", "sha256_file"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from garrison.engines.container import model_path_in_container
+from garrison.engines.parsers import parsers_for
 from garrison.engines.profile import Cluster, EngineMetrics, EngineProfile, Launch
 
 if TYPE_CHECKING:
@@ -43,6 +44,12 @@ def image_variant(image: str, device_kind: str, vendor: str | None) -> str:
         return image
     backend = "rocm-" if device_kind == "gpu" and vendor == "amd" else ""
     return image.replace(":server-cuda-", f":server-{backend}")
+
+
+def reasoning_args(model_id: str) -> list[str]:
+    """`--reasoning-format` for thinking models (data/model_parsers.yaml)."""
+    fmt = parsers_for(model_id, "llama_cpp").reasoning_format
+    return ["--reasoning-format", fmt] if fmt else []
 
 
 def args(dep: Deployment, cluster: Cluster) -> list[str]:
@@ -80,6 +87,10 @@ def args(dep: Deployment, cluster: Cluster) -> list[str]:
         "--no-webui",
         "--offline",
         "--no-kv-unified",
+        # tool calls are parsed by the model's own chat template (--jinja); thinking models return
+        # their reasoning in `reasoning_content`
+        "--jinja",
+        *reasoning_args(dep.model_id),
     ]
 
 

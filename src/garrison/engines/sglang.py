@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from garrison.engines import vllm
 from garrison.engines.container import model_path_in_container
+from garrison.engines.parsers import parsers_for
 from garrison.engines.profile import Cluster, EngineMetrics, EngineProfile, Launch
 
 if TYPE_CHECKING:
@@ -32,6 +33,18 @@ def quant_args(quant: str) -> list[str]:
     """As for vLLM: FP8 is named (quantised at load from BF16); AWQ/GPTQ/FP4 checkpoints carry their
     own `quantization_config` and SGLang picks the Marlin kernels itself when none is named."""
     return ["--quantization", "fp8"] if quant.lower() == "fp8" else []
+
+
+def parser_args(model_id: str) -> list[str]:
+    """`--tool-call-parser` / `--reasoning-parser` for the model's family (SGLang needs no separate
+    switch to turn automatic tool choice on)."""
+    p = parsers_for(model_id, "sglang")
+    out: list[str] = []
+    if p.tool_call_parser:
+        out += ["--tool-call-parser", p.tool_call_parser]
+    if p.reasoning_parser:
+        out += ["--reasoning-parser", p.reasoning_parser]
+    return out
 
 
 def args(dep: Deployment, cluster: Cluster) -> list[str]:
@@ -61,6 +74,7 @@ def args(dep: Deployment, cluster: Cluster) -> list[str]:
         "--kv-cache-dtype",
         kv_cache_dtype(dep.kv_dtype),
         *quant_args(dep.quant),
+        *parser_args(dep.model_id),
         "--enable-metrics",
     ]
     if cluster.nodes > 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from garrison.engines.container import model_path_in_container
+from garrison.engines.parsers import parsers_for
 from garrison.engines.profile import Cluster, EngineMetrics, EngineProfile, Launch
 
 if TYPE_CHECKING:
@@ -46,6 +47,18 @@ def kv_cache_dtype(kv: str) -> str:
     return "fp8" if kv.lower().startswith("fp8") else "auto"
 
 
+def parser_args(model_id: str) -> list[str]:
+    """Tool-call and reasoning parsers for the model's family (data/model_parsers.yaml): without them
+    `tools=` requests come back as plain text and thinking stays inside `content`."""
+    p = parsers_for(model_id, "vllm")
+    out: list[str] = []
+    if p.tool_call_parser:
+        out += ["--enable-auto-tool-choice", "--tool-call-parser", p.tool_call_parser]
+    if p.reasoning_parser:
+        out += ["--reasoning-parser", p.reasoning_parser]
+    return out
+
+
 def args(dep: Deployment, cluster: Cluster) -> list[str]:
     """`vllm serve` arguments for a sized deployment."""
     out = [
@@ -71,6 +84,7 @@ def args(dep: Deployment, cluster: Cluster) -> list[str]:
         "--kv-cache-dtype",
         kv_cache_dtype(dep.kv_dtype),
         *quant_args(dep.quant),
+        *parser_args(dep.model_id),
     ]
     if cluster.nodes > 1:
         out += ["--distributed-executor-backend", "ray"]

@@ -6,6 +6,7 @@ from garrison import engines
 from garrison.catalogue import Catalogue
 from garrison.design import Alternative, Checkpoint, Deployment, Range, ScalingTriggers
 from garrison.modelspec.params import param_counts
+from garrison.names import served_name
 from garrison.planner.candidates import Option
 from garrison.planner.load import LoadTarget
 from garrison.planner.ranking import DEPRECIATION_YEARS, Ranked, describe, why_lost
@@ -207,7 +208,7 @@ def build_deployment(
         use_case=uc.name,
         kind=uc.kind,
         model_id=o.model_key,
-        model_name=o.model_key.rsplit("/", 1)[-1].removesuffix(".gguf").lower(),
+        model_name=served_name(o.model_key),  # a token: routed on in nginx, passed to the engine
         model_path=None,
         engine=o.engine,
         engine_image=image,

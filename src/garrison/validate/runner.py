@@ -39,7 +39,7 @@ INSTALL = {
 }
 
 YAMLLINT_CONFIG = (
-    "{extends: default, rules: {line-length: {max: 400}, document-start: disable, "
+    "{extends: default, rules: {line-length: {max: 600}, document-start: disable, "
     "truthy: {check-keys: false}, comments: {min-spaces-from-content: 1}, "
     "comments-indentation: disable}}"
 )
