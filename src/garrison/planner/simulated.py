@@ -19,7 +19,7 @@ from garrison.planner.candidates import Sized
 from garrison.planner.load import LENGTH_SIGMA, LoadTarget
 from garrison.planner.targets import Targets
 from garrison.simulate import EngineConfig, LengthDist, Slo, Workload
-from garrison.simulate.capacity import meets, replicas_for_slo, run_load_point, sweep_rates
+from garrison.simulate.capacity import fewest, meets, replicas_for_slo, run_load_point, sweep_rates
 from garrison.simulate.results import SimSummary
 from garrison.simulate.setup import engine_config
 from garrison.sizing.efficiency import Efficiency
@@ -116,7 +116,7 @@ def verdict(s: Sized, load: LoadTarget, targets: Targets, eff: Efficiency) -> Ve
                 cache[r] = run_load_point(workload, engine, model, replicas=r)
             return cache[r].rejected == 0 and cache[r].mean_waiting <= QUEUE_OK
 
-        found = _fewest(keeps_up, s.replicas)
+        found = fewest(keeps_up, s.replicas, MAX_REPLICAS)
         return Verdict(found, cache[found] if found is not None else cache[s.replicas])
     plan = replicas_for_slo(model, rate / 60, slo, engine, workload=workload, max_replicas=MAX_REPLICAS)
     if plan is None:
@@ -125,22 +125,6 @@ def verdict(s: Sized, load: LoadTarget, targets: Targets, eff: Efficiency) -> Ve
         return Verdict(plan.replicas, plan.summary)
     # the simulation may add replicas to the analytic count, never remove them (never undersize)
     return Verdict(s.replicas, run_load_point(workload, engine, model, replicas=s.replicas, slo=slo))
-
-
-def _fewest(ok: Callable[[int], bool], start: int) -> int | None:
-    """Fewest replicas >= start for which ok() holds: doubling, then bisection (None: not up to MAX_REPLICAS)."""
-    lo, hi = start - 1, start
-    while not ok(hi):
-        if hi >= MAX_REPLICAS:
-            return None
-        lo, hi = hi, min(2 * hi, MAX_REPLICAS)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 def _failed(summ: SimSummary, targets: Targets) -> tuple[str, ...]:
