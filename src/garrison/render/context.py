@@ -10,16 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from garrison import engines
+from garrison.alert_thresholds import LatencyThresholds
 from garrison.design import Deployment, Design
 from garrison.engines import Cluster, EngineMetrics
 from garrison.names import slug
-from garrison.render.alerts import (
-    Alert,
-    LatencyThresholds,
-    design_alerts,
-    latency_thresholds,
-    queue_threshold,
-)
+from garrison.render.alerts import Alert, design_alerts, latency_thresholds, queue_threshold
 from garrison.render.images import engine_image, support_image
 from garrison.render.placement import PlacedReplica, place
 
