@@ -16,7 +16,11 @@ from garrison.render.context import build_context
 from garrison.render.dashboards import dashboards
 
 TEMPLATE_ROOT = "bundle/"
-LATE = ("k8s/base/kustomization.yaml", "README.md")  # rendered last: they list the other files
+LATE = (
+    "k8s/base/kustomization.yaml",
+    "k8s/kserve/kustomization.yaml",
+    "README.md",
+)  # rendered last: they list the other files
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +64,8 @@ def render_bundle(design: Design) -> dict[str, str]:
         files[path] = text
     # the k8s gateway loads the same nginx.conf (kustomize cannot read files above its root)
     files["k8s/base/gateway/nginx.conf"] = files["gateway/nginx.conf"]
+    if "k8s/kserve/gateway/upstreams.conf" in files:  # the KServe variant replaces the same ConfigMap
+        files["k8s/kserve/gateway/nginx.conf"] = files["gateway/nginx.conf"]
     files["design.json"] = design_json(design)
     for tpl in late:
         rel = tpl[len(TEMPLATE_ROOT) : -len(".j2")]
