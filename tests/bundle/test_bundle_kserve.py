@@ -6,19 +6,27 @@ The engine flags of these objects are compared with the sizing in test_bundle_si
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from bundle.designs import gpu_vllm_design
 from bundle.examples import ENGINE_CASES, EXAMPLES, PLANNER_CASES, planned
+from bundle.test_bundle_gateway import KEYS, Gateway
 from garrison.engines import kserve
-from garrison.render import render_bundle
+from garrison.render import render_bundle, write_bundle
 from garrison.render.context import served_names, slug
+from garrison.testing.ci import require_tool
 from garrison.validate import crd_schemas, runner
+from garrison.validate.gateway_sandbox import Ports, prepare_gateway
 
 CASES = [*EXAMPLES, *PLANNER_CASES, *ENGINE_CASES]
 KUBECTL = shutil.which("kubectl")
@@ -181,3 +189,85 @@ def test_which_output_and_why() -> None:
     readme = files["k8s/kserve/README.md"]
     for d in design.deployments:
         assert kserve.fit(d).reason in readme
+
+
+class _StandInGateway(ThreadingHTTPServer):
+    """A stand-in for KServe's ingress Gateway (Envoy/Istio with llm-d cannot run here: no cluster).
+    It records each request and answers like vLLM's OpenAI server; a fake, named as such."""
+
+    seen: list[tuple[str, dict[str, str], dict[str, Any]]]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _StandInGateway
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.seen.append((self.path, dict(self.headers), body))
+        reply = {
+            "id": "cmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "length"}
+            ],
+        }
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args
+
+
+def test_gateway_sends_kserve_models_through_the_ingress_gateway_path(
+    tmp_path: Path, free_port: Callable[[], int]
+) -> None:
+    """Real nginx with k8s/kserve's gateway config: a request for the KServe-served model, by name on /v1
+    and on its path route, reaches KServe's ingress Gateway at /<namespace>/<name>/v1/... (the path
+    KServe's managed HTTPRoute matches), without the client's API key."""
+    require_tool("nginx")
+    design = gpu_vllm_design()
+    files = render_bundle(design)
+    bundle = write_bundle(files, tmp_path / "bundle")
+    ns = yaml.safe_load(files["k8s/base/namespace.yaml"])["metadata"]["name"]
+    stand_in = _StandInGateway(("127.0.0.1", 0), _Handler)
+    stand_in.seen = []
+    threading.Thread(target=stand_in.serve_forever, daemon=True).start()
+    try:
+        ports = Ports(http=free_port(), https=free_port(), status=free_port())
+        conf = prepare_gateway(
+            bundle / "k8s/kserve/gateway",
+            tmp_path / "gw",
+            keys=KEYS,
+            servers={"kserve_gateway": [f"127.0.0.1:{stand_in.server_address[1]}"]},
+            ports=ports,
+        )
+        ups = conf.parent / "upstreams.conf"
+        hop = free_port()  # the rendered hop listens on 127.0.0.1:18100; any free port here
+        ups.write_text(ups.read_text().replace("127.0.0.1:18100", f"127.0.0.1:{hop}"))
+        gw = Gateway(conf, ports).start()
+        try:
+            key = next(iter(KEYS))
+            served = design.deployments[0].model_name
+            for route in ("/v1", "/chat/v1"):
+                r = gw.client(key, route).chat.completions.create(
+                    model=served, messages=[{"role": "user", "content": "hello"}], max_tokens=4
+                )
+                assert r.choices[0].message.content == "hi"
+            assert [p for p, _, _ in stand_in.seen] == [f"/{ns}/chat/v1/chat/completions"] * 2
+            for _, headers, body in stand_in.seen:
+                assert body["model"] == served
+                assert "Authorization" not in headers  # the key stops at the Garrison gateway
+                assert headers.get("X-Request-Id")
+            # without a key nothing reaches KServe
+            status, _, _ = gw.request("/v1/chat/completions", None, "POST", {"model": served, "messages": []})
+            assert status == 401 and len(stand_in.seen) == 2
+        finally:
+            gw.stop()
+    finally:
+        stand_in.shutdown()
