@@ -18,7 +18,11 @@ from garrison.render.dashboards import dashboards
 
 TEMPLATE_ROOT = "bundle/"
 PER_SERVER = "compose/compose.yaml"  # rendered once per server of a multi-server design
-LATE = ("k8s/base/kustomization.yaml", "README.md")  # rendered last: they list the other files
+LATE = (
+    "k8s/base/kustomization.yaml",
+    "k8s/kserve/kustomization.yaml",
+    "README.md",
+)  # rendered last: they list the other files
 
 
 @lru_cache(maxsize=1)
@@ -71,6 +75,8 @@ def render_bundle(design: Design, image_digests: Mapping[str, str] | None = None
         files[path] = text
     # the k8s gateway loads the same nginx.conf (kustomize cannot read files above its root)
     files["k8s/base/gateway/nginx.conf"] = files["gateway/nginx.conf"]
+    if "k8s/kserve/gateway/upstreams.conf" in files:  # the KServe variant replaces the same ConfigMap
+        files["k8s/kserve/gateway/nginx.conf"] = files["gateway/nginx.conf"]
     files["design.json"] = design_json(design)
     for tpl in late:
         rel = tpl[len(TEMPLATE_ROOT) : -len(".j2")]
