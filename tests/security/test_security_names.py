@@ -192,3 +192,13 @@ def test_the_issue_handoff_is_refused(tmp_path: Path) -> None:
     o = run_cli("plan", str(f), "--quiet", "--no-save", "--out", str(tmp_path / "out"))
     assert o.code == 2 and "handoff.source_agent" in o.stderr, o.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["gateway", "prometheus", "open-webui"])
+def test_a_use_case_cannot_take_a_service_name(tmp_path: Path, name: str) -> None:
+    f = tmp_path / "req.yaml"
+    f.write_text(
+        f"organisation: {{name: a, team_size: 5}}\nuse_cases:\n  - {{name: {name}, kind: chat, models: [qwen3-8b]}}\n"
+    )
+    o = run_cli("plan", str(f), "--quiet", "--no-save")
+    assert o.code == 2 and "bundle's own services" in o.stderr, o.stderr

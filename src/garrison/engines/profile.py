@@ -86,6 +86,10 @@ class Launch:
     multi_node: Literal["ray", "native"] = "native"
     # Whether the gateway may keep idle connections to the engine open for reuse (nginx keepalive)
     upstream_keepalive: bool = True
+    # How the engine takes the key it then requires on its API (the second lock behind the gateway):
+    # an environment variable (kept out of the command line), else a flag; neither: no static key
+    api_key_env: str | None = None
+    api_key_flag: str | None = None
 
 
 @dataclass(frozen=True)
