@@ -37,10 +37,14 @@ def _real(value: float) -> float | None:
 
 
 def _float(text: str) -> float:
-    """'1,200' -> 1200, '1.5' -> 1.5, '2,5' (decimal comma with one or two digits) -> 2.5."""
+    """'1,200' -> 1200, '1.5' -> 1.5, '2,5' (decimal comma with one or two digits) -> 2.5; text that is
+    not one number ('0.0.0', a version) is NaN, which every caller's bound turns into "no number"."""
     if re.fullmatch(r"\d+,\d{1,2}", text):
         return float(text.replace(",", "."))
-    return float(text.replace(",", ""))
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return math.nan
 
 
 def number(value: object) -> float | None:
@@ -147,7 +151,7 @@ def percent(value: object) -> float | None:
     if not isinstance(value, str):
         return None
     m = re.search(r"(\d+(?:\.\d+)?)\s*%", value)
-    return float(m.group(1)) if m else None
+    return _bounded(_float(m.group(1))) if m else None
 
 
 # ------------------------------------------------------------------ money

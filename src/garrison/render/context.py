@@ -305,6 +305,21 @@ def build_context(design: Design) -> dict[str, Any]:
     for a in alerts:
         groups.setdefault(a.group, []).append(a)
     gpu_count = sum(len(r.gpu_ids) for v in views for r in v.replicas)
+    inference = [s for s in design.servers if s.role == "inference"]
+    hosts = sum(s.count for s in inference)
+    per_host = max((s.gpus_per_server for s in inference), default=0)
+    compose_fit = ""
+    if hosts > 1 or (per_host and gpu_count > per_host):
+        # one compose file runs on one host: say so rather than number GPUs the host does not have
+        what = (
+            f"{gpu_count} GPU(s) over {hosts} inference server(s) of at most {per_host} GPU(s)"
+            if gpu_count
+            else f"its replicas over {hosts} CPU server(s)"
+        )
+        compose_fit = (
+            f"the design spreads {what}; this file puts every replica on one host, so it runs as written only on a "
+            "host with all of them. Deploy multi-server designs with k8s/ (replicas spread by the HA rule)."
+        )
     return {
         "design": design,
         "req": design.requirements,
@@ -317,6 +332,7 @@ def build_context(design: Design) -> dict[str, Any]:
         ),
         "gpu": any(v.d.device_kind == "gpu" for v in views),
         "gpu_count": gpu_count,
+        "compose_fit": compose_fit,
         "limits": gateway_limits(design),
         "nets_v4": v4,
         "nets_v6": v6,
