@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Before `docker compose up`: models present, secrets outside the bundle, key and TLS files owned and
 # readable as the gateway needs them (root:101, the nginx user of nginx-unprivileged).
-# Usage: sudo scripts/preflight.sh   (reads the paths from $GARRISON_ENV_FILE, default /etc/garrison/compose.env)
+# Usage: sudo scripts/preflight.sh <server>   (reads the paths from $GARRISON_ENV_FILE, default /etc/garrison/compose.env)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 env_file="${GARRISON_ENV_FILE:-/etc/garrison/compose.env}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Before `docker compose up`: models present, secrets outside the bundle, key and TLS files owned and
 # readable as the gateway needs them (root:101, the nginx user of nginx-unprivileged), GPUs visible.
-# Usage: sudo scripts/preflight.sh   (reads the paths from $GARRISON_ENV_FILE, default /etc/garrison/compose.env)
+# Usage: sudo scripts/preflight.sh <server>   (reads the paths from $GARRISON_ENV_FILE, default /etc/garrison/compose.env)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 env_file="${GARRISON_ENV_FILE:-/etc/garrison/compose.env}"
@@ -45,7 +45,16 @@ check "TLS folder $tls is root:$gid 0750" owned "0:$gid" 750 "$tls"
 check "TLS key $tls/server.key is root:$gid 0640" owned "0:$gid" 640 "$tls/server.key"
 check "TLS certificate $tls/server.crt is root-owned 0644" owner_mode 0 644 "$tls/server.crt"
 check "no host account shares group $gid (it can read the keys)" group_has_no_members "$gid"
+# GPUs this server's compose file uses: pass the server's name (compose/README.md)
+case "${1:-}" in
+    code-rtx-pro-6000-blackwell-1) need=1 ;;
+    code-rtx-pro-6000-blackwell-2) need=1 ;;
+    chat-rtx-pro-6000-blackwell-1) need=1 ;;
+    chat-rtx-pro-6000-blackwell-2) need=1 ;;
+    batch-rtx-pro-6000-blackwell-1) need=3 ;;
+    *) need=0 ;;
+esac
 # shellcheck disable=SC2317  # called through check
-gpus_visible() { [[ $(nvidia-smi -L 2>/dev/null | wc -l) -ge 7 ]]; }
-check "7 GPU(s) visible" gpus_visible
+gpus_visible() { [[ $(nvidia-smi -L 2>/dev/null | wc -l) -ge $need ]]; }
+check "$need GPU(s) visible on ${1:-this server}" gpus_visible
 exit "$fail"
