@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -40,12 +41,13 @@ def _env() -> Environment:
     return env
 
 
-def render_bundle(design: Design) -> dict[str, str]:
-    """Render every bundle file for a design; the result is sorted by path and has no timestamps."""
+def render_bundle(design: Design, image_digests: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Render every bundle file for a design; the result is sorted by path and has no timestamps.
+    `image_digests` (`image:tag -> sha256:...`) pins those images by digest (`garrison airgap pack`)."""
     check_design(design, "design")  # a design from outside, or one too large to render, stops here
     check_names(design, "design")
     check_scale(design)
-    ctx = build_context(design)
+    ctx = build_context(design, image_digests)
     env = _env()
     files: dict[str, str] = {}
     late: list[str] = []

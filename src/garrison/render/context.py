@@ -6,23 +6,19 @@ import ipaddress
 import json
 import math
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from garrison import engines
+from garrison.alert_thresholds import LatencyThresholds
 from garrison.design import Deployment, Design
 from garrison.engines import Cluster, EngineMetrics
 from garrison.engines import kserve as kserve_path
 from garrison.engines.kserve import KServeFit
 from garrison.names import slug
-from garrison.render.alerts import (
-    Alert,
-    LatencyThresholds,
-    design_alerts,
-    latency_thresholds,
-    queue_threshold,
-)
-from garrison.render.images import engine_image, support_image
+from garrison.render.alerts import Alert, design_alerts, latency_thresholds, queue_threshold
+from garrison.render.images import engine_image, pinned, support_image
 from garrison.render.placement import PlacedReplica, place
 
 
@@ -134,7 +130,12 @@ def _model_object(name: str) -> dict[str, Any]:
 
 
 def _view(
-    dep: Deployment, index: int, headroom_pct: float, placed: tuple[PlacedReplica, ...], ha: bool = False
+    dep: Deployment,
+    index: int,
+    headroom_pct: float,
+    placed: tuple[PlacedReplica, ...],
+    ha: bool = False,
+    digests: Mapping[str, str] | None = None,
 ) -> DeploymentView:
     launch = engines.launch_of(dep.engine, f"deployments[{index}].engine")
     profile = engines.get(dep.engine)
@@ -157,7 +158,7 @@ def _view(
         model_file=engines.model_dir_name(dep, profile),
         fetch_cmd=_fetch_cmd(dep, engines.model_dir_name(dep, profile)),
         name=name,
-        image=engine_image(dep),
+        image=pinned(engine_image(dep), digests),
         entrypoint=launch.entrypoint,
         args=tuple(launch.args(dep, Cluster())),
         env=dict(sorted({**engines.OFFLINE_ENV, **launch.env}.items())),
@@ -233,8 +234,9 @@ def _networks(design: Design) -> tuple[list[str], list[str]]:
     return sorted(set(v4)), sorted(set(v6))
 
 
-def build_context(design: Design) -> dict[str, Any]:
-    """Everything the templates read, computed once from the design."""
+def build_context(design: Design, image_digests: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Everything the templates read, computed once from the design; images named in `image_digests`
+    (`image:tag -> sha256:...`, what an air-gap pack's archives prove) are pinned by digest."""
     views: list[DeploymentView] = []
     headroom = design.requirements.growth.headroom_pct
     names = [slug(d.name or d.use_case) for d in design.deployments]
@@ -252,7 +254,7 @@ def build_context(design: Design) -> dict[str, Any]:
         if served != dep.model_name:
             dep = dep.model_copy(update={"model_name": served})
         ha = any(u.high_availability for u in design.requirements.use_cases if u.name == dep.use_case)
-        views.append(_view(dep, i, headroom, layout.replicas[names[i]], ha))
+        views.append(_view(dep, i, headroom, layout.replicas[names[i]], ha, image_digests))
     v4, v6 = _networks(design)
     alerts: list[Alert] = design_alerts(design)
     groups: dict[str, list[Alert]] = {}
@@ -280,7 +282,7 @@ def build_context(design: Design) -> dict[str, Any]:
         "alerts": alerts,
         "alert_groups": sorted(groups.items()),
         "images": {
-            k: support_image(k)
+            k: pinned(support_image(k), image_digests)
             for k in (
                 "gateway",
                 "gateway-exporter",
