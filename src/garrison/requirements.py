@@ -83,8 +83,9 @@ class UseCase(Strict):
     # e.g. llama3.1): `recommend` only considers models under one of them, and an explicitly named model
     # under another licence is an input error. Empty: any licence (each deployment still names its own).
     licences: tuple[str, ...] = ()
-    # Lowest acceptable score on the catalogue's quality index (data/model_quality.yaml) when the
-    # planner recommends a model: it then picks the least expensive model at or above this score.
+    # Lowest acceptable score when the planner recommends a model, on the quality index that applies to
+    # this use case (data/model_quality.yaml: general intelligence for chat/batch/agentic code, HumanEval-FIM
+    # for code with `fim: true`): it then picks the least expensive model at or above this score.
     quality_floor: float | None = Field(default=None, ge=0, le=100)
     inputs: tuple[Modality, ...] = ("text",)  # what requests carry: text, images
 

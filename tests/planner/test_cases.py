@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from garrison.catalogue import Catalogue
-from garrison.design import Design
+from garrison.design import Deployment, Design
 from garrison.errors import InputError
 from garrison.outputs import design_files
 from garrison.planner import plan
@@ -49,6 +49,7 @@ def test_case_plans_as_expected(name: str, planned: Callable[[str], Design]) -> 
         assert dep.slo_check.rate_rpm > 0
         if exp["exit"] == 0:
             assert dep.slo_check.meets, dep.slo_check
+        _check_marginal_flag(dep)
     if exp.get("consumer_gpus") is False:
         segments = {cat_gpu_segment(s.gpu) for s in d.servers if s.gpu}
         assert "consumer" not in segments
@@ -68,6 +69,11 @@ def test_case_plans_as_expected(name: str, planned: Callable[[str], Design]) -> 
         assert sum(s.power_max_w * s.count for s in d.servers) <= exp["power_max_kw"] * 1000
     if "gpus_per_server" in exp:
         assert {s.gpus_per_server for s in d.servers if s.gpu} == {exp["gpus_per_server"]}
+    if "capex_below_case" in exp:  # the same requirements with another hardware choice cost more
+        other = planned(exp["capex_below_case"])
+        assert d.costs.capex_usd.high < other.costs.capex_usd.low, (d.costs.capex_usd, other.costs.capex_usd)
+    if exp.get("multi_node_network"):  # replicas across nodes get one fast NIC per GPU
+        assert all("400G" in s.network for s in d.servers if s.gpu), [s.network for s in d.servers]
     deps = {dep.name: dep for dep in d.deployments}
     for dep_name, want in exp.get("deployments", {}).items():
         assert dep_name in deps, list(deps)
@@ -84,6 +90,12 @@ def test_case_plans_as_expected(name: str, planned: Callable[[str], Design]) -> 
             assert dep.licence in want["licence_in"]
         if "replicas_min" in want:
             assert dep.replicas >= want["replicas_min"]
+        if "device_in" in want:
+            assert dep.device in want["device_in"]
+        if "nodes_per_replica" in want:
+            assert dep.nodes_per_replica == want["nodes_per_replica"]
+        if "max_model_len_min" in want:
+            assert dep.max_model_len >= want["max_model_len_min"]
         if "checkpoint_repo" in want:
             assert dep.checkpoint is not None and dep.checkpoint.repo == want["checkpoint_repo"]
         text = "\n".join(dep.reasons)
@@ -91,6 +103,25 @@ def test_case_plans_as_expected(name: str, planned: Callable[[str], Design]) -> 
             assert needle in text, (needle, text)
         assert dep.checkpoint is not None  # every catalogue deployment names its weights
         assert dep.licence
+
+
+def _check_marginal_flag(dep: Deployment) -> None:
+    """A deployment that meets its targets by less than the simulation's resolution says so."""
+    sc = dep.slo_check
+    if sc is None or not sc.meets:
+        return
+    close = [
+        (value, target)
+        for value, target in (
+            (sc.ttft_p95_ms, dep.ttft_p95_target_ms),
+            (sc.itl_p95_ms, dep.itl_p95_target_ms),
+        )
+        if target is not None and value > target * 0.95
+    ]
+    if sc.capacity_rpm is not None and sc.capacity_rpm < sc.rate_rpm * 1.05:
+        close.append((sc.capacity_rpm, sc.rate_rpm))
+    flagged = any("marginal at the design load" in r for r in dep.reasons)
+    assert flagged == bool(close), (dep.name, close, sc)
 
 
 def cat_gpu_segment(gpu_id: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from garrison.engines.container import model_path_in_container
 from garrison.engines.parsers import parsers_for
-from garrison.engines.profile import Cluster, EngineMetrics, EngineProfile, Launch
+from garrison.engines.profile import Cluster, EngineMetrics, EngineProfile, KServeTemplate, Launch
 
 if TYPE_CHECKING:
     from garrison.design import Deployment
@@ -126,5 +126,9 @@ PROFILE = EngineProfile(
         image_key="vllm",
         # docs.vllm.ai "Distributed inference and serving": multi-node runs over a Ray cluster
         multi_node="ray",
+        kserve=KServeTemplate(
+            port=PORT,
+            template_flags=("--served-model-name", "--host", "--port", "--tensor-parallel-size"),
+        ),
     ),
 )

@@ -23,7 +23,7 @@ from garrison.planner.candidates import Sized
 from garrison.planner.load import LENGTH_SIGMA, LoadTarget
 from garrison.planner.targets import Targets
 from garrison.simulate import EngineConfig, LengthDist, Slo, Workload
-from garrison.simulate.capacity import meets, replicas_for_slo, run_load_point, sweep_rates
+from garrison.simulate.capacity import fewest, meets, replicas_for_slo, run_load_point, sweep_rates
 from garrison.simulate.results import SimSummary
 from garrison.simulate.setup import engine_config
 from garrison.sizing.efficiency import Efficiency
@@ -42,6 +42,10 @@ CAPACITY_REL_TOL = 0.1
 # A deployment without latency targets (batch) keeps up while its queue stays below the scaling
 # trigger's queue depth (mean waiting requests per replica): the same threshold the alerts use.
 QUEUE_OK = ScalingTriggers().queue_depth
+# A P95 measured on SIM_REQUESTS requests is the 285th of 300 sorted values; the rank of the true P95 among
+# them is binomial (sd = sqrt(n p (1 - p)) = 3.8 ranks), so the measured value stands for anything between
+# about P92.5 and P97.5 (+-1.96 sd). A result this close to its target is flagged as marginal.
+MARGINAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ def verdict(s: Sized, load: LoadTarget, targets: Targets, eff: Efficiency) -> Ve
                 cache[r] = run_load_point(workload, engine, model, replicas=r)
             return cache[r].rejected == 0 and cache[r].mean_waiting <= QUEUE_OK
 
-        found = _fewest(keeps_up, s.replicas)
+        found = fewest(keeps_up, s.replicas, MAX_REPLICAS)
         return Verdict(found, cache[found] if found is not None else cache[s.replicas])
     plan = replicas_for_slo(model, rate / 60, slo, engine, workload=workload, max_replicas=MAX_REPLICAS)
     if plan is None:
@@ -127,22 +131,6 @@ def verdict(s: Sized, load: LoadTarget, targets: Targets, eff: Efficiency) -> Ve
         return Verdict(plan.replicas, plan.summary)
     # the simulation may add replicas to the analytic count, never remove them (never undersize)
     return Verdict(s.replicas, run_load_point(workload, engine, model, replicas=s.replicas, slo=slo))
-
-
-def _fewest(ok: Callable[[int], bool], start: int) -> int | None:
-    """Fewest replicas >= start for which ok() holds: doubling, then bisection (None: not up to MAX_REPLICAS)."""
-    lo, hi = start - 1, start
-    while not ok(hi):
-        if hi >= MAX_REPLICAS:
-            return None
-        lo, hi = hi, min(2 * hi, MAX_REPLICAS)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 def _failed(summ: SimSummary, targets: Targets) -> tuple[str, ...]:
@@ -224,6 +212,7 @@ def finish(
     ok = held and (meets(summ, slo) if slo is not None else True) and not failed
     queue_rate = _trigger_rate(tuple(steps), queue_fires)
     capacity: float | None = None
+    bisected = False  # the capacity is the lower end of a bisection interval of width CAPACITY_REL_TOL
     if (
         slo is None and queue_rate is not None
     ):  # no latency target: capacity is where the queue starts to grow
@@ -232,6 +221,7 @@ def finish(
         edges = [b.breaks_at / (1 + CAPACITY_REL_TOL) for b in sweep.breaks if b.breaks_at is not None]
         if edges:
             capacity = round(min(edges) * 60, 2)
+            bisected = True
         else:  # held over the whole curve: the first extension point that breaks bounds it
             broke = _trigger_rate(tuple(steps), breaks)
             capacity = round((broke if broke is not None else steps[-1].rate) * 60, 2)
@@ -252,7 +242,15 @@ def finish(
 
     triggers = ScalingTriggers(rpm_at_queue_trigger=rpm(queue), rpm_at_latency_trigger=rpm(latency))
     notes: list[str] = []
-    cap_txt = f"; capacity within the targets ~{capacity:,.1f} req/min" if capacity is not None else ""
+    cap_txt = ""
+    if capacity is not None:
+        cap_txt = f"; capacity within the targets ~{capacity:,.1f} req/min"
+        if bisected:  # say what the number is: the safe end of the interval where the targets break
+            cap_txt = (
+                f"; capacity within the targets {capacity:,.1f} req/min (the targets break between "
+                f"{capacity:,.1f} and {capacity * (1 + CAPACITY_REL_TOL):,.1f}; the lower end is reported), "
+                f"{capacity / rate - 1:+.0%} over the design load"
+            )
     if held:
         notes.append(
             f"simulation ({SIM_REQUESTS} Poisson requests, lognormal lengths): {replicas} replica(s) hold "
@@ -264,6 +262,28 @@ def finish(
             f"simulation: no replica count up to {MAX_REPLICAS} holds the targets at {rate:,.1f} req/min "
             f"({'; '.join(failed) or 'see slo_check'}); this deployment does NOT meet its targets"
         )
+    if ok:
+        close = [
+            f"{name} {value:,.0f} ms is within {MARGINAL:.0%} of its {target:,.0f} ms target"
+            for name, target, value in (
+                ("P95 TTFT", targets.ttft_ms, check.ttft_p95_ms),
+                ("P95 ITL", targets.itl_ms, check.itl_p95_ms),
+                ("P95 end-to-end", targets.e2e_ms, check.e2e_p95_ms),
+            )
+            if target is not None and value > target * (1 - MARGINAL)
+        ]
+        if capacity is not None and capacity < rate * (1 + MARGINAL):
+            close.append(
+                f"the capacity found ({capacity:,.1f} req/min) is within {MARGINAL:.0%} of the design load"
+            )
+        if close:
+            notes.append(
+                "marginal at the design load: "
+                + "; ".join(close)
+                + f". A P95 of {SIM_REQUESTS} simulated requests stands for roughly P92.5-P97.5; the growth "
+                "headroom is the only margin left, so measure the first server with `garrison bench` before "
+                "buying the rest"
+            )
     quiet = [
         n
         for n, v, alert in (("queue-depth", queue, m.queue is not None), ("P95-latency", latency, any(has)))

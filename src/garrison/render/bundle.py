@@ -19,7 +19,11 @@ from garrison.render.helm import helm_chart
 
 TEMPLATE_ROOT = "bundle/"
 PER_SERVER = "compose/compose.yaml"  # rendered once per server of a multi-server design
-LATE = ("k8s/base/kustomization.yaml", "README.md")  # rendered last: they list the other files
+LATE = (
+    "k8s/base/kustomization.yaml",
+    "k8s/kserve/kustomization.yaml",
+    "README.md",
+)  # rendered last: they list the other files
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +76,8 @@ def render_bundle(design: Design, image_digests: Mapping[str, str] | None = None
         files[path] = text
     # the k8s gateway loads the same nginx.conf (kustomize cannot read files above its root)
     files["k8s/base/gateway/nginx.conf"] = files["gateway/nginx.conf"]
+    if "k8s/kserve/gateway/upstreams.conf" in files:  # the KServe variant replaces the same ConfigMap
+        files["k8s/kserve/gateway/nginx.conf"] = files["gateway/nginx.conf"]
     files["design.json"] = design_json(design)
     # the Helm chart is made from the rendered k8s/base objects: the same objects, sizing as values
     files.update(helm_chart(files, ctx["namespace"], f"Garrison LLM platform for {design.name}"))

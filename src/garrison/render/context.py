@@ -14,6 +14,8 @@ from garrison import engines
 from garrison.alert_thresholds import LatencyThresholds
 from garrison.design import Deployment, Design
 from garrison.engines import Cluster, EngineMetrics
+from garrison.engines import kserve as kserve_path
+from garrison.engines.kserve import KServeFit
 from garrison.names import slug
 from garrison.render.alerts import Alert, design_alerts, latency_thresholds, queue_threshold
 from garrison.render.images import engine_image, pinned, support_image
@@ -67,6 +69,9 @@ class DeploymentView:
     ha: bool  # the use case asked for high availability: replicas on separate servers
     leader_args: tuple[str, ...]
     worker_args: tuple[str, ...]
+    kserve: KServeFit  # whether k8s/kserve/ also runs it as an LLMInferenceService (llm-d), and why
+    kserve_args: tuple[str, ...]  # the sized flags that object's container carries (when kserve.use)
+    kserve_port: int  # the port KServe's template serves on (0 when not kserve.use)
 
 
 def _memory_gib(dep: Deployment) -> int:
@@ -145,6 +150,7 @@ def _view(
     max_r = max(dep.replicas, math.ceil(dep.replicas * (1 + headroom_pct / 100)))
     mem = _memory_gib(dep)
     nodes = dep.nodes_per_replica
+    kserve_fit = kserve_path.fit(dep)
     view = DeploymentView(
         d=dep,
         served_name=dep.model_name,
@@ -182,6 +188,9 @@ def _view(
         worker_args=tuple(
             launch.args(dep, Cluster(nodes, "$(LWS_WORKER_INDEX)", "$(LWS_LEADER_ADDRESS):5000"))
         ),
+        kserve=kserve_fit,
+        kserve_args=tuple(kserve_path.args(dep)) if kserve_fit.use else (),
+        kserve_port=kserve_path.template_of(dep).port if kserve_fit.use else 0,
     )
     return view
 
@@ -293,4 +302,15 @@ def build_context(design: Design, image_digests: Mapping[str, str] | None = None
         # (its chart's default serviceMonitorSelector / ruleSelector: release: <release name>)
         "prometheus_release": "kube-prometheus-stack",
         "domain": f"llm.{slug(design.requirements.organisation.name)}.internal",
+        "kserve": {
+            "deployments": [v for v in views if v.kserve.use],
+            "release": kserve_path.RELEASE,
+            "api_version": kserve_path.API_VERSION,
+            # KServe's default ingress Gateway (kserve/kserve-ingress-gateway) is reached through a Service
+            # its Gateway API implementation names: Istio "<gateway>-istio" in the Gateway's namespace,
+            # Envoy Gateway "envoy-<ns>-<gateway>-<hash>" in envoy-gateway-system. k8s/kserve/ points an
+            # ExternalName Service at the Istio name; the README says where to change it.
+            "gateway_host": "kserve-ingress-gateway-istio.kserve.svc.cluster.local",
+            "gateway_namespaces": ["envoy-gateway-system", "kserve"],
+        },
     }

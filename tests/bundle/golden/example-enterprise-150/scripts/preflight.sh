@@ -33,8 +33,8 @@ check "API keys file $keys is mode 600" mode_is "$keys" 600
 check "TLS pair in $tls" test -s "$tls/server.crt" -a -s "$tls/server.key"
 # GPUs this server's compose file uses: pass the server's name (compose/README.md)
 case "${1:-}" in
-    code-rtx-6000-ada-1) need=1 ;;
-    code-rtx-6000-ada-2) need=1 ;;
+    code-rtx-pro-6000-blackwell-1) need=1 ;;
+    code-rtx-pro-6000-blackwell-2) need=1 ;;
     chat-rtx-pro-6000-blackwell-1) need=1 ;;
     chat-rtx-pro-6000-blackwell-2) need=1 ;;
     batch-rtx-pro-6000-blackwell-1) need=3 ;;
