@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from garrison.engines.container import model_path_in_container
 from garrison.engines.parsers import parsers_for
-from garrison.engines.profile import Cluster, EngineMetrics, EngineProfile, Launch
+from garrison.engines.profile import Cluster, EngineMetrics, EngineProfile, KServeTemplate, Launch
 
 if TYPE_CHECKING:
     from garrison.design import Deployment
@@ -128,5 +128,9 @@ PROFILE = EngineProfile(
         api_key_env="VLLM_API_KEY",
         # docs.vllm.ai "Distributed inference and serving": multi-node runs over a Ray cluster
         multi_node="ray",
+        kserve=KServeTemplate(
+            port=PORT,
+            template_flags=("--served-model-name", "--host", "--port", "--tensor-parallel-size"),
+        ),
     ),
 )

@@ -6,21 +6,19 @@ import ipaddress
 import json
 import math
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from garrison import engines
+from garrison.alert_thresholds import LatencyThresholds
 from garrison.design import Deployment, Design
 from garrison.engines import Cluster, EngineMetrics
+from garrison.engines import kserve as kserve_path
+from garrison.engines.kserve import KServeFit
 from garrison.names import slug
-from garrison.render.alerts import (
-    Alert,
-    LatencyThresholds,
-    design_alerts,
-    latency_thresholds,
-    queue_threshold,
-)
-from garrison.render.images import engine_image, support_image
+from garrison.render.alerts import Alert, design_alerts, latency_thresholds, queue_threshold
+from garrison.render.images import engine_image, pinned, support_image
 from garrison.render.placement import PlacedReplica, place
 
 
@@ -74,6 +72,9 @@ class DeploymentView:
     ha: bool  # the use case asked for high availability: replicas on separate servers
     leader_args: tuple[str, ...]
     worker_args: tuple[str, ...]
+    kserve: KServeFit  # whether k8s/kserve/ also runs it as an LLMInferenceService (llm-d), and why
+    kserve_args: tuple[str, ...]  # the sized flags that object's container carries (when kserve.use)
+    kserve_port: int  # the port KServe's template serves on (0 when not kserve.use)
 
 
 def _memory_gib(dep: Deployment) -> int:
@@ -132,7 +133,12 @@ def _model_object(name: str) -> dict[str, Any]:
 
 
 def _view(
-    dep: Deployment, index: int, headroom_pct: float, placed: tuple[PlacedReplica, ...], ha: bool = False
+    dep: Deployment,
+    index: int,
+    headroom_pct: float,
+    placed: tuple[PlacedReplica, ...],
+    ha: bool = False,
+    digests: Mapping[str, str] | None = None,
 ) -> DeploymentView:
     launch = engines.launch_of(dep.engine, f"deployments[{index}].engine")
     profile = engines.get(dep.engine)
@@ -147,6 +153,7 @@ def _view(
     max_r = max(dep.replicas, math.ceil(dep.replicas * (1 + headroom_pct / 100)))
     mem = _memory_gib(dep)
     nodes = dep.nodes_per_replica
+    kserve_fit = kserve_path.fit(dep)
     view = DeploymentView(
         d=dep,
         served_name=dep.model_name,
@@ -154,7 +161,7 @@ def _view(
         model_file=engines.model_dir_name(dep, profile),
         fetch_cmd=_fetch_cmd(dep, engines.model_dir_name(dep, profile)),
         name=name,
-        image=engine_image(dep),
+        image=pinned(engine_image(dep), digests),
         entrypoint=launch.entrypoint,
         args=tuple(launch.args(dep, Cluster())),
         env=dict(sorted({**engines.OFFLINE_ENV, **launch.env}.items())),
@@ -187,6 +194,9 @@ def _view(
         worker_args=tuple(
             launch.args(dep, Cluster(nodes, "$(LWS_WORKER_INDEX)", "$(LWS_LEADER_ADDRESS):5000"))
         ),
+        kserve=kserve_fit,
+        kserve_args=tuple(kserve_path.args(dep)) if kserve_fit.use else (),
+        kserve_port=kserve_path.template_of(dep).port if kserve_fit.use else 0,
     )
     return view
 
@@ -281,8 +291,9 @@ def _networks(design: Design) -> tuple[list[str], list[str]]:
     return sorted(set(v4)), sorted(set(v6))
 
 
-def build_context(design: Design) -> dict[str, Any]:
-    """Everything the templates read, computed once from the design."""
+def build_context(design: Design, image_digests: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Everything the templates read, computed once from the design; images named in `image_digests`
+    (`image:tag -> sha256:...`, what an air-gap pack's archives prove) are pinned by digest."""
     views: list[DeploymentView] = []
     headroom = design.requirements.growth.headroom_pct
     names = [slug(d.name or d.use_case) for d in design.deployments]
@@ -300,7 +311,7 @@ def build_context(design: Design) -> dict[str, Any]:
         if served != dep.model_name:
             dep = dep.model_copy(update={"model_name": served})
         ha = any(u.high_availability for u in design.requirements.use_cases if u.name == dep.use_case)
-        views.append(_view(dep, i, headroom, layout.replicas[names[i]], ha))
+        views.append(_view(dep, i, headroom, layout.replicas[names[i]], ha, image_digests))
     v4, v6 = _networks(design)
     alerts: list[Alert] = design_alerts(design)
     groups: dict[str, list[Alert]] = {}
@@ -332,7 +343,7 @@ def build_context(design: Design) -> dict[str, Any]:
         "alerts": alerts,
         "alert_groups": sorted(groups.items()),
         "images": {
-            k: support_image(k)
+            k: pinned(support_image(k), image_digests)
             for k in (
                 "gateway",
                 "gateway-exporter",
@@ -352,4 +363,15 @@ def build_context(design: Design) -> dict[str, Any]:
         # (its chart's default serviceMonitorSelector / ruleSelector: release: <release name>)
         "prometheus_release": "kube-prometheus-stack",
         "domain": f"llm.{slug(design.requirements.organisation.name)}.internal",
+        "kserve": {
+            "deployments": [v for v in views if v.kserve.use],
+            "release": kserve_path.RELEASE,
+            "api_version": kserve_path.API_VERSION,
+            # KServe's default ingress Gateway (kserve/kserve-ingress-gateway) is reached through a Service
+            # its Gateway API implementation names: Istio "<gateway>-istio" in the Gateway's namespace,
+            # Envoy Gateway "envoy-<ns>-<gateway>-<hash>" in envoy-gateway-system. k8s/kserve/ points an
+            # ExternalName Service at the Istio name; the README says where to change it.
+            "gateway_host": "kserve-ingress-gateway-istio.kserve.svc.cluster.local",
+            "gateway_namespaces": ["envoy-gateway-system", "kserve"],
+        },
     }
