@@ -178,7 +178,7 @@ def _view(
         ray_cluster=launch.multi_node == "ray",
         api_key_env=launch.api_key_env,
         api_key_flag=launch.api_key_flag,
-        metrics_image=support_image("gateway"),
+        metrics_image=pinned(support_image("gateway"), digests),
         route=f"/{name}/v1/",
         min_replicas=dep.replicas,
         max_replicas=max_r,
