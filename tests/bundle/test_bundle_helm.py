@@ -76,6 +76,9 @@ def test_helm_template_gives_the_kustomize_objects(tmp_path: Path, helm: str, ca
     built = {_key(x): x for x in yaml.safe_load_all(r.stdout) if x}
     conf = built.pop(("ConfigMap", "gateway-conf"))
     assert conf["data"] == {n: files[f"k8s/base/gateway/{n}"] for n in ("nginx.conf", "upstreams.conf")}
+    for path in (p for p in files if p.startswith("k8s/base/metrics/")):  # the engines' metrics sidecars
+        metrics = built.pop(("ConfigMap", path.rsplit("/", 1)[1][: -len(".conf")] + "-metrics"))
+        assert metrics["data"] == {"nginx.conf": files[path]}
     gw = built[("Deployment", "gateway")]["spec"]["template"]["metadata"]
     assert len(gw.pop("annotations").pop("checksum/gateway-conf")) == 64
     base = _base_objects(files)

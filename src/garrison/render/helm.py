@@ -193,6 +193,16 @@ def helm_chart(files: Mapping[str, str], chart_name: str, description: str) -> d
             f"  namespace: {json.dumps(namespace)}\n  labels:\n    app.kubernetes.io/part-of: garrison\n"
             f"data:\n{data}\n"
         )
+    # the engines' metrics sidecars: kustomize makes `<deployment>-metrics` from k8s/base/metrics/
+    for path in sorted(p for p in files if p.startswith("k8s/base/metrics/") and p.endswith(".conf")):
+        dep = path.rsplit("/", 1)[1][: -len(".conf")]
+        out[f"{root}/files/metrics/{dep}.conf"] = files[path]
+        out[f"{root}/templates/{dep}-metrics-configmap.yaml"] = (
+            "# what kustomize's configMapGenerator makes of k8s/base/metrics/ (same file)\n"
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {json.dumps(dep + '-metrics')}\n"
+            f"  namespace: {json.dumps(namespace)}\n  labels:\n    app.kubernetes.io/part-of: garrison\n"
+            f'data:\n  nginx.conf: {{{{ .Files.Get "files/metrics/{dep}.conf" | quote }}}}\n'
+        )
     out[f"{root}/Chart.yaml"] = _dump(
         {
             "apiVersion": "v2",
