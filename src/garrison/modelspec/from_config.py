@@ -790,6 +790,11 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
 
     quant_method, quant_dtype, bits, group, skip = _quant(c.dict_("quantization_config"))
     native = quant_dtype or _dtype(c)
+    # DeepSeek-V4 ships its routed experts in FP4 (e2m1 with a ue8m0 scale per 32) and the other
+    # linear layers in block FP8; `expert_dtype` says so (config.json, as packaged)
+    expert_dtype = (c.str_("expert_dtype") or "").lower()
+    expert_bits = {"fp4": 4 + 8 / 32, "mxfp4": 4 + 8 / 32, "fp8": 8 + 32 / 16384}.get(expert_dtype)
+    ratios = [r for r in (c.list_("compress_ratios") or [])[:n_layers] if isinstance(r, int)]
 
     # q_norm/k_norm exist in these modeling files even when the config has no flag for them
     qk_norm = (
@@ -864,4 +869,6 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
         global_kv_heads=global_kv,
         global_k_eq_v=c.bool_("attention_k_eq_v") and global_dim is not None,
         per_layer_embedding_params=per_layer_embed,
+        expert_bits=expert_bits,
+        kv_compress_ratios=tuple(ratios) if len(ratios) == n_layers and any(r > 1 for r in ratios) else (),
     )

@@ -112,6 +112,12 @@ class ModelSpec(BaseModel):
     # Groups the checkpoint's quantization_config keeps unquantised (modelspec.params group names:
     # attention, linear_mixers, dense_mlp, experts, shared_experts, router, embedding, lm_head, vision)
     quant_skip: tuple[str, ...] = ()
+    # a checkpoint that stores its routed experts at another width than the rest (DeepSeek-V4
+    # `expert_dtype: fp4`): bits per expert weight including scales; None = like the other layers
+    expert_bits: float | None = Field(default=None, gt=0, le=32)
+    # DeepSeek-V4 `compress_ratios`: layer i keeps 1/ratio of its tokens' KV (ratio 0/1: all of
+    # them), next to a sliding window of recent tokens; () = no compression
+    kv_compress_ratios: tuple[int, ...] = ()
     license: str | None = None
     fim: bool = False
     params_total_b_card: float | None = None  # the model card's number, for cross-checking the count

@@ -11,8 +11,8 @@ from garrison.design import Estimate
 from garrison.modelspec.spec import ModelSpec
 from garrison.planner.load import LoadTarget
 from garrison.sizing.efficiency import Efficiency
-from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
-from garrison.sizing.speed import RooflineStepModel
+from garrison.sizing.estimate import EstimateOptions, estimate, scheduler_limits, step_model_for
+from garrison.sizing.steady_state import replica_load
 
 # Latency a use case gets when its requirements name none: chat should stream faster than people
 # read (~10 tokens/s), completion must arrive before the developer types on (~0.5-1 s).
@@ -149,35 +149,6 @@ def enumerate_options(
                 yield Option(model_key, spec, fmt, engine, None, cpu, 0, 1, 1, sockets)
 
 
-def _max_conc_under_itl(model: RooflineStepModel, ctx: int, c_max: int, itl_target_s: float | None) -> int:
-    """Largest batch whose inter-token latency meets the target (ITL grows with batch)."""
-    if itl_target_s is None:
-        return c_max
-    if model.decode_step_s(1, ctx) > itl_target_s:
-        return 0
-    lo, hi = 1, c_max
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if model.decode_step_s(mid, ctx) <= itl_target_s:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _ttft_loaded_s(model: RooflineStepModel, conc: int, ctx: int, input_len: int, budget: int) -> float:
-    """TTFT of a new prompt while `conc - 1` others decode: its chunks share each step's token
-    budget with the decodes (vLLM V1 schedules decodes first, then prefill chunks)."""
-    others = max(0, conc - 1)
-    chunk = max(1, min(input_len, budget - others))
-    t, done = 0.0, 0
-    while done < input_len:
-        step = min(chunk, input_len - done)
-        done += step
-        t += model.step_time_s(others, others * ctx, step, done)
-    return t + model.decode_step_s(conc, ctx)
-
-
 def size_option(
     opt: Option,
     *,
@@ -215,31 +186,24 @@ def size_option(
     model = step_model_for(
         opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets
     )
-    ctx = inp + out // 2
     d_ttft, d_itl = DEFAULT_TARGETS_MS.get(kind, (None, None))
     ttft_t = ttft_target_ms if ttft_target_ms is not None else d_ttft
     itl_t = itl_target_ms if itl_target_ms is not None else d_itl
-    c_sat = est.concurrency
-    conc = _max_conc_under_itl(model, ctx, c_sat, itl_t / 1e3 if itl_t else None)
-    misses: list[str] = []
-    if conc == 0:
-        conc = 1
-        misses.append(
-            f"inter-token latency {model.decode_step_s(1, ctx) * 1e3:.0f} ms even alone > target {itl_t:g} ms"
-        )
-    budget = est.max_num_batched_tokens
-    ttft = _ttft_loaded_s(model, conc, ctx, inp, budget)
-    if ttft_t is not None:
-        while conc > 1 and ttft * 1e3 > ttft_t:
-            conc = max(1, conc * 3 // 4)
-            ttft = _ttft_loaded_s(model, conc, ctx, inp, budget)
-        if ttft * 1e3 > ttft_t:
-            misses.append(f"TTFT {ttft * 1e3:.0f} ms > target {ttft_t:g} ms")
-    itl = model.decode_step_s(conc, ctx)
-    prefill_alone = model.prefill_time_s(inp, min(inp, budget))
-    # Little's law: conc requests in flight, each for ttft + out x itl seconds; and the replica
-    # cannot take requests faster than it can do their prefill work plus their share of decode steps.
-    rps = min(conc / (ttft + out * itl), 1 / (prefill_alone + out * itl / conc))
+    # the performance model answers: requests in flight per replica within the targets, in the
+    # steady state the batching simulator reaches (garrison.sizing.steady_state)
+    limits, slot = scheduler_limits(est)
+    rl = replica_load(
+        model,
+        limits,
+        input_len=inp,
+        output_len=out,
+        upper=est.concurrency,
+        itl_target_s=itl_t / 1e3 if itl_t else None,
+        ttft_target_s=ttft_t / 1e3 if ttft_t else None,
+        slot_tokens=slot,
+    )
+    conc, ttft, itl, rps = rl.clients, rl.ttft_s, rl.state.itl_s, rl.state.requests_per_s
+    misses = list(rl.misses)
     if load.concurrent_requests is not None:
         replicas = math.ceil(load.concurrent_requests / conc)
     else:

@@ -93,13 +93,19 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def simulate(
-    requests: Requests, engine: EngineConfig, model: StepTimeModel, concurrency: int = 0
+    requests: Requests,
+    engine: EngineConfig,
+    model: StepTimeModel,
+    concurrency: int = 0,
+    stagger_s: float = 0.0,
 ) -> SimTrace:
     """Runs the requests through one replica and returns what each saw.
 
     `concurrency` > 0: a closed loop instead of the arrival times: that many clients, each sending
     its next request the moment its previous one finishes (or is refused); `arrival_s` in the
-    result are the send times.
+    result are the send times. `stagger_s`: the clients' first requests are spread evenly over this
+    many seconds (users do not start in the same instant; 0 starts them together, as a benchmark
+    tool's burst does).
     """
     arrival = requests.arrival_s.tolist()
     prompt = requests.input_tokens.tolist()
@@ -145,7 +151,7 @@ def simulate(
     if closed:
         start0 = arrival[0] if n else 0.0
         to_send = min(concurrency, n)
-        arrival = [start0] * to_send + [math.inf] * (n - to_send)
+        arrival = [start0 + stagger_s * i / to_send for i in range(to_send)] + [math.inf] * (n - to_send)
     first_tok = [nan] * n
     finish = [nan] * n
     g_prev = [0] * n  # tokens generated before the current (re)admission

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
 from garrison.design import Estimate, MemoryBreakdown, Range
@@ -17,7 +19,13 @@ from garrison.sizing.engine_memory import (
     vllm_default_batching,
 )
 from garrison.sizing.kv_cache import kv_bytes_per_token_model, kv_layout
-from garrison.sizing.speed import Device, RooflineStepModel
+from garrison.sizing.speed import Device, RooflineStepModel, SplitMode, has_p2p
+from garrison.sizing.steady_state import (
+    THRASH_THROUGHPUT_LOSS,
+    SchedulerLimits,
+    kv_resident_sequences,
+    steady_state,
+)
 from garrison.sizing.units import GIB
 from garrison.sizing.weights import weight_bytes
 
@@ -46,6 +54,27 @@ class EstimateOptions:
     concurrency: int | None = None
     kv_dtype: str = "auto"
     efficiency: Efficiency = field(default_factory=lambda: DEFAULT_EFFICIENCY)
+    # MoE experts split by expert over the tp ranks instead of sliced (vLLM --enable-expert-parallel)
+    expert_parallel: bool = False
+    # llama.cpp on several GPUs: `--split-mode layer` (its default: a pipeline) or `row`
+    split_mode: Literal["layer", "row"] = "layer"
+    # GPUs reach each other peer-to-peer (None: infer - GeForce boards have P2P disabled)
+    p2p: bool | None = None
+    # llama.cpp on a multi-socket CPU host started with `--numa distribute`
+    numa_distribute: bool = False
+
+
+def scheduler_of(engine: str) -> Literal["vllm", "sglang", "llamacpp"]:
+    """Which scheduler an engine's batching follows (TGI and TRT-LLM batch like vLLM)."""
+    if engine == "llama.cpp":
+        return "llamacpp"
+    return "sglang" if engine == "sglang" else "vllm"
+
+
+def _split(engine: str, opts: EstimateOptions) -> SplitMode:
+    if engine != "llama.cpp":
+        return "tp"
+    return "row" if opts.split_mode == "row" else "layer"
 
 
 def _kv_dtype(opts: EstimateOptions) -> str:
@@ -89,8 +118,9 @@ def _size(
     mns: int,
     max_len: int,
     kv_dtype: str,
+    ep: bool = False,
 ) -> Sized:
-    wb = weight_bytes(spec, counts, fmt).per_gpu(tp, pp)
+    wb = weight_bytes(spec, counts, fmt).per_gpu(tp, pp, ep)
     mem = engine_memory(
         engine=engine,
         spec=spec,
@@ -170,9 +200,24 @@ def estimate(
     util = opts.gpu_memory_utilization or VLLM_DEFAULT_GPU_MEMORY_UTILIZATION
     frac = opts.mem_fraction_static or SGLANG_DEFAULT_MEM_FRACTION_STATIC
     block = opts.block_size or (16 if engine in ("vllm", "tgi", "trtllm") else 1)
+    split = _split(engine, opts)
+    ep = opts.expert_parallel and spec.moe is not None
     pp = opts.pp
     gpus = opts.gpus if gpu is not None else 1
-    if opts.tp is not None:
+    if split == "layer" and gpu is not None and gpus > 1:
+        # llama.cpp's default layer split: each GPU holds whole layers, one token walks them in turn
+        tps, pp = [1], gpus
+        assumptions.append(
+            f"llama.cpp --split-mode layer over {gpus} GPUs: a pipeline, so one stream decodes no faster "
+            "than on one GPU holding every layer; the GPUs add memory, not speed"
+        )
+    elif split == "row" and gpu is not None:
+        tps = [opts.tp or gpus]
+        assumptions.append(
+            "llama.cpp --split-mode row: every matmul split by rows, gathered on the main GPU "
+            f"through the host ({eff.llamacpp_row_sync_us:g} us per sync, 7 per layer)"
+        )
+    elif opts.tp is not None:
         tps = [opts.tp]
     else:
         tps = _tp_choices(spec, gpus, pp) if gpu is not None else [1]
@@ -183,14 +228,14 @@ def estimate(
         if gpu is not None and tp * pp > gpus:
             continue
         sized = _size(
-            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype
+            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype, ep
         )
         if sized.fits:
             break
     if sized is None:  # --tp x --pp larger than --gpus
         tp = tps[0]
         sized = _size(
-            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype
+            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype, ep
         )
         sized = Sized(
             tp, sized.mem, False, f"--tp {tp} x --pp {pp} needs {tp * pp} GPUs but --gpus is {gpus}"
@@ -208,20 +253,16 @@ def estimate(
         allocated = layout.bytes_per_seq(max_len)
         mem = replace(mem, kv=allocated, budget=mem.weights + mem.activations + mem.runtime + allocated)
     max_conc = kv_tokens / max_len if max_len else 0.0
-    seq_len = opts.input_len + opts.output_len
-    seq_bytes = layout.bytes_per_seq(seq_len)
-    if opts.concurrency is not None:
-        conc = opts.concurrency
-    else:
-        conc = min(mns, int(kv_free / seq_bytes)) if seq_bytes > 0 else mns
-        if engine == "llama.cpp":
-            conc = min(mns, max(1, max_len // seq_len))
-    conc = max(1, conc)
     if gpu is not None:
-        device = Device.from_gpu(gpu, fmt, eff, engine)
+        device = Device.from_gpu(gpu, fmt, eff, engine, p2p=opts.p2p)
+        if tp * pp > 1 and not (has_p2p(gpu) if opts.p2p is None else opts.p2p):
+            assumptions.append(
+                f"{gpu.id}: no PCIe peer-to-peer (GeForce driver), so collectives go through host memory "
+                f"at {eff.no_p2p_bw:g} of the link and {eff.no_p2p_latency_factor:g}x the latency"
+            )
     else:
         assert cpu is not None
-        device = Device.from_cpu(cpu, opts.sockets, eff)
+        device = Device.from_cpu(cpu, opts.sockets, eff, opts.numa_distribute)
     model = RooflineStepModel(
         spec,
         counts,
@@ -234,23 +275,32 @@ def estimate(
         eff,
         kv_tokens,
         block,
+        ep=ep,
+        split=split,
     )
     chunk = min(mnbt, opts.input_len)
     prefill_s = model.prefill_time_s(opts.input_len, chunk)
-    ctx_mid = opts.input_len + opts.output_len // 2
-    itl_1 = model.decode_step_s(1, ctx_mid)
-    itl = model.decode_step_s(conc, ctx_mid)
-    # Steady state of continuous batching: each of `conc` requests needs its prefill and
-    # output_len decode steps; prefill work is interleaved with decoding (chunked prefill), so
-    # per request cycle the replica spends conc x prefill + output_len x step(conc).
-    # Adding prefill and decode time (rather than overlapping them, as a mixed step partly does) is
-    # the conservative side: measured NIM/TRT-LLM sweeps land between sum and max (docs/accuracy.md).
-    cycle_s = conc * prefill_s + opts.output_len * itl
-    out_tps_replica = conc * opts.output_len / cycle_s if cycle_s > 0 else 0.0
-    if conc > 1:
-        # what a client sees between tokens: decode steps slowed by the other requests' prefill chunks
-        itl = cycle_s / opts.output_len
-    ttft = prefill_s + model.decode_step_s(1, opts.input_len) if conc == 1 else prefill_s + itl
+    itl_1 = model.decode_step_s(1, opts.input_len + opts.output_len // 2)
+    # The load: `concurrency` closed-loop clients per replica, or as many as the replica sustains:
+    # max_num_seqs (llama.cpp: its slots), or fewer when the paged KV cache holds fewer (sizing.steady_state)
+    limits = SchedulerLimits(scheduler_of(engine), mns, max(mnbt, mns))
+    slot = max_len // max(1, mns) if engine == "llama.cpp" else None
+    sustain = float(mns)
+    if engine != "llama.cpp":
+        sustain = min(sustain, kv_resident_sequences(kv_tokens, block, opts.input_len, opts.output_len))
+    clients = float(opts.concurrency) if opts.concurrency is not None else max(1.0, math.floor(sustain))
+    st = steady_state(model, limits, opts.input_len, opts.output_len, clients, slot_tokens=slot)
+    conc = max(1, round(clients))
+    itl = st.itl_s
+    ttft = st.ttft_s
+    out_tps_replica = st.output_tokens_per_s
+    if engine != "llama.cpp" and mns > sustain:
+        assumptions.append(
+            f"{engine}: the KV cache sustains ~{sustain:.0f} sequences of {opts.input_len} + "
+            f"{opts.output_len} tokens; with more in flight (max_num_seqs {mns}) the engine preempts and "
+            f"recomputes, up to {THRASH_THROUGHPUT_LOSS:.0%} less throughput in simulation: cap "
+            f"max_num_seqs near {sustain:.0f} for the numbers shown"
+        )
     assumptions += [
         f"efficiency '{eff.name}': {eff.gpu_bw if device_kind == 'gpu' else eff.cpu_bw:.2f} of peak bandwidth, "
         f"{eff.gpu_compute if device_kind == 'gpu' else eff.cpu_compute:.2f} of peak compute, "
@@ -259,13 +309,25 @@ def estimate(
         f"{engine}: max_num_seqs {mns}, max_num_batched_tokens {mnbt}"
         + (f", gpu_memory_utilization {util}" if engine in ("vllm", "tgi") else "")
         + (f", mem_fraction_static {frac}" if engine == "sglang" else ""),
-        "TTFT is for a request arriving at an idle-to-steady engine (no queueing); "
-        "use `garrison simulate` for behaviour under load",
+        f"speed at {conc} closed-loop client(s) per replica in the steady state the batching simulator "
+        f"reaches ({st.running:.0f} running, limited by {st.limited_by.replace('_', ' ')}); TTFT includes "
+        "the wait behind other prompts' chunks and, past the limit, the queue",
         "MoE experts touched per step assume uniform routing (upper bound on bytes)",
     ]
-    if pp > 1:
+    if ep:
+        assumptions.append("MoE: expert parallel over the tensor-parallel ranks (all-to-all dispatch)")
+    if pp > 1 and split != "layer":
         assumptions.append("pipeline parallel: micro-batch pipelining not credited (conservative throughput)")
-    weights_gib = wbytes.per_gpu(tp, pp) / GIB
+    if cpu is not None and opts.sockets > 1:
+        assumptions.append(
+            f"{opts.sockets} sockets: prompt processing uses every core; decode bandwidth "
+            + (
+                f"gains {eff.cpu_numa_gain:.0%} per extra socket (--numa distribute)"
+                if opts.numa_distribute
+                else "of one socket (llama.cpp without --numa distribute does not gain from the second)"
+            )
+        )
+    weights_gib = wbytes.per_gpu(tp, pp, ep) / GIB
     memory = MemoryBreakdown(
         total_gib=mem.total / GIB,
         usable_gib=mem.budget / GIB,
@@ -278,8 +340,10 @@ def estimate(
     out_tps = out_tps_replica * replicas if sized.fits else 0.0
     lo_s, hi_s = SPEED_RANGE
     lo_m, hi_m = MEMORY_RANGE
+    # past the sustainable clients the engine thrashes: the low end of throughput covers it
+    lo_tps = lo_s * (1 - THRASH_THROUGHPUT_LOSS) if clients > sustain and engine != "llama.cpp" else lo_s
     ranges = {
-        "output_tokens_per_s": Range(low=out_tps * lo_s, expected=out_tps, high=out_tps * hi_s),
+        "output_tokens_per_s": Range(low=out_tps * lo_tps, expected=out_tps, high=out_tps * hi_s),
         "ttft_ms": Range(low=ttft * 1e3 * lo_s, expected=ttft * 1e3, high=ttft * 1e3 * hi_s),
         "itl_ms": Range(low=itl * 1e3 * lo_s, expected=itl * 1e3, high=itl * 1e3 * hi_s),
         "kv_cache_gib_per_gpu": Range(
@@ -333,19 +397,28 @@ def step_model_for(
     cpu: CPU | None = None,
     efficiency: Efficiency = DEFAULT_EFFICIENCY,
     sockets: int = 1,
+    expert_parallel: bool = False,
+    p2p: bool | None = None,
+    numa_distribute: bool = False,
 ) -> RooflineStepModel:
-    """The step-time model behind an estimate, for the batching simulator (one replica)."""
+    """The step-time model behind an estimate, for the batching simulator (one replica).
+
+    llama.cpp's split mode is read back from the estimate's shape (layer split: pp > 1; row: tp > 1).
+    """
     counts = param_counts(spec)
     device = (
-        Device.from_gpu(gpu, fmt, efficiency, est.engine)
+        Device.from_gpu(gpu, fmt, efficiency, est.engine, p2p=p2p)
         if gpu is not None
-        else Device.from_cpu(cpu, sockets, efficiency)
+        else Device.from_cpu(cpu, sockets, efficiency, numa_distribute)
         if cpu is not None
         else None
     )
     if device is None:
         raise ValueError("step_model_for needs a gpu or a cpu")
     block = 16 if est.engine in ("vllm", "tgi", "trtllm") else 1
+    split: SplitMode = "tp"
+    if est.engine == "llama.cpp":
+        split = "row" if est.tp > 1 else "layer"
     return RooflineStepModel(
         spec,
         counts,
@@ -358,7 +431,35 @@ def step_model_for(
         efficiency,
         est.kv_cache_tokens,
         block,
+        ep=expert_parallel and spec.moe is not None,
+        split=split,
     )
 
 
-__all__ = ["EstimateOptions", "estimate", "step_model_for"]
+def scheduler_limits(est: Estimate) -> tuple[SchedulerLimits, int | None]:
+    """The scheduler settings of an estimate's replica, and llama.cpp's per-slot context (else None)."""
+    limits = SchedulerLimits(
+        scheduler_of(est.engine), est.max_num_seqs, max(est.max_num_batched_tokens, est.max_num_seqs)
+    )
+    slot = est.max_model_len // max(1, est.max_num_seqs) if est.engine == "llama.cpp" else None
+    return limits, slot
+
+
+def saturating_clients(est: Estimate, block: int = 16) -> float:
+    """The most closed-loop clients one replica of `est` sustains (its max_num_seqs or the KV limit)."""
+    if est.engine == "llama.cpp":
+        return float(est.max_num_seqs)
+    return min(
+        float(est.max_num_seqs),
+        kv_resident_sequences(est.kv_cache_tokens, block, est.input_len, est.output_len),
+    )
+
+
+__all__ = [
+    "EstimateOptions",
+    "estimate",
+    "saturating_clients",
+    "scheduler_limits",
+    "scheduler_of",
+    "step_model_for",
+]
