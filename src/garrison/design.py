@@ -166,6 +166,9 @@ class Deployment(Frozen):
     licence: str = ""  # SPDX id of the model's licence (catalogue), "" when unknown
     checkpoint: Checkpoint | None = None
     slo_check: SLOCheck | None = None
+    # unique name of this deployment (the use case's name, suffixed with the model's when a use case
+    # lists several models); "" in designs written before it existed: use `use_case` then
+    name: str = ""
 
 
 class Server(Frozen):
@@ -189,13 +192,30 @@ class Server(Frozen):
     price_usd: Range | None = None
     hosts: tuple[str, ...] = ()  # which deployments run here
     notes: tuple[str, ...] = ()
+    owned: bool = False  # the organisation already has these servers: not in capex, no maintenance
+
+
+class CostedOption(Frozen):
+    """One way out of an escalation, re-planned: what it costs and whether it then meets the targets."""
+
+    option: str  # in words, e.g. "serve qwen3-8b instead"
+    change: str  # the requirements edit that does it, e.g. "use_cases[chat].models: [qwen3-8b]"
+    summary: str = ""  # what the re-plan chose
+    capex_usd: Range | None = None
+    annual_opex_usd: float | None = None
+    meets_targets: bool | None = None  # every simulated target held (None: not re-planned)
+    fits_budget: bool | None = None  # capex within budget.capex_usd (None: no budget stated)
+    resolves: bool | None = None  # the re-planned design no longer raises this escalation
 
 
 class Escalation(Frozen):
-    kind: Literal["budget", "model-too-large", "security", "latency", "capacity", "data"]
+    kind: Literal[
+        "budget", "model-too-large", "security", "latency", "capacity", "data", "site", "schedule", "licence"
+    ]
     field: str
     problem: str
     options: tuple[str, ...]
+    costed_options: tuple[CostedOption, ...] = ()
 
 
 class Costs(Frozen):
@@ -204,6 +224,9 @@ class Costs(Frozen):
     annual_maintenance_usd: float
     annual_opex_usd: float
     three_year_tco_usd: Range
+    horizon_months: int | None = None  # requirements.growth.horizon_months: the one horizon of the design
+    tco_usd: Range | None = None  # capex + horizon x opex, over horizon_months
+    owned_hardware: tuple[str, ...] = ()  # kit the design reuses (not in capex), in words
 
 
 class Design(Frozen):

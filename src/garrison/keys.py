@@ -7,17 +7,25 @@ stock nginx can compute on a request (`secure_link_md5`; the gateway compares it
 one). MD5's weakness is collisions; what protects a stored digest is preimage resistance, and
 against a 256-bit random secret that is far beyond reach (the same reasoning that lets services
 store API tokens under an unsalted fast hash). The file is still kept 0600 outside the bundle and
-written atomically (temp file beside it, then rename), so nginx never reads half a file.
+written atomically (temp file beside it, fsync, then rename), so nginx never reads half a file.
+
+Every change is a read-modify-write under an exclusive `flock` on a lock file beside the map
+(`.<name>.lock`): the map itself cannot carry the lock because each write replaces its inode.
+Concurrent `garrison keys` runs (threads or processes) therefore serialise, and no added key is
+lost and no revoked key comes back.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import re
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +72,8 @@ def read_keys(path: Path) -> dict[str, StoredKey]:
     """`key id -> stored key` from a map file (empty when it does not exist)."""
     if not path.exists():
         return {}
+    if not path.is_file():
+        raise InputError(str(path), "is not a regular file", "give the path of the api_keys.map file")
     out: dict[str, StoredKey] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -82,18 +92,46 @@ def read_keys(path: Path) -> dict[str, StoredKey]:
 
 
 def _write(path: Path, keys: dict[str, StoredKey]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = map_lines(keys)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable: a crash after `keys` exits must not bring the old map back."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file that serialises changes to the map at `path`."""
+    return path.parent / f".{path.name}.lock"
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock for the map at `path` (creating its folder and lock file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed, also if the process dies
+        yield
+    finally:
+        os.close(fd)
 
 
 def _check_place(path: Path) -> None:
@@ -116,25 +154,29 @@ def add_key(path: Path, key_id: str, rotate: bool = False) -> str:
         )
     path = Path(path)
     _check_place(path)
-    keys = read_keys(path)
-    if key_id in keys and not rotate:
-        raise InputError("--name", f"{key_id!r} already has a key", "pass --rotate to replace it")
-    if key_id not in keys and rotate:
-        raise InputError("--name", f"{key_id!r} has no key to rotate", "drop --rotate to add it")
-    taken = {k.handle for kid, k in keys.items() if kid != key_id}
-    key = generate_key()
-    while stored_form(key).handle in taken:  # handles are the map's keys: never two alike
+    with locked(path):
+        keys = read_keys(path)
+        if key_id in keys and not rotate:
+            raise InputError("--name", f"{key_id!r} already has a key", "pass --rotate to replace it")
+        if key_id not in keys and rotate:
+            raise InputError("--name", f"{key_id!r} has no key to rotate", "drop --rotate to add it")
+        taken = {k.handle for kid, k in keys.items() if kid != key_id}
         key = generate_key()
-    keys[key_id] = stored_form(key)
-    _write(path, keys)
+        while stored_form(key).handle in taken:  # handles are the map's keys: never two alike
+            key = generate_key()
+        keys[key_id] = stored_form(key)
+        _write(path, keys)
     return key
 
 
 def revoke_key(path: Path, key_id: str) -> None:
     """Remove the key of `key_id`."""
     path = Path(path)
-    keys = read_keys(path)
-    if key_id not in keys:
-        raise InputError("--revoke", f"{key_id!r} has no key in {path}")
-    del keys[key_id]
-    _write(path, keys)
+    if not path.exists():
+        raise InputError("--revoke", f"{key_id!r} has no key in {path}", "the map file does not exist")
+    with locked(path):
+        keys = read_keys(path)
+        if key_id not in keys:
+            raise InputError("--revoke", f"{key_id!r} has no key in {path}")
+        del keys[key_id]
+        _write(path, keys)

@@ -1,7 +1,10 @@
-"""`garrison mcp`: the library as MCP tools over stdio (estimate, plan, tco, render, validate).
+"""`garrison mcp`: the library as MCP tools over stdio.
 
-Needs the optional extra `mcp` (`pip install garrison[mcp]`). Each tool is a thin call into the same
-library functions the CLI uses; Garrison's errors come back as tool errors with the field and the fix.
+Tools: estimate, plan, tco, render, validate, simulate, bench, handoff, airgap_verify, history. Needs the
+optional extra `mcp` (`pip install garrison[mcp]`). Each tool is a thin call into the same library
+functions the CLI uses. Designs travel by reference: `plan` stores the design and returns `design-N`,
+and every tool that takes a design takes that id (or a design.json path). Errors, Garrison's own and
+rejected arguments alike, come back as tool errors in one line: `field: problem; fix`.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from garrison import __version__
+from garrison.bench.results import BenchResult
 from garrison.cost import TCO, CostParameters
-from garrison.design import Design, Estimate
+from garrison.design import Design, Estimate, Range
 from garrison.errors import GarrisonError, InputError
+from garrison.simulate.capacity import SloBreak
+from garrison.simulate.results import SimSummary
 
 T = TypeVar("T")
 
@@ -93,15 +99,41 @@ def tool_estimate(
     )
 
 
+class PlanResult(BaseModel):
+    """What `plan` made: the id to pass to the other tools, the verdict, and a short summary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    design_id: str  # "design-N": pass it as `design` to tco, render, simulate, handoff, bench, history
+    name: str
+    decision: str  # the verdict sentence of report.html's first screen
+    deployments: list[str]  # one line each: use case, model, format, engine, hardware, replicas
+    capex_usd: Range
+    annual_opex_usd: float
+    tco_years: int
+    escalations: list[str]
+    handoff_guesses: list[str]  # hand-off values guessed or not applied (empty for Garrison's own YAML)
+    out_dir: str | None = None
+    design: Design | None = None  # the whole Design, only with include_design
+
+
 def tool_plan(
-    requirements_yaml: str = "", requirements_path: str = "", calibration: str = "default"
-) -> Design:
-    """A sized, justified Design from requirements (YAML text or a file path; hand-off YAML works too)."""
+    requirements_yaml: str = "",
+    requirements_path: str = "",
+    calibration: str = "default",
+    out_dir: str = "",
+    force: bool = False,
+    include_design: bool = False,
+) -> PlanResult:
+    """Plan from requirements (YAML text or a file path; another agent's hand-off YAML works too). The
+    design is stored in the history: pass the returned design_id to the other tools instead of the design."""
     from garrison.catalogue import load_catalogue
     from garrison.cli.common import load_model
+    from garrison.handoff.intake import intake_lines
     from garrison.planner import plan
     from garrison.requirements_file import load_requirements, parse_requirements
     from garrison.sizing.calibration_profiles import load_efficiency
+    from garrison.store import Store
 
     if bool(requirements_yaml) == bool(requirements_path):
         raise InputError(
@@ -117,26 +149,69 @@ def tool_plan(
         except yaml.YAMLError as e:
             raise InputError("requirements_yaml", f"not YAML ({e})", "pass valid YAML text") from None
         req = parse_requirements(doc)
-    return plan(
+    design = plan(
         req, catalogue=load_catalogue(), load_model=load_model, efficiency=load_efficiency(calibration)
+    )
+    if out_dir and design.deployments:
+        from garrison.outputs import design_files, write_tree
+
+        write_tree(design_files(design), Path(out_dir), force=force)
+    design_id = Store().save_design(design)
+    tco = _tco(design)
+    from garrison.report.verdict import build_verdict
+
+    verdict = build_verdict(design, tco)
+    return PlanResult(
+        design_id=f"design-{design_id}",
+        name=design.name,
+        decision=verdict.decision,
+        deployments=[
+            f"{x.use_case}: {x.model_id} {x.quant} on {x.engine}, {x.gpus_per_replica} x {x.device} "
+            f"per replica, {x.replicas} replica(s), {x.requests_per_minute:g} req/min"
+            for x in design.deployments
+        ],
+        capex_usd=Range(low=tco.capex_usd.low, expected=tco.capex_usd.expected, high=tco.capex_usd.high),
+        annual_opex_usd=tco.annual_opex_usd,
+        tco_years=tco.years,
+        escalations=[f"{e.kind} ({e.field}): {e.problem}" for e in design.escalations],
+        handoff_guesses=intake_lines(req.handoff) if req.handoff else [],
+        out_dir=out_dir or None,
+        design=design if include_design else None,
     )
 
 
-def tool_tco(
-    design: Design, years: int = 3, against: str | None = None, parameters: CostParameters | None = None
-) -> TCO:
-    """TCO of a design against every cloud model in the catalogue's dated price list."""
+def _tco(design: Design, years: int | None = None) -> TCO:
     from garrison.cost.inputs import tco_for_design
 
-    return tco_for_design(design, years=years, params=parameters, against=against)
+    return tco_for_design(design) if years is None else tco_for_design(design, years=years)
 
 
-def tool_render(design: Design, out_dir: str, force: bool = False) -> RenderResult:
-    """Write the deployment bundle (and report.html) for a design into out_dir; a non-empty folder is
-    replaced only with force."""
+DESIGN_REF = (
+    "the design: a history id such as design-3 (plan returns it), a design.json path or a bundle folder"
+)
+
+
+def _design(ref: str) -> Design:
+    from garrison.design_ref import load_design_ref
+
+    return load_design_ref(ref, "design")
+
+
+def tool_tco(
+    design: str, years: int = 3, against: str | None = None, parameters: CostParameters | None = None
+) -> TCO:
+    """TCO of a design (by history id or path) against every cloud model in the dated price list."""
+    from garrison.cost.inputs import tco_for_design
+
+    return tco_for_design(_design(design), years=years, params=parameters, against=against)
+
+
+def tool_render(design: str, out_dir: str, force: bool = False) -> RenderResult:
+    """Write the deployment bundle (and report.html) for a design (by history id or path) into out_dir;
+    a non-empty folder is replaced only with force."""
     from garrison.outputs import design_files, write_tree
 
-    files = design_files(design)
+    files = design_files(_design(design))
     write_tree(files, Path(out_dir), force=force)
     return RenderResult(out_dir=out_dir, files=sorted(files), renderer="garrison.outputs.design_files")
 
@@ -156,18 +231,303 @@ def tool_validate(bundle_dir: str) -> ValidateResult:
     )
 
 
+class SimulateResult(BaseModel):
+    """A continuous-batching simulation of one deployment at one or more request rates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    design: str
+    use_case: str
+    description: str
+    replicas: int
+    steps: list[SimSummary]  # one per rate; rates in requests per second for the whole deployment
+    slo_breaks: list[SloBreak]
+
+
+def tool_simulate(
+    design: str,
+    use_case: str = "",
+    rates_per_s: list[float] | None = None,
+    num_requests: int = 500,
+    seed: int = 0,
+    slo_ttft_ms: float | None = None,
+    slo_itl_ms: float | None = None,
+) -> SimulateResult:
+    """Simulate continuous batching for a design's deployment (by history id or path): TTFT/ITL/E2E
+    percentiles per rate (default: the design rate) and the rate at which each target breaks."""
+    from garrison.cli.simulate_cmd import setup_for_design
+    from garrison.simulate.capacity import sweep_rates
+
+    if not 1 <= num_requests <= 20_000:
+        raise InputError("num_requests", f"{num_requests} is outside 1-20000", "simulate 100-2000 requests")
+    if rates_per_s is not None and any(r <= 0 for r in rates_per_s):
+        raise InputError(
+            "rates_per_s", "every rate must be > 0", "give requests per second, e.g. [0.5, 1, 2]"
+        )
+    d = _design(design)
+    setup = setup_for_design(d, design, use_case, {})
+    workload = setup.workload(input_len=None, output_len=None, num_requests=num_requests)
+    sweep = sweep_rates(
+        setup.model,
+        setup.engine,
+        workload,
+        list(rates_per_s or [setup.default_rate_per_s]),
+        replicas=setup.replicas,
+        seed=seed,
+        slo=setup.slo(ttft_ms=slo_ttft_ms, itl_ms=slo_itl_ms),
+    )
+    from garrison.simulate.setup import pick_deployment
+
+    return SimulateResult(
+        design=design,
+        use_case=pick_deployment(d, design, use_case).use_case,
+        description=setup.description,
+        replicas=sweep.replicas,
+        steps=list(sweep.steps),
+        slo_breaks=list(sweep.breaks),
+    )
+
+
+class BenchToolResult(BaseModel):
+    """A benchmark run against the caller's URL, stored in the history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str | None  # "run-N" when saved
+    result: BenchResult
+
+
+def tool_bench(
+    url: str,
+    model: str = "",
+    design: str = "",
+    api_key: str = "",
+    concurrency: list[int] | None = None,
+    rates_per_s: list[float] | None = None,
+    num_requests: int = 20,
+    input_len: int = 256,
+    output_len: int = 64,
+    slo_ttft_ms: float | None = None,
+    slo_itl_ms: float | None = None,
+    ca: str = "",
+    insecure: bool = False,
+    save: bool = True,
+) -> BenchToolResult:
+    """Load-test the OpenAI-compatible endpoint at `url` (yours: Garrison only calls the URL given):
+    TTFT, ITL, throughput, goodput, errors per step; with a design (history id or path) also measured vs
+    predicted."""
+    from garrison.bench import BenchConfig, run_bench
+    from garrison.bench.compare import compare_to_design, pick_deployment
+    from garrison.bench.workload import Length
+
+    if not url.startswith(("http://", "https://")):
+        raise InputError(
+            "url", f"{url!r} is not an http(s) URL", "give the server's base URL, e.g. https://host:8443"
+        )
+    if not 1 <= num_requests <= 10_000:
+        raise InputError("num_requests", f"{num_requests} is outside 1-10000", "use 10-500 per step")
+    for name, value in (("input_len", input_len), ("output_len", output_len)):
+        if not 1 <= value <= 1_000_000:
+            raise InputError(name, f"{value} is outside 1-1000000 tokens", "give a token count")
+    if ca and insecure:
+        raise InputError("ca", "ca and insecure exclude each other", "give one of them")
+    dsg = _design(design) if design else None
+    dep = pick_deployment(dsg, model or None) if dsg else None
+    cfg = BenchConfig(
+        url=url,
+        model=model or (dep.model_name if dep else ""),
+        api_key=api_key or None,
+        concurrency=tuple(concurrency or ([] if rates_per_s else [dep.estimate.concurrency if dep else 1])),
+        rates=tuple(rates_per_s or ()),
+        num_requests=num_requests,
+        input_len=Length(input_len, input_len),
+        output_len=Length(output_len, output_len),
+        tokenizer="approx",
+        slo_ttft_ms=slo_ttft_ms if slo_ttft_ms is not None else (dep.ttft_p95_target_ms if dep else None),
+        slo_itl_ms=slo_itl_ms if slo_itl_ms is not None else (dep.itl_p95_target_ms if dep else None),
+        ca=ca or None,
+        insecure=insecure,
+        progress=False,
+    )
+    if not cfg.model:
+        raise InputError("model", "no model name", "give model (the name clients pass) or a design")
+    result = run_bench(cfg)
+    if dsg is not None:
+        result = result.model_copy(update={"comparison": compare_to_design(result, dsg)})
+    run_id = None
+    if save:
+        from garrison.store import Store
+
+        st = Store()
+        design_id = (
+            int(design.removeprefix("design-"))
+            if design and design.removeprefix("design-").isdigit()
+            else None
+        )
+        run_id = f"run-{st.save_bench_run(result, design_id)}"
+    return BenchToolResult(run_id=run_id, result=result)
+
+
+class HandoffResult(BaseModel):
+    """The hand-off documents for the architect's colleagues, as YAML-ready mappings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    design: str
+    handoffs: dict[
+        str, dict[str, Any]
+    ]  # target -> {"handoff": {source_agent, target_agent, context, request}}
+
+
+def tool_handoff(design: str, to: str = "all") -> HandoffResult:
+    """Hand-offs for the colleagues (mlops, security, program-manager, model-evaluator, api-integration, roi,
+    data-sovereignty, implementation-guide, or all) of a design by history id or path; escalations are
+    addressed to the agent the role description names."""
+    from garrison.handoff import TARGETS, handoff
+
+    if to != "all" and to not in TARGETS:
+        raise InputError("to", f"{to!r} is not a colleague", "use all or one of: " + ", ".join(TARGETS))
+    d = _design(design)
+    tco = _tco(d)
+    targets = TARGETS if to == "all" else (to,)
+    return HandoffResult(design=design, handoffs={t: handoff(d, t, tco) for t in targets})
+
+
+class AirgapVerifyResult(BaseModel):
+    """`garrison airgap verify`: every file of a pack against its SHA-256 manifest (and signature)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool
+    missing: list[str]
+    extra: list[str]
+    altered: list[str]
+    truncated: list[str]
+    signature: str
+    problems: list[str]
+    complete: bool
+    files: int
+    bytes: int
+
+
+def tool_airgap_verify(pack_dir: str, trust: str = "") -> AirgapVerifyResult:
+    """Check every file of an air-gap pack against its manifest, and the Ed25519 signature when a trusted
+    public key is given; ok is false on any missing, extra, altered or truncated file."""
+    from garrison.airgap import verify
+
+    if not Path(pack_dir).is_dir():
+        raise InputError(
+            "pack_dir", f"{pack_dir} is not a folder", "give the folder `garrison airgap pack` wrote"
+        )
+    rep = verify(Path(pack_dir), Path(trust) if trust else None)
+    return AirgapVerifyResult.model_validate(rep.to_json())
+
+
+class HistoryItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: str
+    created_at: str
+    summary: str
+
+
+class HistoryResult(BaseModel):
+    """Stored designs, benchmark runs and verifications (newest first), or one of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[HistoryItem] = []
+    design: Design | None = None
+    run: BenchResult | None = None
+    verification: dict[str, Any] | None = None
+
+
+def tool_history(item: str = "") -> HistoryResult:
+    """Without `item`: everything stored, newest first (ids design-N, run-N, verify-N). With an id: that
+    design, benchmark run or verification."""
+    from garrison.store import Store, parse_id
+
+    st = Store()
+    if not item:
+        return HistoryResult(
+            items=[
+                HistoryItem(id=i["id"], kind=i["kind"], created_at=str(i["created_at"]), summary=i["summary"])
+                for i in st.list_all()
+            ]
+        )
+    try:
+        kind, n = parse_id(item, "design")
+    except InputError as e:
+        raise InputError("item", e.problem, e.fix) from None
+    if kind == "design":
+        return HistoryResult(design=st.get_design(n))
+    if kind == "run":
+        return HistoryResult(run=st.get_run(n)[0])
+    return HistoryResult(verification=st.get_verification(n))
+
+
+TOOLS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("estimate", tool_estimate),
+    ("plan", tool_plan),
+    ("tco", tool_tco),
+    ("render", tool_render),
+    ("validate", tool_validate),
+    ("simulate", tool_simulate),
+    ("bench", tool_bench),
+    ("handoff", tool_handoff),
+    ("airgap_verify", tool_airgap_verify),
+    ("history", tool_history),
+)
+
+
+def _argument_error(tool: str, e: ValidationError) -> str:
+    """A rejected argument in Garrison's one-line form: `field: problem; fix`."""
+    err = e.errors()[0]
+    field = ".".join(str(x) for x in err.get("loc", ())) or "arguments"
+    kind = err.get("type", "")
+    if kind == "missing":
+        problem = "required but missing"
+    elif kind == "extra_forbidden":
+        problem = "unknown argument"
+    else:
+        problem = f"{err.get('msg', 'invalid value')}, got {err.get('input')!r}".removeprefix("Value error, ")
+    return InputError(field, problem, f"see the input schema of `{tool}` (tools/list)").one_line()
+
+
 def build_server() -> Any:
-    """The MCP server with Garrison's five tools."""
+    """The MCP server with Garrison's tools; argument and library errors come back as one line."""
     try:
         from mcp.server.mcpserver import MCPServer
+        from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
     except ImportError:
         raise InputError("mcp", "the MCP extra is not installed", "pip install 'garrison[mcp]'") from None
-    server = MCPServer(
+
+    class GarrisonMCP(MCPServer):
+        """Rewrites the SDK's argument-validation text (pydantic's, with a URL) into `field: problem; fix`
+        and drops the "Error executing tool" prefix from Garrison's own one-line errors."""
+
+        async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            try:
+                return await super().call_tool(name, arguments, context)
+            except UnexpectedToolError:
+                raise
+            except ToolError as e:
+                cause = e.__cause__
+                if isinstance(cause, ValidationError):
+                    raise ToolError(_argument_error(name, cause)) from None
+                if isinstance(cause, ToolError):
+                    raise ToolError(str(cause)) from None
+                raise
+
+    server = GarrisonMCP(
         "garrison",
         version=__version__,
         instructions=(
-            "Size and plan self-hosted LLM platforms: estimate one configuration, plan from requirements, "
-            "cost a design against cloud APIs, render its deployment bundle and validate it."
+            "Plan self-hosted LLM platforms: `plan` stores the design and returns its id (design-N); pass that "
+            "id as `design` to tco, render, simulate, handoff and bench instead of the whole design. "
+            "estimate sizes one configuration; validate checks a rendered bundle with the real tools; "
+            "airgap_verify checks a pack; history lists and shows what is stored."
         ),
     )
 
@@ -180,13 +540,7 @@ def build_server() -> Any:
         tool.__annotations__ = typing.get_type_hints(fn)
         return tool
 
-    for name, fn in (
-        ("estimate", tool_estimate),
-        ("plan", tool_plan),
-        ("tco", tool_tco),
-        ("render", tool_render),
-        ("validate", tool_validate),
-    ):
+    for name, fn in TOOLS:
         server.tool(name=name, description=fn.__doc__, structured_output=True)(wrap(fn))
     return server
 

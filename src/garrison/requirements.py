@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 UseCaseKind = Literal["chat", "code", "batch"]
+Modality = Literal["text", "image"]
 Engine = Literal["vllm", "sglang", "llama.cpp", "tgi", "trtllm", "localai", "tabby"]
 
 
@@ -64,6 +67,22 @@ class UseCase(Strict):
     latency: Latency = Latency()
     fim: bool = False  # code completion with fill-in-the-middle
     high_availability: bool = False  # at least two replicas on separate servers
+    # Licences the organisation accepts, as SPDX ids (or the Hugging Face licence id where SPDX has none,
+    # e.g. llama3.1): `recommend` only considers models under one of them, and an explicitly named model
+    # under another licence is an input error. Empty: any licence (each deployment still names its own).
+    licences: tuple[str, ...] = ()
+    # Lowest acceptable score on the catalogue's quality index (data/model_quality.yaml) when the
+    # planner recommends a model: it then picks the least expensive model at or above this score.
+    quality_floor: float | None = Field(default=None, ge=0, le=100)
+    inputs: tuple[Modality, ...] = ("text",)  # what requests carry: text, images
+
+    @field_validator("licences")
+    @classmethod
+    def _spdx(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for lic in v:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}", lic):
+                raise ValueError(f"{lic!r} is not a licence id; use SPDX ids such as apache-2.0 or mit")
+        return tuple(lic.lower() for lic in v)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -122,14 +141,24 @@ class Growth(Strict):
 
 
 class OwnedGPU(Strict):
+    """GPUs the organisation already has, and how many of them sit in one existing server."""
+
     name: str
     count: int = Field(ge=1, le=4096)
+    per_server: int | None = Field(default=None, ge=1, le=16)  # None: as many per server as the chassis takes
+
+    @model_validator(mode="after")
+    def _fits(self) -> OwnedGPU:
+        if self.per_server is not None and self.per_server > self.count:
+            raise ValueError(f"per_server {self.per_server} is more than count {self.count}")
+        return self
 
 
 class Hardware(Strict):
     """What the organisation already has, and what the planner may use."""
 
     owned_gpus: tuple[OwnedGPU, ...] = ()
+    owned_only: bool = False  # buy no inference hardware: plan on `owned_gpus` (or the CPU host) only
     allowed_gpus: tuple[str, ...] = ()  # empty = any in the catalogue
     allowed_engines: tuple[Engine, ...] = ()
     cpu_only: bool = False
@@ -140,9 +169,40 @@ class Hardware(Strict):
     cpu: str | None = None  # CPU for a CPU-only site (catalogue id)
 
 
+class Site(Strict):
+    """Where the platform goes and by when; each limit is optional and checked against the design."""
+
+    deadline: date | None = None  # in production by this date: hardware lead times are checked against it
+    rack_units: int | None = Field(default=None, ge=1, le=10_000)  # free rack space, U
+    power_kw: float | None = Field(default=None, gt=0, le=100_000)  # IT power available at maximum draw
+    cooling_btu_h: float | None = Field(default=None, gt=0, le=1e9)  # heat the room can remove
+
+
 class Organisation(Strict):
     name: str = Field(min_length=1)
     team_size: int = Field(ge=1, le=10_000_000)
+
+
+class HandoffField(Strict):
+    """One value of another agent's hand-off and what the intake did with it."""
+
+    key: str  # where it was, e.g. "context.concurrent_users"
+    value: str  # as written
+    status: Literal["parsed", "guessed", "ignored"]  # ignored = not applied, kept as a note
+    result: str  # what it became ("use_cases[chat].latency.ttft_p95_ms = 2000") or why not
+
+
+class Handoff(Strict):
+    """Where the requirements came from when another agent handed them over, and what of it Garrison
+    could not turn into a field (kept verbatim so the design, the report and the hand-offs out carry it)."""
+
+    source_agent: str = ""
+    request: str = ""
+    deadline: str | None = None  # as written; the programme manager's hand-off carries it
+    availability_pct: float | None = Field(default=None, gt=0, lt=100)  # uptime target, if stated
+    licences: tuple[str, ...] = ()  # licence ids the hand-off allows (empty: not stated)
+    fields: tuple[HandoffField, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 class Requirements(Strict):
@@ -156,7 +216,9 @@ class Requirements(Strict):
     security: Security = Security()
     growth: Growth = Growth()
     hardware: Hardware = Hardware()
+    site: Site = Site()
     compliance_notes: str = ""
+    handoff: Handoff | None = None  # set when the requirements came from an agent's hand-off
 
     @model_validator(mode="after")
     def _unique_names(self) -> Requirements:
@@ -164,4 +226,8 @@ class Requirements(Strict):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"use case names must be unique; repeated: {', '.join(sorted(dup))}")
+        if self.hardware.owned_only and not (self.hardware.owned_gpus or self.hardware.cpu_only):
+            raise ValueError(
+                "hardware.owned_only needs hardware.owned_gpus (the GPUs to plan on) or hardware.cpu_only"
+            )
         return self

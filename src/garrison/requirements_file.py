@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -29,100 +28,13 @@ def validation_to_input_error(e: ValidationError, prefix: str = "") -> InputErro
     return InputError(field, msg, "fix the value (see docs/requirements.md)")
 
 
-_NUM = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmM]?)")
-
-
-def _number(value: Any, field: str) -> float:
-    """'32k' -> 32768, '1M' -> 1048576, '50 tokens/s' -> 50, 40 -> 40."""
-    if isinstance(value, bool):
-        raise InputError(field, f"expected a number, got {value!r}", "give a number such as 32768 or '32k'")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        m = _NUM.search(value)
-        if m:
-            n = float(m.group(1))
-            return n * {"k": 1024, "m": 1024**2}.get(m.group(2).lower(), 1)
-    raise InputError(field, f"expected a number, got {value!r}", "give a number such as 32768 or '32k'")
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value]
-
-
-def from_handoff(doc: dict[str, Any]) -> dict[str, Any]:
-    """Map the architect role's hand-off YAML onto Garrison's requirements shape.
-
-    `handoff: {source_agent, context: {selected_models, model_sizes, context_lengths,
-    concurrent_users, throughput_requirements}, request}` becomes one chat use case per model.
-    """
-    h = doc["handoff"]
-    if not isinstance(h, dict):
-        raise InputError("handoff", "must be a mapping", "see docs/requirements.md for the hand-off shape")
-    ctx = h.get("context") or {}
-    if not isinstance(ctx, dict):
-        raise InputError("handoff.context", "must be a mapping", "see docs/requirements.md")
-    unknown = set(ctx) - {
-        "selected_models",
-        "model_sizes",
-        "context_lengths",
-        "concurrent_users",
-        "throughput_requirements",
-    }
-    if unknown:
-        raise InputError(f"handoff.context.{sorted(unknown)[0]}", "unknown key", "remove it")
-    models = _as_list(ctx.get("selected_models"))
-    if not models:
-        raise InputError("handoff.context.selected_models", "no model named", "list catalogue ids or paths")
-    lengths_raw = ctx.get("context_lengths", 8192)
-    if isinstance(lengths_raw, dict):
-        lengths = [_number(lengths_raw.get(m, 8192), f"handoff.context.context_lengths.{m}") for m in models]
-    else:
-        vals = _as_list(lengths_raw) or [8192]
-        lengths = [
-            _number(vals[min(i, len(vals) - 1)], "handoff.context.context_lengths")
-            for i in range(len(models))
-        ]
-    users = int(_number(ctx.get("concurrent_users", 10), "handoff.context.concurrent_users"))
-    tput = ctx.get("throughput_requirements")
-    use_cases = []
-    for i, (model, length) in enumerate(zip(models, lengths, strict=True)):
-        uc: dict[str, Any] = {
-            "name": f"model-{i + 1}",
-            "kind": "chat",
-            "models": [str(model)],
-            "context_length": int(length),
-            "load": {"concurrent_requests": max(1, users)},
-        }
-        if tput is not None:
-            per_stream = _number(tput, "handoff.context.throughput_requirements")
-            if per_stream > 0:
-                uc["latency"] = {"itl_p95_ms": max(1.0, 1000.0 / per_stream)}
-        use_cases.append(uc)
-    return {
-        "organisation": {
-            "name": str(h.get("source_agent") or "handoff").lstrip("@"),
-            "team_size": max(1, users),
-        },
-        "use_cases": use_cases,
-        "compliance_notes": str(h.get("request") or ""),
-    }
-
-
 def parse_requirements(doc: Any) -> Requirements:
     """Validate a parsed YAML document (either shape)."""
     if not isinstance(doc, dict):
         raise InputError("requirements", "the file must be a YAML mapping", "see examples/ for the shape")
     if "handoff" in doc:
-        extra = set(doc) - {"handoff"}
-        if extra:
-            raise InputError(sorted(extra)[0], "unknown key beside `handoff`", "remove it")
+        from garrison.handoff.intake import from_handoff
+
         doc = from_handoff(doc)
     try:
         return Requirements.model_validate(doc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from bundle.designs import DESIGNS
 from garrison.design import Design
 from garrison.errors import GarrisonError
 from garrison.render import render_bundle, write_bundle
+from garrison.render.writer import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -45,7 +47,9 @@ def test_bundle_matches_golden(case: str) -> None:
     files = render_bundle(_design(case))
     gold = GOLDEN / case
     if UPDATE:
-        write_bundle(files, gold, force=True)
+        shutil.rmtree(gold, ignore_errors=True)  # the golden tree holds only rendered files
+        write_bundle(files, gold)
+        (gold / MANIFEST).unlink()
         return
     if not gold.is_dir():
         pytest.fail(f"no golden tree for {case}; create it with GARRISON_UPDATE_GOLDEN=1")

@@ -24,7 +24,8 @@ def test_refuses_non_empty_dir_without_force(tmp_path: Path) -> None:
         write_bundle({"a.txt": "x"}, out)
     assert (out / "mine.txt").read_text() == "user file"
     write_bundle({"a.txt": "x"}, out, force=True)
-    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".garrison-manifest", "a.txt", "mine.txt"]
+    assert (out / "mine.txt").read_text() == "user file"
 
 
 def test_failure_leaves_nothing_half_written(tmp_path: Path) -> None:
@@ -33,7 +34,7 @@ def test_failure_leaves_nothing_half_written(tmp_path: Path) -> None:
     # "x" is a file and also a folder: the second write fails after the first succeeded
     with pytest.raises(OSError):
         write_bundle({"x": "file", "x/y": "nested"}, out, force=True)
-    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".garrison-manifest", "old.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["b"]  # no temp folders left behind
 
 

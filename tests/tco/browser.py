@@ -41,10 +41,14 @@ class PageResult:
     svg_img_count: int = 0
     svg_titled_count: int = 0
     screenshot_png: bytes = b""
+    values: dict[str, Any] = field(default_factory=dict)  # name -> result of an `evaluate` expression
 
 
-def open_page(path: Path, screenshot: bool = False, timeout_s: float = 30.0) -> PageResult:
-    """Load `path` in a fresh headless Chromium and report what happened."""
+def open_page(
+    path: Path, screenshot: bool = False, timeout_s: float = 30.0, evaluate: dict[str, str] | None = None
+) -> PageResult:
+    """Load `path` in a fresh headless Chromium and report what happened; `evaluate` maps names to
+    JavaScript expressions run over DevTools after load (results in `values`)."""
     # chromium helpers may still be writing the profile as it exits: cleanup errors are not test failures
     with tempfile.TemporaryDirectory(prefix="garrison-chromium-", ignore_cleanup_errors=True) as udd:
         proc = subprocess.Popen(
@@ -56,7 +60,7 @@ def open_page(path: Path, screenshot: bool = False, timeout_s: float = 30.0) -> 
             port = _devtools_port(Path(udd), proc, timeout_s)
             ws_url = _page_ws_url(port, timeout_s)
             with connect(ws_url, max_size=64 * 2**20, open_timeout=timeout_s) as ws:
-                return _drive(ws, path.resolve().as_uri(), screenshot, timeout_s)
+                return _drive(ws, path.resolve().as_uri(), screenshot, timeout_s, evaluate or {})
         finally:
             proc.terminate()
             try:
@@ -94,7 +98,7 @@ def _devtools_port(udd: Path, proc: subprocess.Popen[bytes], timeout_s: float) -
     raise TimeoutError("chromium did not open its DevTools port")
 
 
-def _drive(ws: Any, url: str, screenshot: bool, timeout_s: float) -> PageResult:
+def _drive(ws: Any, url: str, screenshot: bool, timeout_s: float, evaluate: dict[str, str]) -> PageResult:
     res = PageResult()
     next_id = 0
     replies: dict[int, dict[str, Any]] = {}
@@ -152,6 +156,10 @@ def _drive(ws: Any, url: str, screenshot: bool, timeout_s: float) -> PageResult:
         "':scope > title') && s.querySelector(':scope > desc') && s.getAttribute('aria-labelledby'))"
         ".length",
     )["result"]["value"]
+    for name, expression in evaluate.items():
+        res.values[name] = call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get(
+            "value"
+        )
     if screenshot:
         shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
         res.screenshot_png = base64.b64decode(shot["data"])

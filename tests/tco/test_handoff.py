@@ -19,6 +19,9 @@ EXPECTED_CONTEXT = {
     "roi": {"tco_data", "hardware_costs", "cloud_comparison", "sensitivity"},
     "data-sovereignty": {"architecture_validation"},
     "implementation-guide": {"onboarding_steps", "endpoints"},
+    "security": {"security_requirements", "controls", "models", "open_escalations"},
+    "program-manager": {"decision", "what_to_buy", "cost", "cloud_comparison", "timeline", "escalations"},
+    "model-evaluator": {"models", "licence_policy", "escalations"},
 }
 
 

@@ -101,4 +101,4 @@ def test_concurrency_curve_from_a_step_model(design, gpus, prices):
     assert pts[3].output_tokens_per_s == pytest.approx(8 / (0.010 + 8 * 1250 * 1e-7))
     assert all(b.output_tokens_per_s > a.output_tokens_per_s for a, b in itertools.pairwise(pts))
     html = render_report(design, compute_tco(design, prices, gpus), curves={"chat": pts})
-    assert "sizing model (decode)" in html
+    assert "step-time model (decode)" in html

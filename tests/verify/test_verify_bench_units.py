@@ -9,7 +9,7 @@ import pytest
 from garrison.bench.client import parse_target
 from garrison.bench.results import RequestRecord, dist_ms, meets_slo, percentile, summarise_step
 from garrison.bench.scrape import parse_metrics
-from garrison.bench.workload import Length, approx_prompts, parse_length
+from garrison.bench.workload import Length, PromptMaker, approx_counter, parse_length
 from garrison.errors import InputError
 
 
@@ -67,8 +67,11 @@ def test_lengths() -> None:
     for bad in ("0", "x", "9:3", ""):
         with pytest.raises(InputError):
             parse_length(bad, "--input-len")
-    ps = approx_prompts(5, Length(100, 100), Length(8, 8), random.Random(0))
-    assert all(396 <= len(p.text) <= 400 and p.max_tokens == 8 for p in ps)  # 4 characters per token
+    maker = PromptMaker(approx_counter, Length(100, 100), Length(8, 8), random.Random(0), nonce=1)
+    ps = [maker.next() for _ in range(5)]
+    # 4 characters per token, each word at least one token
+    assert all(300 <= len(p.text) <= 500 and p.max_tokens == 8 for p in ps), [len(p.text) for p in ps]
+    assert len({p.text for p in ps}) == 5
 
 
 LLAMA_METRICS = """# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.
@@ -89,12 +92,16 @@ vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.25
 
 
 def test_parse_metrics_engines() -> None:
-    assert parse_metrics(LLAMA_METRICS) == {
+    assert parse_metrics(LLAMA_METRICS).values == {
+        "llamacpp:prompt_tokens_total": 1234.0,
         "llamacpp:kv_cache_usage_ratio": 0.5,
         "llamacpp:requests_processing": 3.0,
     }
-    assert parse_metrics(VLLM_METRICS) == {"vllm:num_requests_waiting": 3.0, "vllm:kv_cache_usage_perc": 0.25}
-    assert parse_metrics("# TYPE sglang:num_queue_reqs gauge\nsglang:num_queue_reqs 4\n") == {
+    assert parse_metrics(VLLM_METRICS).values == {
+        "vllm:num_requests_waiting": 3.0,
+        "vllm:kv_cache_usage_perc": 0.25,
+    }
+    assert parse_metrics("# TYPE sglang:num_queue_reqs gauge\nsglang:num_queue_reqs 4\n").values == {
         "sglang:num_queue_reqs": 4.0
     }
 

@@ -34,7 +34,7 @@ def test_every_fault_counted_by_type_and_run_survives(cli, stub) -> None:  # typ
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
     d = _json(p)
-    assert d["schema_version"] == 1
+    assert d["schema_version"] == 2
     step = d["steps"][0]
     # warm-up takes the first "ok"; then 14 requests cycle through the 7 behaviours twice
     assert step["errors"] == {"http_500": 2, "malformed_stream": 4, "reset": 2, "timeout": 2}, step["errors"]
@@ -50,15 +50,17 @@ def test_every_fault_counted_by_type_and_run_survives(cli, stub) -> None:  # typ
 
 
 def test_metrics_scraped_during_run(cli, stub) -> None:  # type: ignore[no-untyped-def]
-    s = stub("--token-delay-ms", "20")
+    s = stub("--token-delay-ms", "20", "--metrics", "vllm")
     p = cli(
         *_bench_json_argv(s.url, "--concurrency", "2", "--num-requests", "6", "--output-len", "30"),
     )
     assert p.returncode == 0, p.stderr
     srv = _json(p)["steps"][0]["server"]
     assert srv["samples"] >= 1
-    assert "llamacpp:requests_processing" in srv["names"]
+    assert srv["engine"] == "vllm"
+    assert "vllm:num_requests_running" in srv["names"]
     assert srv["kv_usage_max"] == 0.25
+    assert srv["counters"]["vllm:generation_tokens_total"] >= 6 * 30
 
 
 def test_ctrl_c_keeps_partial_results(tmp_path: Path, stub, cli_env) -> None:  # type: ignore[no-untyped-def]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
-from garrison.bench.results import BenchResult, Dist, Step
+from garrison.bench.results import BenchResult, Dist, RequestRecord, Step
 
 
 def _f(x: float | None, nd: int = 1) -> str:
@@ -18,6 +19,10 @@ def step_label(s: Step) -> str:
     """`c=8`, `r=2.5/s` or `max`."""
     if s.concurrency is not None:
         return f"c={s.concurrency}"
+    if s.mode == "trace":
+        return "trace" if s.rate is None else f"trace@{s.rate:g}/s"
+    if s.mode == "ramp":
+        return f"r={s.rate:g}-{s.rate_end:g}/s"
     return "max" if s.rate is None else f"r={s.rate:g}/s"
 
 
@@ -38,13 +43,38 @@ def text_table(result: BenchResult) -> str:
             f"{s.goodput_requests_per_s:>8.2f}"
         )
     lines = ["\n".join(rows)]
+    srv = [s for s in result.steps if s.server.ttft_ms is not None or s.server.itl_ms is not None]
+    if srv:
+        lines.append("server's own histograms (" + (srv[0].server.engine or "?") + "), ms:")
+        for s in srv:
+            t, i = s.server.ttft_ms, s.server.itl_ms
+            lines.append(
+                f"{step_label(s):>10} server TTFT p50/p95 {_f(t.p50 if t else None)}/{_f(t.p95 if t else None)}"
+                f" vs client {_f(s.ttft_ms.p50)}/{_f(s.ttft_ms.p95)};"
+                f" server ITL p50/p95 {_f(i.p50 if i else None, 2)}/{_f(i.p95 if i else None, 2)}"
+                f" vs client {_f(s.itl_ms.p50, 2)}/{_f(s.itl_ms.p95, 2)}"
+            )
+    extra = [q for q in result.workload.percentiles if f"p{q:g}" not in ("p50", "p90", "p95", "p99")]
+    if extra:
+        for s in result.steps:
+            lines.append(
+                f"{step_label(s):>10} "
+                + "; ".join(
+                    f"{name} {', '.join(f'{k} {v:,.2f}' for k, v in d.percentiles.items())}"
+                    f" min {_f(d.min, 2)} max {_f(d.max, 2)} std {_f(d.std, 2)}"
+                    for name, d in (("TTFT", s.ttft_ms), ("ITL", s.itl_ms))
+                )
+            )
     if result.slo_search is not None:
         ss = result.slo_search
         lines.append(
-            f"max load under SLO (P95 TTFT <= {_f(ss.slo_ttft_ms, 0)} ms, "
-            f"P95 ITL <= {_f(ss.slo_itl_ms, 0)} ms): "
+            f"max load under SLO ({ss.attainment:.0%} of requests with TTFT <= {_f(ss.slo_ttft_ms, 0)} ms "
+            f"and TPOT <= {_f(ss.slo_itl_ms, 0)} ms): "
             f"{_f(ss.max_rate_meeting_slo, 2)} req/s (max throughput {_f(ss.max_throughput_rate, 2)} req/s)"
         )
+        for tr in ss.tried:
+            where = "max" if tr.rate is None else f"{tr.rate:g} req/s"
+            lines.append(f"  {where:>12}: {'under' if tr.passed else 'over'} the SLO: {tr.reason}")
     if result.comparison is not None:
         c = result.comparison
         lines.append(f"measured vs predicted ({c.design} / {c.deployment}, {c.step}):")
@@ -56,6 +86,9 @@ def text_table(result: BenchResult) -> str:
         lines.extend(f"  note: {n}" for n in c.notes)
     lines.append(f"prompts: {result.workload.prompt_source}")
     lines.extend(f"note: {n}" for n in result.notes)
+    lines.extend(f"warning: {w}" for w in result.warnings)
+    if result.stopped:
+        lines.append(f"stopped: {result.stopped}")
     if result.interrupted:
         lines.append("interrupted: partial results")
     return "\n".join(lines)
@@ -196,7 +229,12 @@ def html_report(result: BenchResult) -> str:
             f"{crow}</table><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in c.notes) + "</ul>"
         )
     notes = "".join(
-        f"<li>{html.escape(n)}</li>" for n in (*result.notes, f"prompts: {result.workload.prompt_source}")
+        f"<li>{html.escape(n)}</li>"
+        for n in (
+            *result.notes,
+            *(f"warning: {w}" for w in result.warnings),
+            f"prompts: {result.workload.prompt_source}",
+        )
     )
     interrupted = " · <b>interrupted: partial results</b>" if result.interrupted else ""
     return f"""<!doctype html>
@@ -230,21 +268,26 @@ def _dist_list(d: Dist) -> list[float]:
     return [float(v or 0.0) for v in (d.mean, d.p50, d.p90, d.p95, d.p99)]
 
 
-def write_outputs(result: BenchResult, out_dir: str, force: bool) -> list[Path]:
-    """Write results.json and report.html atomically; refuse to overwrite without `force`."""
+def write_outputs(
+    result: BenchResult, out_dir: str, force: bool, records: Sequence[Sequence[RequestRecord]] = ()
+) -> list[Path]:
+    """Write results.json, report.html, summary.csv and (with records) requests.jsonl atomically;
+    refuse to overwrite without `force`."""
+    from garrison.atomic import write_text_atomic
+    from garrison.bench.export import requests_jsonl, summary_csv
     from garrison.errors import InputError
 
     d = Path(out_dir)
     files = {
         d / "results.json": json.dumps(result.model_dump(mode="json"), indent=2, sort_keys=True) + "\n",
         d / "report.html": html_report(result),
+        d / "summary.csv": summary_csv(result),
     }
+    if records:
+        files[d / "requests.jsonl"] = requests_jsonl(result, records)
     existing = [p for p in files if p.exists()]
     if existing and not force:
         raise InputError("--out", f"{existing[0]} exists", "use another folder or pass --force")
-    d.mkdir(parents=True, exist_ok=True)
     for p, text in files.items():
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(p)
+        write_text_atomic(p, text, force=True)
     return list(files)

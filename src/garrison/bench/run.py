@@ -1,4 +1,5 @@
-"""Drive the load: concurrency sweep, Poisson rate sweep, max throughput and the max-load-under-SLO search."""
+"""Drive the load: concurrency sweep, open-loop rate sweep (Poisson, constant, gamma, ramp, with an
+optional concurrency cap), trace replay, max throughput and the max-load-under-SLO search."""
 
 from __future__ import annotations
 
@@ -11,25 +12,66 @@ import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
+from garrison.bench.arrivals import Arrival, ramp_span_s, schedule, trace_times
 from garrison.bench.client import Endpoint, Target, parse_target, request_body, ssl_context, stream_request
-from garrison.bench.results import BenchResult, RequestRecord, SloSearch, Step, Workload, summarise_step
-from garrison.bench.scrape import Scraper
+from garrison.bench.results import (
+    DEFAULT_PERCENTILES,
+    DEFAULT_SLO_ATTAINMENT,
+    BenchResult,
+    Phase,
+    RequestRecord,
+    SearchStep,
+    SloSearch,
+    Step,
+    Workload,
+    summarise_step,
+)
+from garrison.bench.scrape import Scraper, same_origin
 from garrison.bench.workload import (
+    DatasetPrompts,
     Length,
     Prompt,
-    approx_prompts,
+    PromptMaker,
+    approx_counter,
     load_dataset,
-    server_prompts,
-    tokenizer_prompts,
+    server_counter,
+    tokenizer_counter,
 )
 from garrison.errors import CheckFailed, InputError
 
 MAX = math.inf  # the rate that means "send every request at once" (max throughput)
+RateSpec = float | tuple[float, float]  # a rate (MAX: all at once) or a ramp (from, to) in req/s
+# Statuses that say "too much load" rather than "broken": a search counts them as over capacity.
+OVERLOAD_STATUSES = ("http_429", "http_503")
+_MIN_FOR_ERROR_RATE = 10  # completed requests before --max-error-rate can stop a step
+# One asyncio loop reads every stream: past ~0.8 of a core its own queueing adds to the TTFT and ITL it
+# measures (each read waits for the loop). A step that used this much is flagged in the result.
+CLIENT_BOUND_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A warm-up or cool-down: a number of requests or a number of seconds."""
+
+    requests: int | None = None
+    seconds: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.requests} requests" if self.requests is not None else f"{self.seconds:g} s"
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One request of a replayed trace: when (seconds, any origin), prompt and output tokens."""
+
+    arrival_s: float
+    input_tokens: int
+    output_tokens: int
 
 
 @dataclass(frozen=True)
@@ -41,24 +83,39 @@ class BenchConfig:
     api_key: str | None = None
     endpoint: Endpoint = "chat"
     concurrency: tuple[int, ...] = ()
-    rates: tuple[float, ...] = ()  # requests/s; MAX = all at once
+    rates: tuple[RateSpec, ...] = ()  # requests/s; MAX = all at once; (from, to) = a ramp
+    arrival: Arrival = field(default_factory=Arrival)
+    max_concurrency: int | None = None  # open loop: at most this many in flight (the rest wait)
+    trace: tuple[
+        TraceRow, ...
+    ] = ()  # replay these arrivals and lengths (one step per --rate, or as recorded)
+    trace_name: str | None = None
     slo_search: bool = False
     num_requests: int = 100
     duration_s: float | None = None
+    warmup: Budget | None = None  # per step, sent first and not counted
+    cooldown: Budget | None = None  # per step, sent last (the load stays on while the measured ones end)
     input_len: Length = field(default_factory=lambda: Length(256, 256))
     output_len: Length = field(default_factory=lambda: Length(128, 128))
     dataset: str | None = None
     tokenizer: str = "auto"  # auto | server | approx | PATH to a model folder / tokenizer.json
+    prefix_len: int = 0  # a shared prefix of this many tokens in every prompt
+    prefix_share: float = 0.0  # ... or this share of each prompt
     slo_ttft_ms: float | None = None
     slo_itl_ms: float | None = None
+    slo_attainment: float = DEFAULT_SLO_ATTAINMENT
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
+    max_error_rate: float | None = None  # stop a step (and the run) when more requests than this fail
+    retry_after: bool = False  # wait and resend on 429/503 with a Retry-After header
+    max_retries: int = 3
     ignore_eos: bool = True
     request_timeout_s: float = 300.0
     ca: str | None = None
     insecure: bool = False
-    metrics_url: str | None = None  # default: <root>/metrics
+    metrics_url: str | None = None  # default: <root>/metrics; "none": do not scrape
     scrape_interval_s: float = 0.5
     search_iterations: int = 5
-    seed: int = 0
+    seed: int | None = None  # None: a fresh one, recorded in the result
     progress: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -102,25 +159,44 @@ def _preflight(cfg: BenchConfig, target: Target, verify: Any) -> None:
         )
 
 
-def _prompts(cfg: BenchConfig, target: Target, verify: Any, rng: random.Random) -> tuple[list[Prompt], str]:
-    n = min(cfg.num_requests, 256) if cfg.duration_s is None else 256
+PromptSource = PromptMaker | DatasetPrompts
+
+
+def _prompts(cfg: BenchConfig, target: Target, verify: Any, rng: random.Random) -> tuple[PromptSource, str]:
+    """The run's prompt source and a line saying where the lengths come from and how exact they are."""
     if cfg.dataset:
-        return load_dataset(cfg.dataset, cfg.output_len, rng), f"dataset {cfg.dataset}"
+        return DatasetPrompts(load_dataset(cfg.dataset, cfg.output_len, rng)), f"dataset {cfg.dataset}"
+    count = None
+    source = "approximate: 4 characters per token"
     if cfg.tokenizer not in ("auto", "server", "approx"):
-        return tokenizer_prompts(
-            cfg.tokenizer, n, cfg.input_len, cfg.output_len, rng
-        ), f"tokenizer {cfg.tokenizer}"
-    if cfg.tokenizer in ("auto", "server"):
-        got = server_prompts(target, cfg.model, n, cfg.input_len, cfg.output_len, rng, verify)
-        if got is not None:
-            return got, "exact: server /tokenize"
-        if cfg.tokenizer == "server":
+        count, source = tokenizer_counter(cfg.tokenizer), f"exact: tokenizer {cfg.tokenizer}"
+    elif cfg.tokenizer in ("auto", "server"):
+        count = server_counter(target, cfg.model, verify)
+        if count is not None:
+            source = "exact: server /tokenize"
+        elif cfg.tokenizer == "server":
             raise CheckFailed(
                 "--tokenizer",
                 f"{target.root}/tokenize is not available",
                 "use --tokenizer approx or a model folder",
             )
-    return approx_prompts(n, cfg.input_len, cfg.output_len, rng), "approximate: 4 characters per token"
+    # the nonce comes from the system's randomness even with --seed: a repeated run must not find the
+    # previous run's prompts in the server's prefix cache
+    nonce = random.SystemRandom().randrange(1 << 30)
+    kw: dict[str, Any] = {"nonce": nonce, "prefix_len": cfg.prefix_len, "prefix_share": cfg.prefix_share}
+    try:
+        maker = PromptMaker(count or approx_counter, cfg.input_len, cfg.output_len, rng, **kw)
+    except (ValueError, httpx.HTTPError):
+        maker = PromptMaker(approx_counter, cfg.input_len, cfg.output_len, rng, **kw)
+        source = "approximate: 4 characters per token (the tokenizer has too few single-token words)"
+    if count is not None and source.startswith("exact"):
+        try:
+            exact, worst = maker.check()
+            if worst:
+                source += f" ({exact} of 3 sampled prompts exact, worst off by {worst} tokens)"
+        except (httpx.HTTPError, ValueError):
+            pass
+    return maker, source
 
 
 class ClientPool:
@@ -156,91 +232,237 @@ class ClientPool:
         await asyncio.gather(*(c.aclose() for c in self._all), return_exceptions=True)
 
 
+@dataclass(frozen=True)
+class Load:
+    """One step's load: closed loop (`concurrency`), open loop (`rate`, MAX, a ramp to `rate_end`), or
+    the replay of the configured trace (`trace`, rate-scaled when `rate` is set)."""
+
+    kind: str  # concurrency | rate | trace
+    value: float = 0.0
+    rate_end: float | None = None
+
+    @property
+    def mode(self) -> str:
+        if self.kind == "concurrency":
+            return "concurrency"
+        if self.kind == "trace":
+            return "trace"
+        if self.rate_end is not None:
+            return "ramp"
+        return "max" if self.value == MAX else "rate"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "concurrency":
+            return f"concurrency {int(self.value)}"
+        if self.kind == "trace":
+            return "trace" + ("" if self.value == 0 else f" at {self.value:g}/s")
+        if self.rate_end is not None:
+            return f"ramp {self.value:g}-{self.rate_end:g}/s"
+        return "max" if self.value == MAX else f"rate {self.value:g}/s"
+
+
 class _Run:
-    """Shared state of one bench run: clients, prompts, stop flag, progress callback."""
+    """Shared state of one bench run: clients, prompts, stop flags, progress callback."""
 
-    def __init__(self, cfg: BenchConfig, target: Target, pool: ClientPool, prompts: list[Prompt]) -> None:
+    def __init__(
+        self, cfg: BenchConfig, target: Target, pool: ClientPool, prompts: PromptSource, rng: random.Random
+    ) -> None:
         self.cfg, self.target, self.pool = cfg, target, pool
-        self._prompts = prompts
-        self._i = 0
-        self.stop = asyncio.Event()
+        self.prompts = prompts
+        self.rng = rng
+        self.stop = asyncio.Event()  # Ctrl-C: the whole run
+        self.step_stop = asyncio.Event()  # the step exceeded --max-error-rate
+        self.step_reason: str | None = None
         self.on_done: Callable[[], None] = lambda: None
+        self._sem: asyncio.Semaphore | None = None
+        self._failed: dict[str, int] = {}
+        self.overhead = 0  # tokens the server adds to a prompt (chat template, BOS), from the warm-up
 
-    def next_prompt(self) -> Prompt:
-        p = self._prompts[self._i % len(self._prompts)]
-        self._i += 1
-        return p
-
-    async def one(self, out: list[RequestRecord]) -> None:
-        p = self.next_prompt()
+    async def one(
+        self,
+        out: list[RequestRecord],
+        phase: Phase = "measured",
+        prompt: Prompt | None = None,
+        scheduled: float | None = None,
+    ) -> None:
+        p = prompt or self.prompts.next()
         body = request_body(self.cfg.endpoint, self.cfg.model, p.text, p.max_tokens, self.cfg.ignore_eos)
-        client = self.pool.acquire()
+        if self._sem is not None:
+            await self._sem.acquire()
         try:
-            rec = await stream_request(client, self.target, self.cfg.endpoint, body, p.input_tokens)
+            rec = await self._send(body, p)
         finally:
-            self.pool.release(client)
+            if self._sem is not None:
+                self._sem.release()
+        rec.phase, rec.scheduled_s = phase, scheduled
         out.append(rec)
         self.on_done()
+        self._check_error_rate(out)
 
-    def _budget(self) -> Iterator[None]:
-        t_end = None if self.cfg.duration_s is None else time.perf_counter() + self.cfg.duration_s
-        n = 0
-        while not self.stop.is_set():
-            if self.cfg.duration_s is None and n >= self.cfg.num_requests:
-                return
-            if self.cfg.duration_s is not None and self.cfg.num_requests and n >= self.cfg.num_requests > 0:
-                return
-            if t_end is not None and time.perf_counter() >= t_end:
-                return
-            n += 1
-            yield
+    async def _send(self, body: dict[str, Any], p: Prompt) -> RequestRecord:
+        """One request, resent after a Retry-After wait when asked; latencies count from the first try."""
+        first_start: float | None = None
+        retries = 0
+        while True:
+            client = self.pool.acquire()
+            try:
+                rec = await stream_request(client, self.target, self.cfg.endpoint, body, p.input_tokens)
+            finally:
+                self.pool.release(client)
+            first_start = rec.start_s if first_start is None else first_start
+            wait = rec.retry_after_s
+            if (
+                not self.cfg.retry_after
+                or rec.error not in OVERLOAD_STATUSES
+                or wait is None
+                or retries >= self.cfg.max_retries
+                or wait > self.cfg.request_timeout_s
+            ):
+                break
+            retries += 1
+            await asyncio.sleep(wait)
+        rec.start_s, rec.retries = first_start, retries
+        rec.max_tokens, rec.stated_input_tokens = p.max_tokens, p.input_tokens
+        return rec
+
+    def _check_error_rate(self, out: list[RequestRecord]) -> None:
+        """Stop the step once more than --max-error-rate of its completed requests failed (O(1) per
+        request: the counts are kept as requests complete)."""
+        limit = self.cfg.max_error_rate
+        if limit is None or self.step_stop.is_set() or not out:
+            return
+        if out[-1].error:
+            self._failed[out[-1].error] = self._failed.get(out[-1].error, 0) + 1
+        failed = sum(self._failed.values())
+        if len(out) >= _MIN_FOR_ERROR_RATE and failed / len(out) > limit:
+            detail = ", ".join(f"{k} x{v}" for k, v in sorted(self._failed.items()))
+            self.step_reason = (
+                f"error rate {failed}/{len(out)} = {failed / len(out):.0%} > --max-error-rate "
+                f"{limit:.0%} ({detail})"
+            )
+            self.step_stop.set()
+
+    def _phases(self, measured: int | None = None) -> Iterator[Phase]:
+        """Phase of each request to launch: warm-up, measured (N requests or D seconds), cool-down."""
+        cfg = self.cfg
+        wu, cd = cfg.warmup, cfg.cooldown
+        meas = Budget(measured if measured is not None else (cfg.num_requests or None), cfg.duration_s)
+        segments: list[tuple[Phase, Budget]] = [("measured", meas)]
+        if wu is not None:
+            segments.insert(0, ("warmup", wu))
+        if cd is not None:
+            segments.append(("cooldown", cd))
+        for phase, b in segments:
+            t_end = None if b.seconds is None else time.perf_counter() + b.seconds
+            n = 0
+            while not (self.stop.is_set() or self.step_stop.is_set()):
+                if b.requests is not None and n >= b.requests:
+                    break
+                if t_end is not None and time.perf_counter() >= t_end:
+                    break
+                if b.requests is None and t_end is None:
+                    break
+                n += 1
+                yield phase
 
     async def _until_stopped(self, tasks: list[asyncio.Task[None]]) -> bool:
-        """Wait for the tasks; on Ctrl-C cancel what is in flight. True when interrupted."""
-        stopper = asyncio.ensure_future(self.stop.wait())
+        """Wait for the tasks; on Ctrl-C or an error-rate stop cancel what is in flight. True when
+        interrupted by Ctrl-C."""
+        stoppers = [asyncio.ensure_future(self.stop.wait()), asyncio.ensure_future(self.step_stop.wait())]
         pending: set[asyncio.Future[Any]] = set(tasks)
-        while pending and not self.stop.is_set():
-            _, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
-            pending.discard(stopper)
-        stopper.cancel()
-        if self.stop.is_set():
+        while pending and not (self.stop.is_set() or self.step_stop.is_set()):
+            _, pending = await asyncio.wait(pending | set(stoppers), return_when=asyncio.FIRST_COMPLETED)
+            pending.difference_update(stoppers)
+        for st in stoppers:
+            st.cancel()
+        if self.stop.is_set() or self.step_stop.is_set():
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            return True
-        return False
+        return self.stop.is_set()
 
-    async def concurrency_step(self, n: int) -> tuple[list[RequestRecord], bool]:
+    async def run_step(self, load: Load) -> tuple[list[RequestRecord], bool]:
+        """Run one load level; returns its records (all phases) and whether Ctrl-C interrupted it."""
+        self.step_stop.clear()
+        self.step_reason = None
+        self._failed = {}
+        cap = self.cfg.max_concurrency if load.kind != "concurrency" else None
+        self._sem = asyncio.Semaphore(cap) if cap else None
+        if load.kind == "concurrency":
+            return await self._closed_loop(int(load.value))
+        return await self._open_loop(load)
+
+    async def _closed_loop(self, n: int) -> tuple[list[RequestRecord], bool]:
         """N workers, each sending its next request as soon as the previous one ends."""
         out: list[RequestRecord] = []
-        budget = self._budget()
+        phases = self._phases()
 
         async def worker() -> None:
-            for _ in budget:
-                await self.one(out)
+            for phase in phases:
+                await self.one(out, phase)
 
         interrupted = await self._until_stopped([asyncio.ensure_future(worker()) for _ in range(n)])
         return out, interrupted
 
-    async def rate_step(self, rate: float, rng: random.Random) -> tuple[list[RequestRecord], bool]:
-        """Poisson arrivals: exponential gaps with mean 1/rate (MAX sends everything at once)."""
+    async def _open_loop(self, load: Load) -> tuple[list[RequestRecord], bool]:
+        """Requests sent at scheduled times, whether or not earlier ones have finished."""
         out: list[RequestRecord] = []
         tasks: list[asyncio.Task[None]] = []
+        cfg = self.cfg
+        if load.kind == "trace":
+            rows = list(cfg.trace)
+            extra = (cfg.warmup.requests or 0 if cfg.warmup else 0) + (
+                cfg.cooldown.requests or 0 if cfg.cooldown else 0
+            )
+            phases = self._phases(max(0, len(rows) - extra))
+            times: Iterator[float] = iter(trace_times([r.arrival_s for r in rows], load.value or None))
+            # a trace states what the server counted (template and BOS included): ask for that less the
+            # overhead the warm-up request showed, so the replay's usage matches the trace's
+            prompts: Iterator[Prompt | None] = (
+                self.prompts.make(max(1, r.input_tokens - self.overhead), r.output_tokens) for r in rows
+            )
+        else:
+            phases = self._phases()
+            if load.value == MAX:
+                times = iter(lambda: 0.0, None)
+            else:
+                span = 0.0
+                if load.rate_end is not None:
+                    span = (
+                        cfg.duration_s
+                        if cfg.duration_s is not None
+                        else ramp_span_s(load.value, load.rate_end, self._planned())
+                    )
+                times = schedule(cfg.arrival, self.rng, load.value, load.rate_end, span)
+            prompts = iter(lambda: None, 0)
 
         async def launcher() -> None:
-            next_t = time.perf_counter()
-            for _ in self._budget():
-                if rate != MAX:
-                    delay = next_t - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    next_t += rng.expovariate(rate)
-                tasks.append(asyncio.ensure_future(self.one(out)))
+            t0 = time.perf_counter()
+            for at, prompt in zip(times, prompts, strict=False):
+                when = t0 + at
+                delay = when - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                phase = next(phases, None)  # after the wait: a duration-bound phase ends on time
+                if phase is None:
+                    return
+                scheduled = when if load.value != MAX else None
+                tasks.append(asyncio.ensure_future(self.one(out, phase, prompt, scheduled)))
 
         launch = asyncio.ensure_future(launcher())
         interrupted = await self._until_stopped([launch])
         interrupted = await self._until_stopped(tasks) or interrupted
         return out, interrupted
+
+    def _planned(self) -> int:
+        """Requests a count-bounded step sends in all (for the length of a ramp)."""
+        cfg = self.cfg
+        return (
+            (cfg.warmup.requests or 0 if cfg.warmup else 0)
+            + cfg.num_requests
+            + (cfg.cooldown.requests or 0 if cfg.cooldown else 0)
+        )
 
 
 def _install_sigint(stop: asyncio.Event) -> Callable[[], None]:
@@ -256,90 +478,148 @@ def _install_sigint(stop: asyncio.Event) -> Callable[[], None]:
     return remove
 
 
-async def _run_async(
-    cfg: BenchConfig, target: Target, prompts: list[Prompt], verify: Any
-) -> tuple[list[Step], SloSearch | None, bool]:
+@dataclass
+class _Outcome:
+    steps: list[Step] = field(default_factory=list)
+    records: list[list[RequestRecord]] = field(default_factory=list)
+    search: SloSearch | None = None
+    interrupted: bool = False
+    stopped: str | None = None
+    warnings: tuple[str, ...] = ()
+    client_bound: list[str] = field(default_factory=list)
+
+
+def _loads(cfg: BenchConfig) -> list[Load]:
+    loads = [Load("concurrency", c) for c in cfg.concurrency]
+    if cfg.trace:
+        rates = [r for r in cfg.rates if not isinstance(r, tuple)]
+        loads += [Load("trace", r) for r in rates] or [Load("trace")]
+    else:
+        for r in cfg.rates:
+            loads.append(Load("rate", r[0], r[1]) if isinstance(r, tuple) else Load("rate", r))
+    return loads
+
+
+async def _run_async(cfg: BenchConfig, target: Target, prompts: PromptSource, verify: Any) -> _Outcome:
     timeout = httpx.Timeout(cfg.request_timeout_s, connect=min(30.0, cfg.request_timeout_s))
-    steps: list[Step] = []
-    rng = random.Random(cfg.seed + 1)
-    scraper = Scraper(
-        cfg.metrics_url or target.root + "/metrics", target.headers, verify, cfg.scrape_interval_s
-    )
+    res = _Outcome()
+    rng = random.Random(f"{cfg.seed}/arrivals")
+    scraper: Scraper | None = None
+    if (cfg.metrics_url or "").lower() != "none":
+        url = cfg.metrics_url or target.root + "/metrics"
+        headers = target.headers if same_origin(url, target.root) else {}
+        scraper = Scraper(url, headers, verify, cfg.scrape_interval_s, cfg.percentiles)
     pool = ClientPool(verify, timeout)
     try:
-        run = _Run(cfg, target, pool, prompts)
+        run = _Run(cfg, target, pool, prompts, rng)
         # one unrecorded warm-up request: connection set-up and lazy imports stay out of the first step
-        await run.one([])
+        first: list[RequestRecord] = []
+        await run.one(first)
+        if first and first[0].ok and first[0].tokens_from_usage and isinstance(prompts, PromptMaker):
+            run.overhead = max(0, first[0].input_tokens - first[0].stated_input_tokens)
         remove_sigint = _install_sigint(run.stop)
-        await scraper.start()
+        if scraper is not None:
+            await scraper.start()
         progress = _progress(cfg)
         run.on_done = progress.advance
-        interrupted = False
-        search: SloSearch | None = None
         loop = asyncio.get_running_loop()
 
-        async def measure(kind: str, value: float) -> Step:
+        async def measure(load: Load) -> Step:
             t0 = loop.time()
-            await scraper.sample()
+            if scraper is not None:
+                await scraper.sample()
             c0 = time.process_time()
-            progress.label(f"{kind} {value:g}")
-            if kind == "concurrency":
-                recs, intr = await run.concurrency_step(int(value))
-            else:
-                recs, intr = await run.rate_step(value, rng)
+            progress.label(load.label)
+            recs, intr = await run.run_step(load)
             cpu = time.process_time() - c0
-            await scraper.sample()
+            if scraper is not None:
+                await scraper.sample()
+            meta: dict[str, Any] = {
+                "concurrency": int(load.value) if load.kind == "concurrency" else None,
+                "rate": load.value if load.kind != "concurrency" and load.value not in (MAX, 0.0) else None,
+                "rate_end": load.rate_end,
+                "arrival": (
+                    f"trace {cfg.trace_name}"
+                    if load.kind == "trace"
+                    else (str(cfg.arrival) if load.mode in ("rate", "ramp") else None)
+                ),
+                "max_concurrency": cfg.max_concurrency if load.kind != "concurrency" else None,
+                "interrupted": intr,
+                "stopped": run.step_reason,
+                "server": scraper.window(t0, loop.time()) if scraper is not None else None,
+            }
             step = summarise_step(
                 recs,
-                mode="concurrency" if kind == "concurrency" else ("max" if value == MAX else "rate"),
-                concurrency=int(value) if kind == "concurrency" else None,
-                rate=None if kind == "concurrency" or value == MAX else value,
+                mode=load.mode,  # type: ignore[arg-type]
                 slo_ttft_ms=cfg.slo_ttft_ms,
                 slo_itl_ms=cfg.slo_itl_ms,
                 cpu_s=cpu,
-                interrupted=intr,
-                server=scraper.window(t0, loop.time()),
+                percentiles=cfg.percentiles,
+                **{k: v for k, v in meta.items() if v is not None},
             )
-            steps.append(step)
+            busy = cpu / step.duration_s if step.duration_s > 0 else 0.0
+            if busy >= CLIENT_BOUND_SHARE and step.duration_s >= 1.0:  # short steps: start-up dominates
+                res.client_bound.append(f"{load.label}: {busy:.2f}")
+            res.steps.append(step)
+            res.records.append(recs)
             return step
 
         try:
             with progress:
-                for c in cfg.concurrency:
+                for load in _loads(cfg):
                     if run.stop.is_set():
                         break
-                    await measure("concurrency", c)
-                for r in cfg.rates:
-                    if run.stop.is_set():
+                    step = await measure(load)
+                    if step.stopped:
+                        res.stopped = f"{load.label}: {step.stopped}"
                         break
-                    await measure("rate", r)
-                if cfg.slo_search and not run.stop.is_set():
-                    search = await _slo_search(cfg, measure, run.stop)
+                if cfg.slo_search and not run.stop.is_set() and res.stopped is None:
+                    res.search = await _slo_search(cfg, measure, run.stop)
         finally:
-            interrupted = run.stop.is_set()
+            res.interrupted = run.stop.is_set()
             remove_sigint()
-            await scraper.stop()
+            if scraper is not None:
+                await scraper.stop()
+                res.warnings = scraper.warnings()
     finally:
         await pool.aclose()
-    return steps, search, interrupted
+    return res
+
+
+def judge_step(cfg: BenchConfig, s: Step) -> tuple[bool, str]:
+    """Whether a step is under the SLO, and why (not): rate limiting or overload answers mean "over
+    capacity"; other errors above --max-error-rate (default: any) fail it; then at least
+    `slo_attainment` of the measured requests must meet every target (the goodput definition)."""
+    total = s.requests + sum(s.errors.values())
+    if total == 0:
+        return False, "no request completed"
+    over = {k: v for k, v in s.errors.items() if k in OVERLOAD_STATUSES}
+    if over:
+        detail = ", ".join(f"HTTP {k[5:]} on {v} of {total} requests" for k, v in over.items())
+        return False, f"over capacity: the server rate-limited or shed load ({detail})"
+    if s.stopped:
+        return False, s.stopped
+    failed = sum(s.errors.values())
+    allowed = cfg.max_error_rate or 0.0
+    if failed / total > allowed:
+        detail = ", ".join(f"{k} x{v}" for k, v in s.errors.items())
+        return False, f"errors: {failed} of {total} requests failed ({detail})"
+    att = s.slo_attainment if s.slo_attainment is not None else 1.0
+    if att < cfg.slo_attainment:
+        return False, f"SLO attainment {att:.1%} < {cfg.slo_attainment:.0%}"
+    return True, f"SLO attainment {att:.1%}"
 
 
 async def _slo_search(cfg: BenchConfig, measure: Any, stop: asyncio.Event) -> SloSearch:
-    """Highest Poisson rate whose P95 TTFT and P95 ITL meet the targets: one max-throughput step gives
-    the ceiling, then bisection on (0, ceiling] for `search_iterations` steps."""
-    top: Step = await measure("rate", MAX)
+    """Highest rate at which at least `slo_attainment` of the requests meet every target: one
+    max-throughput step gives the ceiling, then bisection on (0, ceiling] for `search_iterations` steps."""
+    top: Step = await measure(Load("rate", MAX))
     ceiling = top.requests_per_s
     lo, hi = 0.0, ceiling
     best: float | None = None
-
-    def passes(s: Step) -> bool:
-        if s.requests == 0:
-            return False
-        t_ok = cfg.slo_ttft_ms is None or (s.ttft_ms.p95 is not None and s.ttft_ms.p95 <= cfg.slo_ttft_ms)
-        i_ok = cfg.slo_itl_ms is None or s.itl_ms.p95 is None or s.itl_ms.p95 <= cfg.slo_itl_ms
-        return t_ok and i_ok and not s.errors
-
-    if passes(top):
+    ok, why = judge_step(cfg, top)
+    tried = [SearchStep(rate=None, passed=ok, reason=why)]
+    if ok:
         best = ceiling
     else:
         for _ in range(cfg.search_iterations):
@@ -348,7 +628,9 @@ async def _slo_search(cfg: BenchConfig, measure: Any, stop: asyncio.Event) -> Sl
             mid = round((lo + hi) / 2, 4)
             if mid <= 0:
                 break
-            if passes(await measure("rate", mid)):
+            ok, why = judge_step(cfg, await measure(Load("rate", mid)))
+            tried.append(SearchStep(rate=mid, passed=ok, reason=why))
+            if ok:
                 lo, best = mid, mid
             else:
                 hi = mid
@@ -357,6 +639,8 @@ async def _slo_search(cfg: BenchConfig, measure: Any, stop: asyncio.Event) -> Sl
         slo_itl_ms=cfg.slo_itl_ms,
         max_rate_meeting_slo=best,
         max_throughput_rate=round(ceiling, 4),
+        attainment=cfg.slo_attainment,
+        tried=tuple(tried),
     )
 
 
@@ -399,44 +683,110 @@ class _Progress:
 
 
 def _progress(cfg: BenchConfig) -> _Progress:
-    steps = len(cfg.concurrency) + len(cfg.rates) + (1 + cfg.search_iterations if cfg.slo_search else 0)
+    steps = len(_loads(cfg)) + (1 + cfg.search_iterations if cfg.slo_search else 0)
     return _Progress(None if cfg.duration_s else steps * cfg.num_requests, cfg.progress)
 
 
-def run_bench(cfg: BenchConfig) -> BenchResult:
-    """Run the whole benchmark and return its result; Ctrl-C ends it early with what was measured."""
-    if not (cfg.concurrency or cfg.rates or cfg.slo_search):
-        cfg = BenchConfig(**{**cfg.__dict__, "concurrency": (1,)})
+def _validate(cfg: BenchConfig) -> BenchConfig:
+    if not (cfg.concurrency or cfg.rates or cfg.slo_search or cfg.trace):
+        cfg = replace(cfg, concurrency=(1,))
     if cfg.slo_search and cfg.slo_ttft_ms is None and cfg.slo_itl_ms is None:
         raise InputError("--rate", "the SLO search needs a target", "give --slo-ttft-ms and/or --slo-itl-ms")
     if cfg.num_requests < 1 and cfg.duration_s is None:
         raise InputError("--num-requests", "must be at least 1", "give --num-requests N or --duration S")
+    if not 0.0 <= cfg.prefix_share < 1.0:
+        raise InputError("--prefix-share", f"{cfg.prefix_share} is not in [0, 1)", "e.g. 0.5")
+    if cfg.prefix_len and cfg.prefix_share:
+        raise InputError("--prefix-len", "--prefix-len and --prefix-share exclude each other", "give one")
+    if cfg.prefix_len < 0 or (cfg.prefix_len and cfg.prefix_len >= cfg.input_len.lo):
+        raise InputError(
+            "--prefix-len",
+            f"{cfg.prefix_len} must be below the shortest prompt ({cfg.input_len.lo} tokens)",
+            "shorten the prefix or lengthen --input-len",
+        )
+    if cfg.max_error_rate is not None and not 0.0 <= cfg.max_error_rate < 1.0:
+        raise InputError("--max-error-rate", f"{cfg.max_error_rate} is not in [0, 1)", "e.g. 0.05")
+    if not 0.0 < cfg.slo_attainment <= 1.0:
+        raise InputError("--slo-attainment", f"{cfg.slo_attainment} is not in (0, 1]", "e.g. 0.95")
+    if cfg.max_concurrency is not None and cfg.max_concurrency < 1:
+        raise InputError("--max-concurrency", "must be at least 1", "e.g. --max-concurrency 64")
+    for q in cfg.percentiles:
+        if not 0.0 <= q <= 100.0:
+            raise InputError("--percentiles", f"{q:g} is not in 0..100", "e.g. 50,90,99,99.9")
+    if cfg.seed is None:
+        cfg = replace(cfg, seed=random.SystemRandom().randrange(1 << 31))
+    return cfg
+
+
+def run_bench_records(cfg: BenchConfig) -> tuple[BenchResult, list[list[RequestRecord]]]:
+    """Run the benchmark; return its result and, aligned with `result.steps`, every request's record."""
+    cfg = _validate(cfg)
     target = parse_target(cfg.url, cfg.api_key)
     verify = ssl_context(cfg.ca, cfg.insecure)
     _preflight(cfg, target, verify)
-    rng = random.Random(cfg.seed)
+    rng = random.Random(f"{cfg.seed}/prompts")
     prompts, source = _prompts(cfg, target, verify, rng)
-    steps, search, interrupted = asyncio.run(_run_async(cfg, target, prompts, verify))
+    out = asyncio.run(_run_async(cfg, target, prompts, verify))
     notes = list(cfg.notes)
-    if any(not s.tokens_from_usage for s in steps if s.requests):
+    if any(not s.tokens_from_usage for s in out.steps if s.requests):
         notes.append(
             "some token counts are approximate: the server sent no usage, one chunk counted as one token"
         )
-    return BenchResult(
+    unique = isinstance(prompts, PromptMaker)
+    if isinstance(prompts, DatasetPrompts) and prompts.repeated:
+        notes.append(
+            f"dataset prompts were re-sent ({prompts.sent} requests): a prefix cache may serve the repeats"
+        )
+    if isinstance(prompts, PromptMaker) and cfg.input_len.lo < prompts.marker_tokens:
+        unique = False
+        notes.append(
+            f"prompts shorter than {prompts.marker_tokens} tokens cannot all be unique: "
+            "some may hit a prefix cache"
+        )
+    shared = (
+        f"{cfg.prefix_len} tokens"
+        if cfg.prefix_len
+        else (f"{cfg.prefix_share:.0%}" if cfg.prefix_share else None)
+    )
+    result = BenchResult(
         url=cfg.url,
         model=cfg.model,
         workload=Workload(
             endpoint=cfg.endpoint,
-            input_len=str(cfg.input_len),
-            output_len=str(cfg.output_len),
+            input_len="trace" if cfg.trace else str(cfg.input_len),
+            output_len="trace" if cfg.trace else str(cfg.output_len),
             dataset=cfg.dataset,
             prompt_source=source,
             ignore_eos=cfg.ignore_eos,
+            unique_prompts=unique,
+            shared_prefix=shared,
+            warmup=str(cfg.warmup) if cfg.warmup else None,
+            cooldown=str(cfg.cooldown) if cfg.cooldown else None,
+            seed=cfg.seed,
+            percentiles=cfg.percentiles,
         ),
         slo_ttft_ms=cfg.slo_ttft_ms,
         slo_itl_ms=cfg.slo_itl_ms,
-        interrupted=interrupted,
-        steps=tuple(steps),
-        slo_search=search,
+        interrupted=out.interrupted,
+        steps=tuple(out.steps),
+        slo_search=out.search,
         notes=tuple(notes),
+        warnings=out.warnings
+        + (
+            (
+                "the load generator used most of a CPU core in "
+                + ", ".join(out.client_bound)
+                + " (cores): its own queueing is in those TTFT/ITL numbers; use fewer streams per "
+                "process or a faster machine for the client",
+            )
+            if out.client_bound
+            else ()
+        ),
+        stopped=out.stopped,
     )
+    return result, out.records
+
+
+def run_bench(cfg: BenchConfig) -> BenchResult:
+    """Run the whole benchmark and return its result; Ctrl-C ends it early with what was measured."""
+    return run_bench_records(cfg)[0]

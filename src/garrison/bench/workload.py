@@ -1,10 +1,28 @@
-"""Workloads: prompt and output lengths, prompts from a JSONL file or synthetic prompts of exact length."""
+"""Workloads: prompt and output lengths; prompts from a JSONL file, or synthetic prompts that are unique
+per request and of exact token length.
+
+Why unique: vLLM and SGLang cache prompt prefixes by default and llama.cpp reuses a slot's KV cache, so a
+benchmark that re-sends a prompt (or one that starts like an earlier one) measures a cached prefill:
+TTFT up to 31x too low (issue 15). Every synthetic prompt here starts with a *marker* that encodes the
+request's number and a per-run nonce in single-token words, so no two prompts of a run (or of two runs)
+share more than the chat template's own prefix. `prefix_len` / `prefix_share` put a deliberately shared
+prefix (a system prompt) in front of the marker.
+
+Why exact: the body is built from words whose token counts were measured once with the real tokenizer
+(the server's `/tokenize`, or the model's `tokenizer.json`). Common tokenizers split on spaces before
+merging (GPT-2-style pre-tokenizers; SentencePiece's `▁`-prefixed pieces), so a text of space-led words
+has the sum of the words' token counts; `PromptMaker.check` re-tokenizes a sample to confirm it.
+"""
 
 from __future__ import annotations
 
+import bisect
 import importlib
+import itertools
 import json
+import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +47,15 @@ _WORD_TEXT = """
     gateway model server token cluster tensor latency throughput memory cache replica deploy network
     storage request stream
 """
-_WORDS = tuple(_WORD_TEXT.split())
+_WORDS = tuple(dict.fromkeys(_WORD_TEXT.split()))
+# Single letters and digits: one token in common vocabularies; the marker's digits and the top-up.
+_UNITS = tuple("abcdefghijklmnopqrstuvwxyz0123456789")
+# Requests numbered below this get a marker of fixed width; later ones wrap (a run of a million
+# requests is far beyond a benchmark step).
+_MARKER_SPACE = 1_000_000
+_NONCE_DIGITS = 3
+
+TokenCounter = Callable[[list[str]], list[int]]
 
 
 @dataclass(frozen=True)
@@ -109,41 +135,13 @@ def load_dataset(path: str, default_output: Length, rng: random.Random) -> list[
     return out
 
 
-def _word_soup(rng: random.Random, chars: int) -> str:
-    words: list[str] = []
-    n = 0
-    while n < chars:
-        w = rng.choice(_WORDS)
-        words.append(w)
-        n += len(w) + 1
-    return " ".join(words)
+def approx_counter(texts: list[str]) -> list[int]:
+    """Token counts by the 4-characters-per-token rule (at least 1 per word)."""
+    return [max(1, round(len(t) / APPROX_CHARS_PER_TOKEN)) for t in texts]
 
 
-def approx_prompts(n: int, input_len: Length, output_len: Length, rng: random.Random) -> list[Prompt]:
-    """Prompts of about the asked length: APPROX_CHARS_PER_TOKEN characters per token."""
-    out = []
-    for _ in range(n):
-        k = input_len.sample(rng)
-        text = _word_soup(rng, int(k * APPROX_CHARS_PER_TOKEN) + 8)[: int(k * APPROX_CHARS_PER_TOKEN)]
-        out.append(Prompt(text.strip() or "hello", k, output_len.sample(rng)))
-    return out
-
-
-def _prompts_from_ids(
-    ids: list[int], n: int, input_len: Length, output_len: Length, rng: random.Random, decode: Any
-) -> list[Prompt]:
-    out = []
-    for _ in range(n):
-        k = input_len.sample(rng)
-        off = rng.randint(0, max(0, len(ids) - k))  # distinct windows: no accidental prefix-cache hits
-        out.append(Prompt(decode(ids[off : off + k]), k, output_len.sample(rng)))
-    return out
-
-
-def tokenizer_prompts(
-    folder: str, n: int, input_len: Length, output_len: Length, rng: random.Random
-) -> list[Prompt]:
-    """Exact-length prompts with the model's own `tokenizer.json` (needs the `tokenizers` package)."""
+def tokenizer_counter(folder: str) -> TokenCounter:
+    """Counts with the model's own `tokenizer.json` (needs the `tokenizers` package)."""
     path = Path(folder)
     file = path / "tokenizer.json" if path.is_dir() else path
     if not file.is_file():
@@ -159,59 +157,178 @@ def tokenizer_prompts(
             "pip install 'garrison[bench]', or use --tokenizer server",
         ) from None
     tok = tk_mod.Tokenizer.from_file(str(file))
-    need = input_len.hi * 2 + 64
-    text = _word_soup(rng, need * 6)
-    ids: list[int] = list(tok.encode(text, add_special_tokens=False).ids)
-    return _prompts_from_ids(ids, n, input_len, output_len, rng, lambda x: str(tok.decode(x)))
+    return lambda texts: [len(tok.encode(t, add_special_tokens=False).ids) for t in texts]
 
 
-def server_prompts(
-    target: Target,
-    model: str,
-    n: int,
-    input_len: Length,
-    output_len: Length,
-    rng: random.Random,
-    verify: Any,
-) -> list[Prompt] | None:
-    """Exact-length prompts through the server's `/tokenize` and `/detokenize` (llama.cpp and vLLM
-    both serve them). Returns None when the server has no such endpoint (e.g. behind a gateway)."""
-    need = input_len.hi * 2 + 64
-    with httpx.Client(verify=verify, timeout=30, headers=target.headers) as c:
-        ids: list[int] = []
-        chars = need * 4
-        for _ in range(4):
-            text = _word_soup(rng, chars)
-            try:
-                r = c.post(target.root + "/tokenize", json={"content": text, "prompt": text, "model": model})
-            except httpx.HTTPError:
-                return None
-            if r.status_code != 200:
-                return None
-            try:
-                toks = r.json().get("tokens")
-            except ValueError:
-                return None
-            if not isinstance(toks, list) or not all(isinstance(t, int) for t in toks):
-                return None
-            ids = toks
-            if len(ids) >= need:
-                break
-            chars *= 2
-        if len(ids) < input_len.hi:
-            return None
-        cache: dict[tuple[int, ...], str] = {}
+def server_counter(target: Target, model: str, verify: Any) -> TokenCounter | None:
+    """Counts through the server's `/tokenize` (llama.cpp and vLLM serve it, without special tokens);
+    None when the server has none (e.g. behind a gateway that only exposes /v1/)."""
+    client = httpx.Client(verify=verify, timeout=30, headers=target.headers)
 
-        def decode(window: list[int]) -> str:
-            key = tuple(window)
-            if key not in cache:
-                r = c.post(target.root + "/detokenize", json={"tokens": window, "model": model})
-                r.raise_for_status()
-                j = r.json()
-                cache[key] = str(j.get("content", j.get("prompt", "")))
-            return cache[key]
+    def count(texts: list[str]) -> list[int]:
+        out = []
+        for t in texts:
+            r = client.post(
+                target.root + "/tokenize",
+                json={
+                    "content": t,  # llama.cpp
+                    "prompt": t,  # vLLM
+                    "model": model,
+                    "add_special": False,
+                    "add_special_tokens": False,
+                },
+            )
+            r.raise_for_status()
+            toks = r.json().get("tokens")
+            if not isinstance(toks, list):
+                raise ValueError("no token list")
+            out.append(len(toks))
+        return out
 
-        try:
-            return _prompts_from_ids(ids, n, input_len, output_len, rng, decode)
-        except (httpx.HTTPError, ValueError):
-            return None
+    try:
+        count([" the"])
+    except (httpx.HTTPError, ValueError, AttributeError):
+        client.close()
+        return None
+    return count
+
+
+class PromptMaker:
+    """Synthetic prompts, each unique and of a stated token length; cheap enough to make one per request
+    while the load runs (a few string slices).
+
+    A prompt is `shared prefix` + `marker` + `body`: the prefix is the same text for every request
+    (`prefix_len` tokens, or `prefix_share` x the prompt's length); the marker spells the request's
+    number and a per-run nonce in single-token words; the body is a window of a word corpus at a
+    random offset, topped up with single-token words to the exact length.
+    """
+
+    def __init__(
+        self,
+        count: TokenCounter,
+        input_len: Length,
+        output_len: Length,
+        rng: random.Random,
+        *,
+        nonce: int,
+        prefix_len: int = 0,
+        prefix_share: float = 0.0,
+    ) -> None:
+        words = [" " + w for w in (*_WORDS, *_UNITS)]
+        # a word's tokens in running text: after an anchor, so a tokenizer's start-of-text handling
+        # (SentencePiece's dummy-prefix space) is not counted
+        if count is approx_counter:
+            counts = approx_counter(words)
+        else:
+            anchor = count(["the"])[0]
+            counts = [c - anchor for c in count(["the" + w for w in words])]
+        self._counts = dict(zip(words, counts, strict=True))
+        self._ones = [w for w, c in zip(words, counts, strict=True) if c == 1]
+        if len(self._ones) < 2:
+            raise ValueError("the tokenizer has fewer than two single-token words")
+        self._count = count
+        self.input_len, self.output_len = input_len, output_len
+        self.prefix_len, self.prefix_share = prefix_len, prefix_share
+        self._rng = rng
+        base = len(self._ones)
+        self._digits = max(1, math.ceil(math.log(_MARKER_SPACE) / math.log(base))) if base > 1 else 1
+        self.marker_tokens = self._digits + _NONCE_DIGITS
+        self._nonce = self._spell(nonce, _NONCE_DIGITS)
+        self._n = 0
+        # a corpus of at least twice the longest prompt, so every window fits at many offsets
+        corpus_rng = random.Random(rng.random())
+        self._text, self._tok_cum, self._char_cum = self._corpus(corpus_rng, 2 * input_len.hi + 256)
+        shared_rng = random.Random(nonce)
+        self._prefix_text, self._prefix_tok, self._prefix_char = self._corpus(shared_rng, input_len.hi + 8)
+
+    def _corpus(self, rng: random.Random, tokens: int) -> tuple[str, list[int], list[int]]:
+        words: list[str] = []
+        tok_cum, char_cum = [0], [0]
+        while tok_cum[-1] < tokens:
+            w = " " + rng.choice(_WORDS)
+            words.append(w)
+            tok_cum.append(tok_cum[-1] + self._counts[w])
+            char_cum.append(char_cum[-1] + len(w))
+        return "".join(words), tok_cum, char_cum
+
+    def _spell(self, value: int, digits: int) -> list[str]:
+        """`value` as `digits` base-B digits, each a single-token word (least significant first)."""
+        base = len(self._ones)
+        out = []
+        for _ in range(digits):
+            value, d = divmod(value, base)
+            out.append(self._ones[d])
+        return out
+
+    @staticmethod
+    def _window(
+        text: str, tok_cum: list[int], char_cum: list[int], start: int, tokens: int
+    ) -> tuple[str, int]:
+        """The longest run of whole words from word `start` with at most `tokens` tokens, and its count."""
+        end = bisect.bisect_right(tok_cum, tok_cum[start] + tokens) - 1
+        return text[char_cum[start] : char_cum[end]], tok_cum[end] - tok_cum[start]
+
+    def shared_tokens(self, k: int) -> int:
+        """Tokens of the shared prefix in a prompt of `k` tokens (leaving room for the marker)."""
+        want = self.prefix_len or round(self.prefix_share * k)
+        return max(0, min(want, k - self.marker_tokens))
+
+    def make(self, k: int, max_tokens: int) -> Prompt:
+        """A new unique prompt of exactly `k` tokens (when k allows the marker) asking for `max_tokens`."""
+        i = self._n
+        self._n += 1
+        parts: list[str] = []
+        left = k
+        shared = self.shared_tokens(k)
+        if shared:
+            text, got = self._window(self._prefix_text, self._prefix_tok, self._prefix_char, 0, shared)
+            parts.append(text + self._ones[0] * (shared - got))
+            left -= shared
+        marker = self._spell(i % _MARKER_SPACE, self._digits) + self._nonce
+        take = min(left, len(marker))
+        parts.append("".join(marker[:take]))
+        left -= take
+        if left > 0:
+            last_start = bisect.bisect_right(self._tok_cum, self._tok_cum[-1] - left) - 1
+            start = self._rng.randint(0, max(0, last_start))
+            text, got = self._window(self._text, self._tok_cum, self._char_cum, start, left)
+            parts.append(text + "".join(self._rng.choice(self._ones) for _ in range(left - got)))
+        # no leading space: at the start of a text SentencePiece adds its own, and a chat template
+        # puts the content after a newline
+        return Prompt("".join(parts)[1:], k, max_tokens)
+
+    def next(self) -> Prompt:
+        """A new prompt with lengths drawn from the workload."""
+        return self.make(self.input_len.sample(self._rng), self.output_len.sample(self._rng))
+
+    def check(self, samples: int = 3) -> tuple[int, int]:
+        """Re-tokenize `samples` fresh prompts: (how many had exactly their stated length, worst |error|).
+        The prompts used are numbered past any the run will send."""
+        saved = self._n
+        self._n = _MARKER_SPACE - 1 - samples
+        ps = [self.next() for _ in range(samples)]
+        self._n = saved
+        got = self._count([p.text for p in ps])
+        errs = [abs(g - p.input_tokens) for g, p in zip(got, ps, strict=True)]
+        return sum(1 for e in errs if e == 0), max(errs)
+
+
+class DatasetPrompts:
+    """Prompts from a `--dataset` file, sent in order and cycled when the run needs more."""
+
+    def __init__(self, prompts: list[Prompt]) -> None:
+        self._prompts = prompts
+        self._it = itertools.cycle(prompts)
+        self.sent = 0
+
+    @property
+    def repeated(self) -> bool:
+        return self.sent > len(self._prompts)
+
+    def next(self) -> Prompt:
+        self.sent += 1
+        return next(self._it)
+
+    def make(self, k: int, max_tokens: int) -> Prompt:
+        p = self.next()
+        return Prompt(p.text, p.input_tokens, max_tokens)

@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
+import yaml
+from pydantic import ValidationError
+
+from garrison.catalogue import loader as _loader
 from garrison.catalogue.loader import CatalogueDataError, load_model_config, load_table
 from garrison.catalogue.resolve import NameIndex, normalise
 from garrison.catalogue.schema import (
     CPU,
     GPU,
+    CheckpointEntry,
     CloudPrice,
     Interconnect,
+    LeadTime,
     ModelEntry,
     Platform,
     PriceRange,
+    QualityIndex,
+    QualityScore,
     QuantFormat,
     Row,
 )
@@ -31,17 +39,24 @@ __all__ = [
     "GPU",
     "Catalogue",
     "CatalogueDataError",
+    "CheckpointEntry",
     "CloudPrice",
     "Interconnect",
+    "LeadTime",
     "ModelEntry",
     "Platform",
     "PriceRange",
+    "QualityIndex",
+    "QualityScore",
     "QuantFormat",
     "Row",
     "as_of_key",
     "load_catalogue",
     "normalise",
 ]
+
+
+_FactT = TypeVar("_FactT", QualityScore, CheckpointEntry, LeadTime)
 
 
 def _names(rows: dict[str, Row]) -> dict[str, list[str]]:
@@ -65,6 +80,9 @@ class Catalogue:
         platforms: dict[str, Platform],
         quant_formats: dict[str, QuantFormat],
         cloud_prices: dict[str, CloudPrice],
+        quality: QualityIndex | None = None,
+        checkpoints: tuple[CheckpointEntry, ...] = (),
+        lead_times: tuple[LeadTime, ...] = (),
     ) -> None:
         self.gpus = gpus
         self.cpus = cpus
@@ -72,6 +90,12 @@ class Catalogue:
         self.platforms = platforms
         self.quant_formats = quant_formats
         self.cloud_prices = cloud_prices
+        self.quality_index = quality
+        self.quality: dict[str, QualityScore] = {q.model: q for q in quality.scores} if quality else {}
+        self.checkpoints: dict[str, tuple[CheckpointEntry, ...]] = {}
+        for ck in checkpoints:
+            self.checkpoints[ck.model] = (*self.checkpoints.get(ck.model, ()), ck)
+        self.lead_times: dict[str, LeadTime] = {lt.item: lt for lt in lead_times}
         self.indexes = {
             "gpu": NameIndex("GPU", "gpu", _names(dict(gpus)), devices=True),
             "cpu": NameIndex("CPU", "cpu", _names(dict(cpus)), devices=True),
@@ -129,14 +153,76 @@ def as_of_key(as_of: str) -> tuple[int, int, int]:
     return int(year), int(month or 0), int(day or 0)
 
 
+def _facts(filename: str, table: str, row_type: type[_FactT]) -> tuple[_FactT, ...]:
+    """Rows of a sourced fact table (not keyed by id), validated, as a tuple."""
+    doc = yaml.safe_load(_loader.read_data_text(filename))
+    raw = doc.get(table) if isinstance(doc, dict) else None
+    if not isinstance(raw, list):
+        raise CatalogueDataError(filename, f"expected a top-level list `{table}:`", "fix the file")
+    out: list[_FactT] = []
+    for i, row in enumerate(raw):
+        try:
+            out.append(row_type.model_validate(row))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(row)"
+            raise CatalogueDataError(
+                f"{filename} row {i + 1} field {where}", first["msg"], f"fix the row ({row_type.__name__})"
+            ) from exc
+    return tuple(out)
+
+
+def _check_refs(
+    models: dict[str, ModelEntry],
+    quants: dict[str, QuantFormat],
+    gpus: dict[str, GPU],
+    quality: QualityIndex,
+    checkpoints: tuple[CheckpointEntry, ...],
+    lead_times: tuple[LeadTime, ...],
+) -> None:
+    for q in quality.scores:
+        if q.model not in models:
+            raise CatalogueDataError(
+                "model_quality.yaml", f"unknown model id {q.model!r}", "use a models.yaml id"
+            )
+    for ck in checkpoints:
+        if ck.model not in models:
+            raise CatalogueDataError(
+                "checkpoints.yaml", f"unknown model id {ck.model!r}", "use a models.yaml id"
+            )
+        if ck.format not in quants:
+            raise CatalogueDataError(
+                "checkpoints.yaml", f"unknown format {ck.format!r}", "use a quant_formats id"
+            )
+    for lt in lead_times:
+        if lt.item not in gpus and lt.item not in ("gpu-server", "cpu-server"):
+            raise CatalogueDataError("lead_times.yaml", f"unknown item {lt.item!r}", "use a gpus.yaml id")
+        if lt.weeks_low > lt.weeks_high:
+            raise CatalogueDataError("lead_times.yaml", f"{lt.item}: weeks_low > weeks_high", "swap them")
+
+
 @functools.lru_cache(maxsize=1)
 def load_catalogue() -> Catalogue:
     """Read and validate every packaged table once (cached); raises CatalogueDataError on bad data."""
+    models = load_table("models.yaml", "models", ModelEntry)
+    quants = load_table("quant_formats.yaml", "quant_formats", QuantFormat)
+    gpus = load_table("gpus.yaml", "gpus", GPU)
+    doc = yaml.safe_load(_loader.read_data_text("model_quality.yaml"))
+    try:
+        quality = QualityIndex.model_validate(doc)
+    except ValidationError as exc:
+        raise CatalogueDataError("model_quality.yaml", str(exc.errors()[0]["msg"]), "fix the file") from exc
+    checkpoints = _facts("checkpoints.yaml", "checkpoints", CheckpointEntry)
+    lead_times = _facts("lead_times.yaml", "lead_times", LeadTime)
+    _check_refs(models, quants, gpus, quality, checkpoints, lead_times)
     return Catalogue(
-        gpus=load_table("gpus.yaml", "gpus", GPU),
+        gpus=gpus,
         cpus=load_table("cpus.yaml", "cpus", CPU),
-        models=load_table("models.yaml", "models", ModelEntry),
+        models=models,
         platforms=load_table("platforms.yaml", "platforms", Platform),
-        quant_formats=load_table("quant_formats.yaml", "quant_formats", QuantFormat),
+        quant_formats=quants,
         cloud_prices=load_table("cloud_prices.yaml", "cloud_prices", CloudPrice),
+        quality=quality,
+        checkpoints=checkpoints,
+        lead_times=lead_times,
     )

@@ -136,7 +136,10 @@ class NameIndex:
         self.row_tokens: dict[str, list[list[str]]] = {}
         for row_id, row_names in names.items():
             all_names = (row_id, *row_names)
-            keys = {normalise(n) for n in all_names} - {""}
+            # the id with its separators dropped but every word kept: "radeonprow7900" must find
+            # radeon-pro-w7900 although "radeon" alone is a noise word
+            keys = {normalise(n) for n in all_names} | {"".join(_SPLIT.split(row_id.lower()))}
+            keys -= {""}
             self.row_keys[row_id] = keys
             self.row_tokens[row_id] = [name_tokens(n) for n in all_names]
             for key in keys:

@@ -98,7 +98,13 @@ class ModelEntry(Row):
     config_file: str  # data/model_configs/<file>.json (a copy of the HF config.json)
     params_total_b: float = Field(gt=0)
     params_active_b: float = Field(gt=0)
-    license: str
+    license: str  # as the source states it, with caveats
+    # The licence as an id (SPDX, lowercase, or the Hugging Face licence id where SPDX has none:
+    # llama3.1, gemma, qwen, deepseek, modified-mit, mnpl) and how sure the catalogue is of it:
+    # seen = read in a source when the row was written; recall = from the model card as remembered;
+    # inferred = assumed from the model family; unknown = not established (never recommended).
+    licence_id: str = Field(default="", pattern=r"^[a-z0-9.+-]*$")
+    licence_status: Literal["seen", "recall", "inferred", "unknown"] = "unknown"
     context_max: int = Field(ge=512)
     fim: bool = False
     use_cases: tuple[Literal["chat", "code", "batch", "reasoning", "vision"], ...] = ("chat",)
@@ -131,3 +137,54 @@ class CloudPrice(Row):
     output_usd_per_mtok: float = Field(ge=0)
     cached_input_usd_per_mtok: float | None = None
     batch_discount: float | None = Field(default=None, ge=0, le=1)  # fraction off list for batch APIs
+
+
+AS_OF_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?|-Q[1-4])?$"
+
+
+class _Fact(BaseModel):
+    """A sourced, dated fact that is not an id-keyed catalogue row."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(min_length=3)
+    as_of: str = Field(pattern=AS_OF_PATTERN)
+
+
+class QualityScore(_Fact):
+    """One model's score on the catalogue's quality index (data/model_quality.yaml)."""
+
+    model: str  # catalogue model id
+    score: float = Field(ge=0, le=100)
+    variant: str = ""  # e.g. "reasoning (high)": which setting of the model the index scored
+    approx: bool = False  # the source gives "~score"
+
+
+class QualityIndex(BaseModel):
+    """The public benchmark index the catalogue ranks models on, and its scores."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: str
+    index_name: str
+    index_url: str
+    scores: tuple[QualityScore, ...]
+
+
+class CheckpointEntry(_Fact):
+    """A published checkpoint of a model in a format other than its own release (data/checkpoints.yaml)."""
+
+    model: str  # catalogue model id
+    format: str  # quant format id
+    repo: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    revision: str = "main"
+    file: str | None = None
+    publisher: Literal["official", "community"]
+
+
+class LeadTime(_Fact):
+    """Weeks from order to delivery for a GPU (catalogue id) or a server class (data/lead_times.yaml)."""
+
+    item: str
+    weeks_low: float = Field(ge=0, le=260)
+    weeks_high: float = Field(ge=0, le=260)

@@ -59,11 +59,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "handoff": (
         "handoff_cmd",
-        "Hand-off YAML: configs to MLOps, endpoints to API integration, TCO to ROI, facts to compliance.",
+        "Hand-off YAML per colleague: MLOps, security, programme manager, model evaluator, API, ROI, compliance.",
     ),
     "mcp": (
         "mcp_cmd",
-        "MCP server on stdio: tools estimate, plan, tco, render, validate (optional `mcp` extra).",
+        "MCP server on stdio: plan, estimate, tco, render, validate, simulate, bench, handoff, airgap, history.",
     ),
     "history": ("history_cmd", "Stored designs, benchmark runs and verifications."),
     "airgap": ("airgap_cmd", "Air-gapped installs: pack, verify, install."),
@@ -96,6 +96,9 @@ def build_app(load: Sequence[str] | None = None) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        # click's plain help wraps long option names and help at the terminal width; rich's panels
+        # cut them with "…" at 80 columns
+        rich_markup_mode=None,
     )
     app.callback()(_root)
     wanted = set(COMMANDS) if load is None else set(load)
@@ -108,6 +111,9 @@ def build_app(load: Sequence[str] | None = None) -> typer.Typer:
                 help=short_help,
                 context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
             )(_placeholder)
+    from garrison.cli.examples import apply_examples
+
+    apply_examples(app)
     return app
 
 

@@ -10,7 +10,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("mcp")
     def mcp() -> None:
-        """MCP server on stdio: tools estimate, plan, tco, render, validate (optional `mcp` extra)."""
+        """MCP server on stdio: plan, estimate, tco, render, validate, simulate, bench, handoff, airgap, history."""
         from garrison.mcp_server import serve_stdio
 
         serve_stdio()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from garrison.catalogue import load_catalogue
@@ -20,35 +22,66 @@ from garrison.sizing.calibration_profiles import load_efficiency
 
 
 def run_plan(path: Path, calibration: str = "default") -> Design:
-    """Library entry point of the command: load, validate and plan."""
+    """Library entry point of the command: load, validate and plan (today's date for lead times)."""
     req = load_requirements(path)
     return plan(
-        req, catalogue=load_catalogue(), load_model=load_model, efficiency=load_efficiency(calibration)
+        req,
+        catalogue=load_catalogue(),
+        load_model=load_model,
+        efficiency=load_efficiency(calibration),
+        today=date.today(),
     )
 
 
 def render_summary(d: Design, console: Console) -> None:
-    """The readable plan: deployments, servers, costs, escalations."""
-    console.print(f"[bold]Garrison design for {d.name}[/bold] (catalogue as of {d.catalogue_as_of})")
-    t = Table(title="Deployments", show_lines=False)
-    cols = ("use case", "model", "format", "engine", "hardware", "replicas", "req/min", "TTFT ms", "ITL ms")
-    for col in (*cols, "sim P95 TTFT / ITL ms"):
+    """The readable plan: deployments, servers, costs, escalations.
+
+    Latency is shown as the simulation saw it at the design load (growth headroom included), and
+    capacity separately: the highest load at which every P95 target still held.
+    """
+    if d.escalations:
+        console.print(
+            f"[bold red]ESCALATION: the requirements cannot all be met as stated ({len(d.escalations)} "
+            "issue(s) below, each option re-planned and costed)[/bold red]"
+        )
+    console.print(f"[bold]Garrison design for {escape(d.name)}[/bold] (catalogue as of {d.catalogue_as_of})")
+    t = Table(
+        title="Deployments (latency simulated at the design load; capacity = max load within the targets)"
+    )
+    cols = (
+        "deployment",
+        "model",
+        "format",
+        "engine",
+        "hardware",
+        "replicas",
+        "design req/min",
+        "P95 TTFT ms at design load",
+        "P95 ITL ms at design load",
+        "capacity req/min",
+        "targets",
+    )
+    for col in cols:
         t.add_column(col)
     for dep in d.deployments:
         hw = f"{dep.gpus_per_replica}x {dep.device}" if dep.device_kind == "gpu" else f"CPU {dep.device}"
-        at_load = min(dep.load_curve, key=lambda p: abs(p.rate_rpm - dep.requests_per_minute), default=None)
-        sim = f"{at_load.ttft_p95_ms:,.0f} / {at_load.itl_p95_ms:,.1f}" if at_load else "-"
+        sc = dep.slo_check
+        target = f"{dep.ttft_p95_target_ms:,.0f}" if dep.ttft_p95_target_ms is not None else "-"
+        itl_target = f"{dep.itl_p95_target_ms:,.0f}" if dep.itl_p95_target_ms is not None else "-"
         t.add_row(
-            dep.use_case,
-            dep.model_id,
+            dep.name or dep.use_case,
+            escape(dep.model_id),
             dep.quant,
             dep.engine,
             hw,
             str(dep.replicas),
             f"{dep.requests_per_minute:,.1f}",
-            f"{dep.estimate.ttft_ms:,.0f}",
-            f"{dep.estimate.itl_ms:,.1f}",
-            sim,
+            f"{sc.ttft_p95_ms:,.0f} (target {target})" if sc else "not simulated",
+            f"{sc.itl_p95_ms:,.1f} (target {itl_target})" if sc else "not simulated",
+            f"{sc.capacity_rpm:,.1f}" if sc and sc.capacity_rpm is not None else "-",
+            ("[green]met[/green]" if sc.meets else "[red]MISSED: " + escape("; ".join(sc.failed)) + "[/red]")
+            if sc
+            else "-",
         )
     console.print(t)
     s = Table(title="Servers")
@@ -67,7 +100,11 @@ def render_summary(d: Design, console: Console) -> None:
     ):
         s.add_column(col)
     for srv in d.servers:
-        price = f"{srv.price_usd.low:,.0f}-{srv.price_usd.high:,.0f}" if srv.price_usd else "n/a"
+        price = (
+            "owned"
+            if srv.owned
+            else (f"{srv.price_usd.low:,.0f}-{srv.price_usd.high:,.0f}" if srv.price_usd else "n/a")
+        )
         s.add_row(
             srv.name,
             str(srv.count),
@@ -83,21 +120,25 @@ def render_summary(d: Design, console: Console) -> None:
         )
     console.print(s)
     c = d.costs
+    months = c.horizon_months or d.requirements.growth.horizon_months
+    tco = c.tco_usd or c.three_year_tco_usd
     console.print(
-        f"capex {c.capex_usd.low:,.0f}-{c.capex_usd.high:,.0f} USD; opex {c.annual_opex_usd:,.0f} USD/year "
-        f"(power {c.annual_power_usd:,.0f}); 3-year TCO {c.three_year_tco_usd.low:,.0f}-"
-        f"{c.three_year_tco_usd.high:,.0f} USD"
+        f"capex {c.capex_usd.low:,.0f}-{c.capex_usd.high:,.0f} USD (what must be bought); opex "
+        f"{c.annual_opex_usd:,.0f} USD/year (power {c.annual_power_usd:,.0f}); {months}-month TCO "
+        f"{tco.low:,.0f}-{tco.high:,.0f} USD"
     )
+    for item in c.owned_hardware:
+        console.print(f"owned, not in capex: {item}")
     for dep in d.deployments:
-        console.print(f"[bold]{dep.use_case}[/bold]:")
+        console.print(f"[bold]{dep.name or dep.use_case}[/bold]:")
         for r in dep.reasons:
-            console.print(f"  - {r}")
+            console.print(f"  - {escape(r)}")
         for a in dep.alternatives:
-            console.print(f"  [dim]alternative: {a.summary} - lost: {a.why_lost}[/dim]")
+            console.print(f"  [dim]alternative: {escape(a.summary)} - lost: {escape(a.why_lost)}[/dim]")
     for e in d.escalations:
-        console.print(f"[red]ESCALATION ({e.kind})[/red] {e.field}: {e.problem}")
+        console.print(f"[red]ESCALATION ({e.kind})[/red] {escape(e.field)}: {escape(e.problem)}")
         for o in e.options:
-            console.print(f"    option: {o}")
+            console.print(f"    option: {escape(o)}")
 
 
 def register(app: typer.Typer) -> None:
@@ -116,7 +157,15 @@ def register(app: typer.Typer) -> None:
         save: bool = typer.Option(True, "--save/--no-save", help="Keep the design in the history database."),
     ) -> None:
         """Size and design the platform; exit 3 when a requirement cannot be met (trade-offs printed)."""
-        design = run_plan(requirements, calibration)
+        req = load_requirements(requirements)
+        if req.handoff is not None and not quiet:
+            from garrison.handoff.intake import intake_lines
+
+            for line in intake_lines(req.handoff):
+                typer.echo(f"garrison: {line}", err=True)
+        design = plan(
+            req, catalogue=load_catalogue(), load_model=load_model, efficiency=load_efficiency(calibration)
+        )
         if out is not None and design.deployments:
             write_tree(design_files(design), out, force=force)
         if save and design.deployments:

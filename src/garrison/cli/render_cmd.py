@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from garrison.outputs import design_files
-from garrison.render import load_design, write_bundle
+from garrison.render import load_design
+from garrison.render.writer import write_bundle_files
 
 if TYPE_CHECKING:
     from garrison.bench.results import BenchResult
@@ -38,7 +39,11 @@ def register(app: typer.Typer) -> None:
     def render(
         design: Path = typer.Argument(..., help="design.json written by garrison plan."),
         out: Path = typer.Option(..., "--out", help="Folder to write the bundle to."),
-        force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
+        force: bool = typer.Option(
+            False,
+            "--force",
+            help="Replace the files an earlier render wrote in --out; files it did not write stay.",
+        ),
         runs: str | None = typer.Option(
             None,
             "--runs",
@@ -49,6 +54,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the deployment bundle (compose, k8s, gateway, monitoring, firewall, runbooks, report)."""
         files = design_files(load_design(design), _runs(runs, db))
-        write_bundle(files, out, force=force)
+        done = write_bundle_files(files, out, force=force)
+        if done.edited:
+            typer.echo(
+                f"replaced {len(done.edited)} rendered file(s) edited since the last render: "
+                + ", ".join(done.edited[:5])
+                + (" ..." if len(done.edited) > 5 else ""),
+                err=True,
+            )
         if not quiet:
-            typer.echo(f"wrote {len(files)} files to {out}")
+            kept = f"; kept {len(done.kept)} file(s) garrison did not write" if done.kept else ""
+            typer.echo(f"wrote {len(files)} files to {out}{kept}")

@@ -9,6 +9,7 @@ import typer
 
 from garrison.catalogue import load_catalogue
 from garrison.cli.common import load_model, resolve_quant
+from garrison.design import Design
 from garrison.errors import GarrisonError, InputError
 from garrison.requirements import ModelRef
 from garrison.simulate.capacity import Sweep, sweep_rates
@@ -19,7 +20,7 @@ from garrison.simulate.setup import (
     setup_from_design,
     setup_from_estimate,
 )
-from garrison.simulate.workload import LengthDist, parse_bench_json, parse_trace_csv, requests_from_rows
+from garrison.simulate.workload import LengthDist, parse_trace_file, requests_from_rows
 from garrison.sizing.calibration_profiles import load_efficiency
 from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
 from garrison.sizing.step_time import StepTimeModel
@@ -58,7 +59,14 @@ def _print_table(sweep: Sweep, setup: SimulationSetup) -> None:
 def design_setup(path: Path, use_case: str, overrides: dict[str, int]) -> SimulationSetup:
     """A design's deployment with its roofline rebuilt from the catalogue (or, failing that, its estimate)."""
     design = read_design(path.read_text(encoding="utf-8"), str(path))
-    dep = pick_deployment(design, str(path), use_case)
+    return setup_for_design(design, str(path), use_case, overrides)
+
+
+def setup_for_design(
+    design: Design, source: str, use_case: str, overrides: dict[str, int]
+) -> SimulationSetup:
+    """`design_setup` for a Design already in memory (MCP passes stored designs by id)."""
+    dep = pick_deployment(design, source, use_case)
     model: StepTimeModel | None = None
     try:
         cat = load_catalogue()
@@ -72,7 +80,7 @@ def design_setup(path: Path, use_case: str, overrides: dict[str, int]) -> Simula
             model = step_model_for(spec, fmt, dep.estimate, cpu=cat.cpu(dep.device), efficiency=eff)
     except (GarrisonError, KeyError, OSError):
         model = None  # falls back to the step model fitted to the design's own estimate numbers
-    return setup_from_design(design, str(path), use_case=use_case, model=model, engine_overrides=overrides)
+    return setup_from_design(design, source, use_case=use_case, model=model, engine_overrides=overrides)
 
 
 def model_setup(
@@ -163,7 +171,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--trace",
             help="Arrivals from a CSV (arrival_s,input_tokens,"
-            "output_tokens) or a garrison bench results.json; rate-scaled.",
+            "output_tokens), bench --export-requests JSONL or a bench results.json; rate-scaled.",
         ),
         use_case: str = typer.Option(
             "", "--use-case", help="Which deployment of the design (default: first)."
@@ -223,26 +231,27 @@ def register(app: typer.Typer) -> None:
         requests = None
         if trace is not None:
             if not trace.is_file():
-                raise InputError("--trace", f"{trace} does not exist", "give a CSV or a bench results.json")
+                raise InputError(
+                    "--trace", f"{trace} does not exist", "give a CSV, JSONL or bench results.json"
+                )
             text = trace.read_text(encoding="utf-8")
-            rows = (
-                parse_bench_json(text, str(trace))
-                if trace.suffix == ".json"
-                else parse_trace_csv(text, str(trace))
-            )
+            rows = parse_trace_file(text, trace.suffix, str(trace))
             requests = requests_from_rows(rows, str(trace), prefix_hit_rate)
         rates = _rates(rate) if rate else [setup.default_rate_per_s]
         slo = setup.slo(ttft_ms=slo_ttft_ms, itl_ms=slo_itl_ms)
-        sweep = sweep_rates(
-            setup.model,
-            setup.engine,
-            workload,
-            rates,
-            replicas=replicas or setup.replicas,
-            seed=seed,
-            slo=slo,
-            requests=requests,
-        )
+        from garrison.cli.progress import working
+
+        with working(f"simulating {len(rates)} rate(s) x {num_requests} requests"):
+            sweep = sweep_rates(
+                setup.model,
+                setup.engine,
+                workload,
+                rates,
+                replicas=replicas or setup.replicas,
+                seed=seed,
+                slo=slo,
+                requests=requests,
+            )
         if as_json:
             typer.echo(json.dumps(sweep_json(sweep, series), indent=2, sort_keys=True))
         else:

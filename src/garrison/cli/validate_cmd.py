@@ -19,7 +19,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     ) -> None:
         """Check every artifact with its real tool (nginx, promtool, k8s schemas, shellcheck, nft ...)."""
-        report = validate_bundle(bundle)
+        from garrison.cli.progress import working
+
+        with working(f"validating {bundle} with the real tools"):
+            report = validate_bundle(bundle)
         if as_json:
             typer.echo(report.to_json())
         else:

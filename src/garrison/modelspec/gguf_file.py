@@ -14,13 +14,15 @@ import re
 import struct
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import gguf
 from pydantic import ValidationError
 
 from garrison.errors import InputError
 from garrison.modelspec.spec import MLA, LayerKind, LinearAttention, ModelSpec, MoE
+
+if TYPE_CHECKING:  # gguf (and numpy with it) is imported only when a GGUF file is read
+    import gguf
 
 # llama.cpp's built-in sliding-window patterns when the file has no sliding_window_pattern key
 # (src/llama-model.cpp `hparams.set_swa_pattern(n)`: layer il slides unless il % n == n - 1).
@@ -99,6 +101,8 @@ class _Walker:
             shape = [self.u64() for _ in range(dims)]
             ggml_type = self.u32()
             self.take(8)  # data offset
+            import gguf
+
             block, type_size = gguf.GGML_QUANT_SIZES.get(gguf.GGMLQuantizationType(ggml_type), (0, 0))
             if not block or math.prod(shape) // block * type_size > len(self.data):
                 raise ValueError(f"tensor of type {ggml_type} and shape {shape} does not fit in the file")
@@ -156,6 +160,8 @@ def file_type_name(value: int | None) -> str | None:
     """`general.file_type` as llama.cpp names it (15 -> "Q4_K_M", 0 -> "F32")."""
     if value is None:
         return None
+    import gguf
+
     try:
         name = gguf.LlamaFileType(value).name
     except ValueError:
@@ -224,6 +230,8 @@ def spec_from_gguf(path: str | Path) -> ModelSpec:
         if part1.is_file():
             file = part1
     check_gguf_header(file)
+    import gguf
+
     try:
         reader = gguf.GGUFReader(file, "r")
     except (ValueError, OSError, KeyError, IndexError, TypeError, OverflowError, struct.error) as exc:
@@ -258,6 +266,8 @@ def _split_tensors(reader: gguf.GGUFReader, m: _Meta, file: Path) -> tuple[set[s
             total = None
             continue
         check_gguf_header(part)
+        import gguf
+
         try:
             other = gguf.GGUFReader(part, "r")
         except (ValueError, OSError, KeyError, IndexError, TypeError) as exc:

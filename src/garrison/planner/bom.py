@@ -28,14 +28,29 @@ def chassis_for(gpu: GPU | None, parts: ServerParts) -> str:
     return "workstation4"
 
 
-def gpus_per_chassis(gpu: GPU | None, parts: ServerParts) -> int:
-    """GPUs one server of that chassis takes (triple-slot consumer cards: 2 per 4U tower)."""
+def gpus_per_chassis(gpu: GPU | None, parts: ServerParts, owned_per_server: int | None = None) -> int:
+    """GPUs one server of that chassis takes (triple-slot consumer cards: 2 per 4U tower when bought).
+
+    A server the organisation already has holds what it holds (`owned_per_server`: an owned
+    4x RTX 4090 workstation is four cards in one box, whatever a new tower would take).
+    """
     if gpu is None:
         return 0
+    if owned_per_server is not None:
+        return owned_per_server
     ch = parts.chassis[chassis_for(gpu, parts)]
     if gpu.segment == "consumer" and gpu.pcie_slots >= 3:  # triple-slot open-air coolers
         return min(ch.gpus, 2)
     return ch.gpus
+
+
+def fully_populated(gpu: GPU | None, parts: ServerParts) -> bool:
+    """True for boards that ship with every GPU socket filled: HGX/OAM baseboards (8 SXM/OAM GPUs).
+
+    NVIDIA sells HGX H100/H200/B200 as 8-GPU baseboards to the server makers (HGX 4-GPU boards exist
+    for Hopper but not in the catalogue's chassis table); a design that needs 4 such GPUs buys 8.
+    """
+    return gpu is not None and chassis_for(gpu, parts) == "hgx8"
 
 
 @dataclass(frozen=True)
@@ -48,8 +63,9 @@ class ServerPlan:
 
 
 def _round_ram_gib(gib: float) -> int:
-    """RAM comes in full channel populations; round up to a multiple of 64 GiB (min 64)."""
-    return int(max(64, math.ceil(gib / 64) * 64))
+    """RAM comes in full channel populations: round up to 32 GiB steps below 256 GiB, 64 GiB above (min 64)."""
+    step = 32 if gib <= 256 else 64
+    return int(max(64, math.ceil(gib / step) * step))
 
 
 def _nvme_tb(needed_tb: float, parts: ServerParts) -> float:
@@ -74,6 +90,8 @@ def build_servers(
     parts: ServerParts,
     hosts: tuple[str, ...],
     host_ram_gib: float = 0.0,
+    owned: bool = False,
+    per_server: int | None = None,
 ) -> ServerPlan:
     """Servers for `replicas` x `gpus_per_replica` GPUs (or CPU hosts), with power and cooling.
 
@@ -91,18 +109,23 @@ def build_servers(
         servers = replicas
         gpus_in_server = 0
     else:
-        per = gpus_per_chassis(gpu, parts)
+        per = gpus_per_chassis(gpu, parts, per_server)
         if multi_node:
             servers = replicas * math.ceil(gpus_per_replica / per)
             gpus_in_server = per
         else:
             replicas_per_server = max(1, per // gpus_per_replica)
             servers = math.ceil(replicas / replicas_per_server)
-            if high_availability and replicas >= 2:
+            if high_availability and replicas >= 2 and not owned:
                 servers = max(servers, 2)
             gpus_in_server = min(per, math.ceil(replicas / servers) * gpus_per_replica)
+            if fully_populated(gpu, parts) and not owned:
+                gpus_in_server = per  # the baseboard ships with all its GPUs
+    if ch_name == "pcie8" and "pcie4" in parts.chassis and gpus_in_server <= parts.chassis["pcie4"].gpus:
+        ch_name = "pcie4"  # four or fewer cards: the 2U four-slot server (less base power, less rack space)
+        ch = parts.chassis[ch_name]
     gpu_mem_gib = (gpu.usable_memory_gib if gpu else 0) * gpus_in_server
-    ram = _round_ram_gib(max(2 * gpu_mem_gib, host_ram_gib, 64 if gpu is None else 128))
+    ram = _round_ram_gib(max(2 * gpu_mem_gib, host_ram_gib, 64))
     nvme = _nvme_tb(3 * model_bytes / 1e12 + 1.0, parts)
     if multi_node:
         nic = parts.nic["ndr_400g_per_gpu"]
@@ -153,7 +176,16 @@ def build_servers(
     low = host_low + gpu_price_low * gpus_in_server
     high = host_high + gpu_price_high * gpus_in_server
     notes = [f"chassis: {ch.for_}"]
-    if gpu is not None and gpu.price is None:
+    if owned:
+        low = high = 0.0
+        notes = [
+            "owned: the organisation's existing server; not in capex, no maintenance charged",
+            f"check it has at least {ram} GiB RAM and {nvme:g} TB NVMe free for this deployment",
+            "CPU, RAM and power are those of a typical host for these GPUs (estimates, not the actual box)",
+        ]
+    elif fully_populated(gpu, parts):
+        notes.append(f"HGX baseboards ship with all {gpus_in_server} GPUs fitted")
+    if gpu is not None and gpu.price is None and not owned:
         notes.append(f"no dated price in the catalogue for {gpu.name}: GPU cost not included")
     if is_apple:
         notes.append("Apple machine: CPU, memory and storage are part of the machine's price")
@@ -176,8 +208,45 @@ def build_servers(
         price_usd=Range(low=round(low, 2), expected=round((low + high) / 2, 2), high=round(high, 2)),
         hosts=hosts,
         notes=tuple(notes),
+        owned=owned,
     )
     return ServerPlan(server=server, capex_low=low * servers, capex_high=high * servers)
+
+
+# What nginx, Prometheus, Grafana and Open WebUI take when they run beside the engine on one host: a few
+# cores and this much RAM (Prometheus' TSDB head for a handful of targets plus Grafana and nginx).
+COLOCATED_GATEWAY_RAM_GIB = 16
+
+
+def colocate_gateway(plan: ServerPlan, parts: ServerParts) -> ServerPlan:
+    """The same server with the gateway and monitoring stack on it (a small site: one inference server)."""
+    srv = plan.server
+    ram = _round_ram_gib(srv.ram_gib + COLOCATED_GATEWAY_RAM_GIB)
+    extra_low = 0.0 if srv.owned else (ram - srv.ram_gib) * parts.memory_usd_per_gib.low
+    extra_high = 0.0 if srv.owned else (ram - srv.ram_gib) * parts.memory_usd_per_gib.high
+    price = srv.price_usd
+    if price is not None and not srv.owned:
+        price = Range(
+            low=round(price.low + extra_low, 2),
+            expected=round(price.expected + (extra_low + extra_high) / 2, 2),
+            high=round(price.high + extra_high, 2),
+        )
+    server = srv.model_copy(
+        update={
+            "ram_gib": ram,
+            "price_usd": price,
+            "hosts": (*srv.hosts, "gateway", "prometheus", "grafana", "open-webui"),
+            "notes": (
+                *srv.notes,
+                "also runs the gateway (nginx), Prometheus, Grafana and Open WebUI as containers "
+                f"(+{COLOCATED_GATEWAY_RAM_GIB} GiB RAM): one inference server and no high availability, "
+                "so a separate gateway node would add cost and a second box to patch without adding resilience",
+            ),
+        }
+    )
+    return ServerPlan(
+        server=server, capex_low=plan.capex_low + extra_low, capex_high=plan.capex_high + extra_high
+    )
 
 
 def gateway_servers(cpu: CPU, high_availability: bool, parts: ServerParts) -> ServerPlan:

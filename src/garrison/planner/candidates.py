@@ -10,17 +10,14 @@ from garrison.catalogue.schema import CPU, GPU, QuantFormat
 from garrison.design import Estimate
 from garrison.modelspec.spec import ModelSpec
 from garrison.planner.load import LoadTarget
+from garrison.planner.targets import Targets
 from garrison.sizing.efficiency import Efficiency
 from garrison.sizing.estimate import EstimateOptions, estimate, scheduler_limits, step_model_for
 from garrison.sizing.steady_state import replica_load
 
-# Latency a use case gets when its requirements name none: chat should stream faster than people
-# read (~10 tokens/s), completion must arrive before the developer types on (~0.5-1 s).
-DEFAULT_TARGETS_MS = {
-    "chat": (2000.0, 100.0),
-    "code": (800.0, 50.0),
-    "batch": (None, None),
-}
+# Formats llama.cpp runs that are not float: a model released in one of these (gpt-oss in MXFP4) is run
+# in its own format on CPU hosts and small GPUs instead of being re-quantised to Q8_0 / Q4_K_M.
+LLAMACPP_NATIVE_FAMILIES = ("mxfp4",)
 
 
 @dataclass(frozen=True)
@@ -37,6 +34,7 @@ class Option:
     tp: int
     pp: int
     sockets: int = 1
+    owned: bool = False  # runs on GPUs the organisation already has
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,8 @@ class Sized:
     replicas: int
     conc_per_replica: int
     rps_per_replica: float
-    ttft_ms: float
-    itl_ms: float
+    ttft_ms: float  # steady state at conc_per_replica, for the P95 prompt (sizing.steady_state)
+    itl_ms: float  # analytic, at conc_per_replica
     meets: bool
     misses: tuple[str, ...]
     max_model_len: int
@@ -66,7 +64,11 @@ def quant_choices(
     pinned: str | None,
     gguf_native: QuantFormat | None = None,
 ) -> list[tuple[QuantFormat, str]]:
-    """(format, engine) pairs worth trying on a device, native format first."""
+    """(format, engine) pairs worth trying on a device, the model's own released format first.
+
+    A checkpoint released in FP8, MXFP4 or NVFP4 is served as released; 16-bit releases are also tried
+    in FP8 (where the GPU computes in FP8) and AWQ, and as GGUF on CPUs, Apple and desk-side GPUs.
+    """
 
     def q(name: str) -> QuantFormat | None:
         return quants.get(name.lower())
@@ -75,17 +77,19 @@ def quant_choices(
         fmt = gguf_native or q(spec.native_dtype)
         return [(fmt, "llama.cpp")] if fmt else []
     native = q(spec.native_dtype) or q("bf16")
-    out: list[tuple[QuantFormat, str]] = []
     gpu_engine = "sglang" if spec.mla is not None else "vllm"
     if pinned:
         fmt = q(pinned)
         if fmt is None:
             return []
         return [(fmt, "llama.cpp" if fmt.family == "gguf" else gpu_engine)]
-    if device_gpu is None:  # CPU host: GGUF through llama.cpp
-        return [(f, "llama.cpp") for f in (q("q8_0"), q("q4_k_m")) if f]
-    if device_gpu.segment == "apple":
-        return [(f, "llama.cpp") for f in (q("q8_0"), q("q4_k_m")) if f]
+    llamacpp_native = native is not None and native.family in LLAMACPP_NATIVE_FAMILIES
+    gguf = [f for f in (q("q8_0"), q("q4_k_m")) if f]
+    if device_gpu is None or device_gpu.segment == "apple":  # CPU host or Apple: llama.cpp
+        if llamacpp_native and native is not None:
+            return [(native, "llama.cpp")]
+        return [(f, "llama.cpp") for f in gguf]
+    out: list[tuple[QuantFormat, str]] = []
     if native is not None:
         out.append((native, gpu_engine))
     if spec.native_dtype in ("bf16", "fp16", "fp32"):
@@ -96,7 +100,10 @@ def quant_choices(
         if awq and device_gpu.vendor == "nvidia":
             out.append((awq, gpu_engine))
     if device_gpu.segment in ("consumer", "workstation"):
-        out += [(f, "llama.cpp") for f in (q("q8_0"), q("q4_k_m")) if f]
+        if llamacpp_native and native is not None:
+            out.append((native, "llama.cpp"))
+        else:
+            out += [(f, "llama.cpp") for f in gguf]
     return out
 
 
@@ -126,8 +133,9 @@ def enumerate_options(
     max_per_server: int,
     per_chassis: Callable[[GPU], int],
     gguf_native: QuantFormat | None = None,
+    owned: frozenset[str] = frozenset(),
 ) -> Iterator[Option]:
-    """All device x count x format x engine combinations for one model."""
+    """All device x count x format x engine combinations for one model (`owned`: GPU ids already owned)."""
     for gpu in gpus:
         for fmt, engine in quant_choices(spec, gpu, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
@@ -140,12 +148,12 @@ def enumerate_options(
                     continue
                 if spec.num_attention_heads % tp:
                     continue
-                yield Option(model_key, spec, fmt, engine, gpu, None, tp * pp, tp, pp)
+                yield Option(model_key, spec, fmt, engine, gpu, None, tp * pp, tp, pp, owned=gpu.id in owned)
     for cpu in cpus:
         for fmt, engine in quant_choices(spec, None, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
                 continue
-            for sockets in (1, 2):
+            for sockets in range(1, min(2, cpu.sockets_max) + 1):  # the catalogue says how many sockets fit
                 yield Option(model_key, spec, fmt, engine, None, cpu, 0, 1, 1, sockets)
 
 
@@ -155,12 +163,15 @@ def size_option(
     kind: str,
     context_length: int,
     load: LoadTarget,
-    ttft_target_ms: float | None,
-    itl_target_ms: float | None,
+    targets: Targets,
     high_availability: bool,
     eff: Efficiency,
 ) -> Sized | None:
-    """Replicas and per-replica capacity for one option, or None when it cannot start at all."""
+    """Replicas and per-replica capacity for one option, or None when it cannot start at all.
+
+    Throughput uses the typical (mean) request; the latency targets are checked on the P95 request
+    (load.input_p95): a long prompt arriving while the replica decodes its other sequences.
+    """
     inp, out = load.input_tokens, load.output_tokens
     slots = 1
     max_len = context_length
@@ -186,11 +197,9 @@ def size_option(
     model = step_model_for(
         opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets
     )
-    d_ttft, d_itl = DEFAULT_TARGETS_MS.get(kind, (None, None))
-    ttft_t = ttft_target_ms if ttft_target_ms is not None else d_ttft
-    itl_t = itl_target_ms if itl_target_ms is not None else d_itl
-    # the performance model answers: requests in flight per replica within the targets, in the
-    # steady state the batching simulator reaches (garrison.sizing.steady_state)
+    ttft_t, itl_t = targets.ttft_ms, targets.itl_ms
+    # the performance model answers: requests in flight per replica within the targets (TTFT judged
+    # on the P95 prompt), in the steady state the batching simulator reaches (garrison.sizing.steady_state)
     limits, slot = scheduler_limits(est)
     rl = replica_load(
         model,
@@ -200,10 +209,15 @@ def size_option(
         upper=est.concurrency,
         itl_target_s=itl_t / 1e3 if itl_t else None,
         ttft_target_s=ttft_t / 1e3 if ttft_t else None,
+        ttft_prompt_len=load.input_p95,
         slot_tokens=slot,
     )
     conc, ttft, itl, rps = rl.clients, rl.ttft_s, rl.state.itl_s, rl.state.requests_per_s
     misses = list(rl.misses)
+    if targets.e2e_ms is not None:
+        e2e = ttft + load.output_p95 * itl
+        if e2e * 1e3 > targets.e2e_ms:
+            misses.append(f"end-to-end {e2e:.1f} s for the P95 request > target {targets.e2e_ms / 1e3:g} s")
     if load.concurrent_requests is not None:
         replicas = math.ceil(load.concurrent_requests / conc)
     else:

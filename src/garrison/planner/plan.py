@@ -1,198 +1,98 @@
-"""`plan`: requirements in, a ranked and justified Design out (pure: inputs are passed in)."""
+"""`plan`: requirements in, a ranked, simulated and justified Design out (pure: inputs are passed in).
+
+Per use case: targets (targets.py) and load (load.py); the models (stated, or a search over the
+catalogue: recommend.py); every device x count x format x engine sized analytically (candidates.py) and
+costed (ranking.py); the best candidates verified by simulation in rank order until no unsimulated
+candidate can beat the best verified one (simulated.py; simulation only ever adds replicas, so the
+analytic cost is a lower bound); the Deployment built (deployment.py). Then the bill of materials, the
+costs over the one horizon, the site checks (site.py) and the escalations, each option re-planned and
+costed (escalations.py).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import date
 
 from garrison import __version__
 from garrison.catalogue import Catalogue
 from garrison.catalogue.schema import CPU, GPU
-from garrison.cost.parameters import CostParameters
-from garrison.design import (
-    Alternative,
-    Costs,
-    Deployment,
-    Design,
-    Escalation,
-    Range,
-    ScalingTriggers,
-    Server,
-)
-from garrison.modelspec.params import param_counts
+from garrison.design import Costs, Deployment, Design, Escalation, Range
+from garrison.errors import InputError
 from garrison.modelspec.spec import ModelSpec
-from garrison.planner.bom import ServerPlan, build_servers, gateway_servers, gpus_per_chassis
-from garrison.planner.candidates import DEFAULT_TARGETS_MS, Sized, enumerate_options, size_option
+from garrison.planner import escalations as esc
+from garrison.planner import recommend as rec
+from garrison.planner.bom import ServerPlan, colocate_gateway, gateway_servers, gpus_per_chassis
+from garrison.planner.candidates import Sized, enumerate_options, size_option
+from garrison.planner.deployment import build_deployment
 from garrison.planner.load import LoadTarget, derive_load
-from garrison.planner.simulated import SimulatedSizing, simulate_sizing
+from garrison.planner.ranking import (
+    MAINTENANCE_FRACTION,
+    OwnedPool,
+    Ranked,
+    SiteCaps,
+    annual_power_usd,
+    cost_option,
+    describe,
+    host_cpu,
+    rank_key,
+)
+from garrison.planner.simulated import SimulatedSizing, finish, verdict
+from garrison.planner.site import site_escalations
 from garrison.planner.tables import ServerParts, server_parts, usage_profiles
+from garrison.planner.targets import Targets, targets_for
 from garrison.requirements import ModelRef, Requirements, UseCase
 from garrison.sizing.efficiency import DEFAULT_EFFICIENCY, Efficiency
 from garrison.sizing.formats import native_format
-from garrison.sizing.weights import weight_bytes
-
-HOURS_PER_YEAR = 8760
-_COUNTER: dict[str, int] = {}  # candidates evaluated by the current plan() call (reported in Design.extra)
-# The same maintenance and depreciation assumptions as `garrison tco` (garrison.cost.parameters)
-MAINTENANCE_FRACTION = CostParameters().maintenance_pct_per_year / 100
-DEPRECIATION_YEARS = CostParameters().depreciation_years
 
 ModelLoader = Callable[[ModelRef], tuple[str, ModelSpec]]
+# Candidates verified by simulation per model before the planner settles for the best verified one.
+MAX_SIMULATED = 6
 
 
 @dataclass(frozen=True)
-class Ranked:
-    sized: Sized
-    servers: ServerPlan
-    capex_mid: float
-    annual_opex: float
-    tco: float  # capex + horizon x opex
-    tier: int  # 0: >= 8-bit weights, 1: 4-bit
+class _Ctx:
+    """What every step of one plan() call reads."""
+
+    req: Requirements
+    cat: Catalogue
+    parts: ServerParts
+    eff: Efficiency
+    simulate: bool
+    load_model: ModelLoader
+    gpus: list[GPU]
+    cpus: list[CPU]
+    site: SiteCaps
+    budget_left: float | None
 
 
-def _annual_power_usd(server: Server, req: Requirements) -> float:
-    """W x count x PUE x 8,760 h x $/kWh / 1000 (typical, not maximum, draw)."""
-    return (
-        server.power_typical_w * server.count * req.power.pue * HOURS_PER_YEAR * req.power.usd_per_kwh / 1000
-    )
+@dataclass
+class _ModelResult:
+    """One model of one use case: its ranked options and the verified choice."""
+
+    key: str
+    spec: ModelSpec
+    ranked: list[Ranked]
+    sized_all: list[Sized]
+    evaluated: int
+    best: Ranked | None = None
+    sim: SimulatedSizing | None = None
+    held: bool = False  # the simulation found a replica count that holds every target
+    notes: list[str] = field(default_factory=list)
+    dep_name: str = ""
 
 
-# Host cores an inference server wants per GPU: the engine's API server, tokenisation, scheduler and
-# sampler run on the CPU (vLLM's guidance is a few physical cores per GPU); 8 leaves room for the OS,
-# exporters and the data loader, with a floor of 16 cores per server.
-HOST_CORES_PER_GPU = 8
-HOST_CORES_MIN = 16
-
-
-def _host_cpu(
-    cat: Catalogue, parts: ServerParts, small: bool = False, gpus: int = 0, sockets: int = 1
-) -> CPU:
-    """The cheapest server CPU with enough cores for the GPUs (`small`: the gateway's default part)."""
-    if small and parts.host_cpu_small in cat.cpus:
-        return cat.cpus[parts.host_cpu_small]
-    need = max(HOST_CORES_MIN, HOST_CORES_PER_GPU * gpus)
-    server = [c for c in cat.cpus.values() if c.vendor in ("amd", "intel") and c.sockets_max >= 2 and c.price]
-    fit = [c for c in server if c.cores * sockets >= need]
-    if fit:
-        return min(fit, key=lambda c: (c.price.low_usd if c.price else 0.0, c.cores))
-    if server:
-        return max(server, key=lambda c: c.cores)
-    return next(iter(cat.cpus.values()))
-
-
-def _rank(
-    s: Sized,
-    req: Requirements,
-    uc: UseCase,
-    cat: Catalogue,
-    parts: ServerParts,
-    horizon_years: float,
-    owned: dict[str, int],
-) -> Ranked:
-    opt = s.option
-    model_bytes = weight_bytes(opt.spec, param_counts(opt.spec), opt.fmt).total
-    sockets = opt.sockets if opt.cpu else (2 if opt.gpus_per_replica >= 4 else 1)
-    gpus_in_server = (
-        min(s.total_gpus, gpus_per_chassis(opt.gpu, parts) if opt.gpu else 0)
-        if opt.pp == 1
-        else gpus_per_chassis(opt.gpu, parts)
-    )
-    cpu = opt.cpu or _host_cpu(cat, parts, gpus=gpus_in_server, sockets=sockets)
-    plan_ = build_servers(
-        name=f"{uc.name}-{opt.gpu.id if opt.gpu else opt.cpu.id if opt.cpu else 'host'}",
-        gpu=opt.gpu,
-        cpu=cpu,
-        cpu_sockets=sockets,
-        gpus_per_replica=opt.gpus_per_replica,
-        replicas=s.replicas,
-        high_availability=uc.high_availability,
-        model_bytes=model_bytes,
-        multi_node=opt.pp > 1,
-        parts=parts,
-        hosts=(uc.name,),
-        host_ram_gib=(s.est.memory.total_gib + 32) if opt.cpu else 0.0,
-    )
-    capex_mid = (plan_.capex_low + plan_.capex_high) / 2
-    if opt.gpu is not None and opt.gpu.id in owned and opt.gpu.price:
-        # GPUs the organisation already has cost nothing new
-        reuse = min(owned[opt.gpu.id], s.total_gpus)
-        capex_mid -= reuse * (opt.gpu.price.low_usd + opt.gpu.price.high_usd) / 2
-    opex = _annual_power_usd(plan_.server, req) + MAINTENANCE_FRACTION * capex_mid
-    tier = 1 if opt.fmt.bits_per_weight < 6 else 0
-    return Ranked(s, plan_, capex_mid, opex, capex_mid + horizon_years * opex, tier)
-
-
-def _describe(r: Ranked) -> str:
-    o = r.sized.option
-    dev = (
-        f"{r.sized.total_gpus}x {o.gpu.name}"
-        if o.gpu
-        else f"{r.sized.replicas}x {o.sockets}-socket {o.cpu.name if o.cpu else ''}"
-    )
-    shape = (
-        f" (TP{o.tp}"
-        + (f" x PP{o.pp}" if o.pp > 1 else "")
-        + f", {r.sized.replicas} replica{'s' if r.sized.replicas > 1 else ''})"
-    )
-    return f"{o.model_key} {o.fmt.id} on {o.engine}, {dev}{shape if o.gpu else ''}"
-
-
-def _why_lost(alt: Ranked, best: Ranked) -> str:
-    if not alt.sized.meets:
-        return "misses targets: " + "; ".join(alt.sized.misses)
-    if alt.tier > best.tier:
-        return f"4-bit weights (quality risk) while an 8-bit option fits; TCO {alt.tco:,.0f} vs {best.tco:,.0f} USD"
-    diff = alt.tco - best.tco
-    if round(diff) <= 0:
-        return (
-            f"same hardware cost; {best.sized.option.engine} preferred over {alt.sized.option.engine} "
-            "(continuous batching serves concurrent users better than fixed slots)"
-        )
-    pct = diff / best.tco * 100 if best.tco else 0
-    return f"costs {diff:,.0f} USD more over the horizon (+{pct:.0f}% TCO)"
-
-
-def _engine_reasons(r: Ranked, cat: Catalogue, uc: UseCase) -> list[str]:
-    o = r.sized.option
-    out: list[str] = []
-    plat = cat.platforms.get(o.engine)
-    why = {
-        "vllm": "vLLM: PagedAttention with continuous batching and chunked prefill carries many concurrent "
-        "users; OpenAI-compatible server; Prometheus metrics (vllm:*); FP8/AWQ/GPTQ/MXFP4 support",
-        "sglang": "SGLang: the fastest MLA attention kernels for DeepSeek-style models and RadixAttention prefix "
-        "caching; OpenAI-compatible server; Prometheus metrics (sglang:*)",
-        "llama.cpp": "llama.cpp server: runs GGUF quantisations on CPUs, Apple silicon and small GPUs from one "
-        "binary; fixed parallel slots suit a small number of concurrent users; Prometheus metrics (llamacpp:*)",
-    }
-    out.append(why.get(o.engine, o.engine))
-    if plat is not None and plat.maintenance != "active":
-        out.append(f"note: {plat.name} is {plat.maintenance}: {plat.maintenance_note}")
-    tgi = cat.platforms.get("tgi")
-    if tgi is not None and tgi.maintenance != "active":
-        out.append(f"TGI not chosen: {tgi.maintenance} ({tgi.maintenance_note})")
-    if uc.kind == "code":
-        out.append(
-            "IDE side: Continue (VS Code / JetBrains) or TabbyML pointed at the gateway's "
-            "/v1/completions for fill-in-the-middle and /v1/chat/completions for chat"
-        )
-    return out
-
-
-def _triggers(r: Ranked) -> ScalingTriggers:
-    s = r.sized
-    # the queue trigger fires near the load where a replica's batch is full: design rate x (conc+5)/conc
-    rpm_capacity = s.rps_per_replica * 60 * s.replicas
-    return ScalingTriggers(
-        rpm_at_queue_trigger=round(rpm_capacity, 1),
-        rpm_at_latency_trigger=round(rpm_capacity * 1.1, 1),
-    )
-
-
-def _candidate_devices(req: Requirements, cat: Catalogue) -> tuple[list[GPU], list[CPU]]:
+def _candidate_devices(req: Requirements, cat: Catalogue) -> tuple[list[GPU], list[CPU], list[str]]:
     hw = req.hardware
+    notes: list[str] = []
     if hw.cpu_only:
         cpus = [cat.cpu(hw.cpu)] if hw.cpu else [c for c in cat.cpus.values() if c.price is not None]
-        return [], cpus
+        return [], cpus, notes
+    owned = [cat.gpu(o.name) for o in hw.owned_gpus]
+    if hw.owned_only:
+        return list(dict.fromkeys(owned)), [], notes
     if hw.allowed_gpus:
         gpus = [cat.gpu(n) for n in hw.allowed_gpus]
     else:
@@ -200,25 +100,270 @@ def _candidate_devices(req: Requirements, cat: Catalogue) -> tuple[list[GPU], li
     consumer_ok = hw.allow_consumer_gpus
     if consumer_ok is None:
         consumer_ok = not req.security.compliance and not any(u.high_availability for u in req.use_cases)
+        if not consumer_ok:
+            notes.append(
+                "consumer (GeForce) GPUs excluded: compliance or high availability asked, and NVIDIA's "
+                "GeForce licence excludes data-centre use; set hardware.allow_consumer_gpus to override"
+            )
     if not consumer_ok:
         gpus = [g for g in gpus if g.segment != "consumer"]
-    for owned in hw.owned_gpus:
-        g = cat.gpu(owned.name)
+    for g in owned:
         if g not in gpus:
             gpus.append(g)
-    return gpus, []
+    return gpus, [], notes
 
 
-def _recommend(uc: UseCase, cat: Catalogue) -> list[str]:
-    kinds = {"chat": "chat", "code": "code", "batch": "chat"}
-    want = kinds[uc.kind]
-    models = [
-        m
-        for m in cat.models.values()
-        if want in m.use_cases and m.context_max >= uc.context_length and (m.fim or not uc.fim)
-    ]
-    models.sort(key=lambda m: (-m.params_total_b, m.id))
-    return [m.id for m in models[:6]]
+def _owned_pool(req: Requirements, cat: Catalogue, parts: ServerParts) -> OwnedPool:
+    pool: dict[str, tuple[int, int]] = {}
+    for o in req.hardware.owned_gpus:
+        g = cat.gpu(o.name)
+        per = o.per_server or min(o.count, gpus_per_chassis(g, parts))
+        have, _ = pool.get(g.id, (0, per))
+        pool[g.id] = (have + o.count, per)
+    return OwnedPool(pool)
+
+
+def _check_licence(uc: UseCase, key: str, cat: Catalogue) -> None:
+    """An explicitly named catalogue model under a licence the use case does not accept is an input error."""
+    if not uc.licences:
+        return
+    entry = cat.models.get(key)
+    if entry is None:
+        return  # a local folder or file: its licence is the operator's to check
+    if entry.licence_id not in uc.licences:
+        raise InputError(
+            f"use_cases[{uc.name}].models",
+            f"{entry.id} is licensed {entry.license}, not one of {', '.join(uc.licences)}",
+            "name a model under an accepted licence, add its licence to use_cases[].licences, or use `recommend`",
+        )
+
+
+def _evaluate(
+    ctx: _Ctx,
+    uc: UseCase,
+    key: str,
+    spec: ModelSpec,
+    ref: ModelRef,
+    load: LoadTarget,
+    targets: Targets,
+    owned: OwnedPool,
+    dep_name: str = "",
+) -> _ModelResult:
+    """Every option of one model, sized and costed, ranked (analytically)."""
+    sized_all: list[Sized] = []
+    evaluated = 0
+    owned_ids = frozenset(g for g, (n, _) in owned.gpus.items() if n > 0)
+    per_owned = {g: per for g, (n, per) in owned.gpus.items() if n > 0}
+
+    def per_chassis(g: GPU) -> int:
+        return max(gpus_per_chassis(g, ctx.parts), per_owned.get(g.id, 0))
+
+    for opt in enumerate_options(
+        key,
+        spec,
+        ctx.gpus,
+        ctx.cpus,
+        ctx.cat.quant_formats,
+        ref.quant,
+        ctx.req.hardware.allowed_engines,
+        ctx.req.hardware.max_gpus_per_server,
+        per_chassis,
+        native_format(spec, ctx.cat) if spec.source == "gguf" else None,
+        owned=owned_ids,
+    ):
+        s = size_option(
+            opt,
+            kind=uc.kind,
+            context_length=uc.context_length,
+            load=load,
+            targets=targets,
+            high_availability=uc.high_availability,
+            eff=ctx.eff,
+        )
+        evaluated += 1
+        if s is not None:
+            sized_all.append(s)
+    costed = (
+        cost_option(s, ctx.req, uc, ctx.cat, ctx.parts, owned, ctx.site, ctx.budget_left, dep_name)
+        for s in sized_all
+        if s.meets
+    )
+    ranked = [r for r in costed if r.feasible]
+    if ctx.req.hardware.owned_only:
+        ranked = [
+            r
+            for r in ranked
+            if r.bought_gpus == 0 and (r.sized.option.gpu is not None or ctx.req.hardware.cpu_only)
+        ]
+    ranked.sort(key=rank_key)
+    return _ModelResult(key, spec, ranked, sized_all, evaluated, dep_name=dep_name)
+
+
+def _verify(
+    ctx: _Ctx, uc: UseCase, mr: _ModelResult, load: LoadTarget, targets: Targets, owned: OwnedPool
+) -> None:
+    """Simulate candidates in rank order until no unsimulated one can beat the best verified one."""
+    if not mr.ranked:
+        return
+    if not ctx.simulate:
+        mr.best = mr.ranked[0]
+        return
+    best: Ranked | None = None
+    refuted: list[str] = []
+    outcome: dict[int, Ranked] = {}  # id(option) -> the simulated version of that ranked entry
+    for r in mr.ranked[:MAX_SIMULATED]:
+        if best is not None and rank_key(r) >= rank_key(best):
+            break  # its analytic cost is a lower bound: simulation can only add replicas
+        # simulate what the load needs; cost_option fills boards / owned boxes again afterwards
+        base = replace(r.sized, replicas=r.filled_from) if r.filled_from else r.sized
+        v = verdict(base, load, targets, ctx.eff)
+        if v.replicas is None:
+            refuted.append(describe(r))
+            outcome[id(r.sized.option)] = replace(r, refuted=True, simulated=True)
+            continue
+        verified = cost_option(
+            replace(base, replicas=v.replicas),
+            ctx.req,
+            uc,
+            ctx.cat,
+            ctx.parts,
+            owned,
+            ctx.site,
+            ctx.budget_left,
+            mr.dep_name,
+        )
+        verified = replace(verified, simulated=True)
+        outcome[id(r.sized.option)] = verified
+        if ctx.req.hardware.owned_only and verified.bought_gpus:
+            mr.notes.append(
+                f"simulation: {verified.sized.replicas} replicas needed, more than the owned GPUs hold"
+            )
+            continue
+        if best is None or rank_key(verified) < rank_key(best):
+            best = verified
+    if refuted:
+        mr.notes.append(
+            "simulation refuted the analytic sizing of: "
+            + "; ".join(refuted)
+            + " (no replica count up to 64 "
+            "holds the targets)"
+        )
+    if best is not None:
+        mr.best, mr.held = best, True
+        mr.sim = finish(best.sized, load, targets, ctx.eff, best.sized.replicas, held=True)
+    else:  # nothing holds: report the analytic best with the simulation's verdict (an escalation follows)
+        mr.best = mr.ranked[0]
+        mr.sim = finish(mr.best.sized, load, targets, ctx.eff, mr.best.sized.replicas, held=False)
+    # the verified choice leads; simulated entries carry the simulation's replicas (or its refutation),
+    # the rest their analytic numbers
+    chosen_opt = mr.best.sized.option
+    rest = [outcome.get(id(r.sized.option), r) for r in mr.ranked if r.sized.option is not chosen_opt]
+    mr.ranked = [mr.best, *sorted(rest, key=lambda r: (not r.refuted, rank_key(r)))]
+
+
+def _no_fit(uc: UseCase, mr: _ModelResult) -> Escalation:
+    if mr.sized_all:  # it fits somewhere, but never within the latency targets
+        best = min(mr.sized_all, key=lambda s: s.ttft_ms)
+        return Escalation(
+            kind="latency",
+            field=f"use_cases[{uc.name}].latency",
+            problem=f"{mr.key}: no configuration meets the latency targets; best reaches TTFT "
+            f"{best.ttft_ms:,.0f} ms and ITL {best.itl_ms:,.0f} ms ({'; '.join(best.misses)})",
+            options=(),
+        )
+    return Escalation(
+        kind="model-too-large",
+        field=f"use_cases[{uc.name}].models",
+        problem=f"{mr.key} does not fit any allowed device at context {uc.context_length} in any format tried",
+        options=("pin a shorter use_cases[].context_length",),
+    )
+
+
+def _deployment_name(uc: UseCase, key: str, many: bool) -> str:
+    if not many:
+        return uc.name
+    tail = re.sub(r"[^a-z0-9]+", "-", key.rsplit("/", 1)[-1].removesuffix(".gguf").lower()).strip("-")
+    return f"{uc.name}-{tail}"[:63].rstrip("-")
+
+
+def _recommend(
+    ctx: _Ctx, uc: UseCase, load: LoadTarget, targets: Targets, owned: OwnedPool
+) -> tuple[list[_ModelResult], list[str], int]:
+    """Search the catalogue for this use case: the chosen model's result, the explanation, options sized."""
+    s = rec.search(uc, ctx.cat)
+    results: list[rec.Scored] = []
+    by_id: dict[str, _ModelResult] = {}
+    budget = ctx.budget_left
+    evaluated = 0
+
+    def evaluate(c: rec.ModelCandidate) -> rec.Scored | None:
+        nonlocal evaluated
+        key, spec = ctx.load_model(ModelRef(id=c.entry.id))
+        if uc.context_length > spec.max_context:
+            return None
+        mr = _evaluate(ctx, uc, key, spec, ModelRef(id=c.entry.id), load, targets, owned)
+        evaluated += mr.evaluated
+        by_id[c.entry.id] = mr
+        top = mr.ranked[0] if mr.ranked else None
+        scored = rec.Scored(c, top.tco if top else None, top.capex_mid if top else None, top is not None)
+        results.append(scored)
+        return scored
+
+    scored = [c for c in s.candidates if c.quality is not None]
+    if uc.quality_floor is None and budget is not None:
+        for c in scored:  # best score first: the first model that fits the budget is the answer
+            r = evaluate(c)
+            if r is not None and r.meets and r.capex is not None and r.capex <= budget:
+                break
+    for c in scored:
+        if c.quality is not None and c.quality.score >= s.floor and c.entry.id not in by_id:
+            evaluate(c)
+    if rec.choose(uc, results, s.floor, budget)[0] is None:
+        for c in s.candidates:
+            if c.quality is None:
+                evaluate(c)
+    while True:
+        chosen, rule = rec.choose(uc, results, s.floor, budget)
+        if chosen is None:
+            return [], [f"recommend: {rule}"], evaluated
+        mr = by_id[chosen.candidate.entry.id]
+        _verify(ctx, uc, mr, load, targets, owned)
+        if mr.held or not ctx.simulate:
+            assert mr.best is not None
+            final = replace(chosen, tco=mr.best.tco, capex=mr.best.capex_mid)
+            results = [final if r is chosen else r for r in results]
+            return [mr], rec.explain(final, rule, results, s, _index_name(ctx.cat), budget), evaluated
+        # the simulation refutes it: drop the model and choose again
+        results = [replace(r, meets=False) if r is chosen else r for r in results]
+
+
+def ranked_options(
+    req: Requirements,
+    use_case: str,
+    ref: ModelRef,
+    *,
+    catalogue: Catalogue,
+    load_model: ModelLoader,
+    efficiency: Efficiency = DEFAULT_EFFICIENCY,
+) -> list[Ranked]:
+    """Every option of one model for one use case, costed and in rank order (before any simulation)."""
+    parts = server_parts()
+    uc = next(u for u in req.use_cases if u.name == use_case)
+    gpus, cpus, _ = _candidate_devices(req, catalogue)
+    site = SiteCaps(
+        power_w=req.site.power_kw * 1000 if req.site.power_kw is not None else None,
+        cooling_btu_h=req.site.cooling_btu_h,
+        rack_units=req.site.rack_units,
+    )
+    ctx = _Ctx(req, catalogue, parts, efficiency, False, load_model, gpus, cpus, site, req.budget.capex_usd)
+    load = derive_load(uc, req.organisation.team_size, usage_profiles()[uc.kind], req.growth)
+    key, spec = load_model(ref)
+    owned = _owned_pool(req, catalogue, parts)
+    return _evaluate(ctx, uc, key, spec, ref, load, targets_for(uc), owned).ranked
+
+
+def _index_name(cat: Catalogue) -> str:
+    return cat.quality_index.index_name if cat.quality_index else "quality index"
 
 
 def plan(
@@ -228,8 +373,14 @@ def plan(
     load_model: ModelLoader | None = None,
     efficiency: Efficiency = DEFAULT_EFFICIENCY,
     simulate: bool = True,
+    today: date | None = None,
+    escalate: bool = True,
 ) -> Design:
-    """Pick, for every use case and model, the cheapest deployment that fits and meets its targets."""
+    """Pick, for every use case and model, the cheapest deployment that fits and holds its targets.
+
+    `today` dates the lead-time check against `site.deadline` (the CLI passes the real date);
+    `escalate=False` skips re-planning the escalation options (used when re-planning them).
+    """
     if catalogue is None:
         from garrison.catalogue import load_catalogue
 
@@ -239,74 +390,143 @@ def plan(
 
         load_model = load_model_ref
     cat = catalogue
-    _COUNTER.clear()
     parts = server_parts()
     profiles = usage_profiles()
     horizon_years = req.growth.horizon_months / 12
-    gpus, cpus = _candidate_devices(req, cat)
-    owned = {cat.gpu(o.name).id: o.count for o in req.hardware.owned_gpus}
+    gpus, cpus, device_notes = _candidate_devices(req, cat)
+    site = SiteCaps(
+        power_w=req.site.power_kw * 1000 if req.site.power_kw is not None else None,
+        cooling_btu_h=req.site.cooling_btu_h,
+        rack_units=req.site.rack_units,
+    )
+    owned = _owned_pool(req, cat, parts)
     deployments: list[Deployment] = []
     chosen: list[Ranked] = []
     escalations: list[Escalation] = []
+    pending: list[tuple[Escalation, UseCase, Deployment | None]] = []
+    evaluated_total = 0
     assumptions: list[str] = [
         f"catalogue prices and specs as of {cat.as_of}; prices are ranges, not quotes",
         f"power at {req.power.usd_per_kwh} USD/kWh x PUE {req.power.pue}; typical draw = "
         f"{parts.typical_gpu_utilisation:.0%} of GPU TDP + {parts.typical_rest_utilisation:.0%} of the rest",
-        f"maintenance {MAINTENANCE_FRACTION:.0%} of hardware price per year; ranking by TCO over "
-        f"{horizon_years:g} years",
+        f"maintenance {MAINTENANCE_FRACTION:.0%} of the price of bought hardware per year (none on owned kit); "
+        f"costs over the {req.growth.horizon_months}-month horizon (growth.horizon_months)",
+        *device_notes,
     ]
+    budget_left = req.budget.capex_usd
     for uc in req.use_cases:
-        profile = profiles[uc.kind]
-        load = derive_load(uc, req.organisation.team_size, profile, req.growth)
+        ctx = _Ctx(req, cat, parts, efficiency, simulate, load_model, gpus, cpus, site, budget_left)
+        targets = targets_for(uc)
+        load = derive_load(uc, req.organisation.team_size, profiles[uc.kind], req.growth)
         assumptions += load.notes
-        refs = list(uc.model_refs())
-        if any(r.recommend for r in refs):
-            refs = [r for r in refs if not r.recommend] + [ModelRef(id=m) for m in _recommend(uc, cat)]
-            recommend = True
-        else:
-            recommend = False
-        per_model: list[tuple[str, list[Ranked], list[Sized]]] = []
+        assumptions += targets.notes
+        refs = [r for r in uc.model_refs() if not r.recommend]
+        results: list[_ModelResult] = []
+        extra: list[str] = []
+        if len(refs) < len(uc.model_refs()):
+            found, extra, n = _recommend(ctx, uc, load, targets, owned)
+            evaluated_total += n
+            results += found
+            if not found:
+                pending.append(
+                    (
+                        Escalation(
+                            kind="model-too-large",
+                            field=f"use_cases[{uc.name}].models",
+                            problem="no catalogue model passes this use case's filters and meets its targets on "
+                            "the allowed hardware (" + "; ".join(extra) + ")",
+                            options=(),
+                        ),
+                        uc,
+                        None,
+                    )
+                )
         for ref in refs:
             key, spec = load_model(ref)
+            _check_licence(uc, key, cat)
             if uc.context_length > spec.max_context:
-                from garrison.errors import InputError
-
                 raise InputError(
                     f"use_cases[{uc.name}].context_length",
                     f"{uc.context_length} is longer than {key} supports ({spec.max_context})",
                     f"use at most {spec.max_context} or another model",
                 )
-            ranked, sized_all = _evaluate(
-                uc, key, spec, ref, load, gpus, cpus, cat, parts, req, efficiency, horizon_years, owned
+            many_refs = len(uc.model_refs()) > 1
+            mr = _evaluate(
+                ctx, uc, key, spec, ref, load, targets, owned, _deployment_name(uc, key, many_refs)
             )
-            per_model.append((key, ranked, sized_all))
-            if recommend and ranked and _within_budget(ranked[0], req):
-                break
-        if recommend:
-            viable = [(k, r, s) for k, r, s in per_model if r]
-            per_model = viable[:1] if viable else per_model[:1]
-        for key, ranked, sized_all in per_model:
-            if not ranked:
-                escalations.append(_no_fit_escalation(uc, key, sized_all))
+            evaluated_total += mr.evaluated
+            _verify(ctx, uc, mr, load, targets, owned)
+            results.append(mr)
+        many = len(results) > 1
+        for mr in results:
+            if mr.best is None:
+                e = _no_fit(uc, mr)
+                if req.hardware.owned_only and mr.sized_all:
+                    e = Escalation(
+                        kind="capacity",
+                        field="hardware.owned_only",
+                        problem=f"{mr.key}: the owned GPUs cannot carry {uc.name} within its targets",
+                        options=(),
+                    )
+                pending.append((e, uc, None))
                 continue
-            best = ranked[0]
-            sim = _simulate(uc, best, load, efficiency) if simulate else None
-            if sim is not None and sim.replicas != best.sized.replicas:
-                best = _rank(
-                    replace(best.sized, replicas=sim.replicas), req, uc, cat, parts, horizon_years, owned
-                )
+            best = mr.best
+            owned = (
+                owned.take(best.sized.option.gpu.id, best.owned_gpus)
+                if best.owned_gpus and best.sized.option.gpu
+                else owned
+            )
             chosen.append(best)
-            deployments.append(_deployment(uc, key, best, ranked, load, cat, req, sim))
-    servers = [r.servers.server for r in chosen]
+            if budget_left is not None:
+                budget_left -= best.capex_mid
+            dep = build_deployment(
+                name=mr.dep_name or _deployment_name(uc, mr.key, many),
+                uc=uc,
+                best=best,
+                ranked=mr.ranked,
+                load=load,
+                targets=targets,
+                cat=cat,
+                horizon_months=req.growth.horizon_months,
+                sim=mr.sim,
+                extra_reasons=[*extra, *mr.notes],
+                candidates=len(mr.ranked),
+            )
+            deployments.append(dep)
+            if dep.slo_check is not None and not dep.slo_check.meets:
+                pending.append(
+                    (
+                        Escalation(
+                            kind="latency",
+                            field=f"use_cases[{uc.name}].latency",
+                            problem=f"{dep.model_id}: the simulation at {dep.slo_check.rate_rpm:,.1f} req/min misses "
+                            f"{'; '.join(dep.slo_check.failed)} with every configuration tried",
+                            options=(),
+                        ),
+                        uc,
+                        dep,
+                    )
+                )
+    # bill of materials
+    plans: list[ServerPlan] = [p for r in chosen for p in r.servers]
     any_ha = any(uc.high_availability for uc in req.use_cases)
-    gw = gateway_servers(_host_cpu(cat, parts, small=True), any_ha, parts)
-    servers.append(gw.server)
-    capex_low = sum(r.servers.capex_low for r in chosen) + gw.capex_low
-    capex_high = sum(r.servers.capex_high for r in chosen) + gw.capex_high
+    inference_servers = sum(p.server.count for p in plans)
+    if plans and inference_servers == 1 and not any_ha:
+        plans = [colocate_gateway(plans[0], parts)]
+        gateway: list[ServerPlan] = []
+    else:
+        gateway = [gateway_servers(host_cpu(cat, parts, small=True), any_ha, parts)] if plans else []
+    all_plans = plans + gateway
+    servers = [p.server for p in all_plans]
+    capex_low = sum(p.capex_low for p in all_plans)
+    capex_high = sum(p.capex_high for p in all_plans)
     capex_mid = (capex_low + capex_high) / 2
-    power = sum(_annual_power_usd(s, req) for s in servers)
+    power = sum(annual_power_usd(s, req) for s in servers)
     maint = MAINTENANCE_FRACTION * capex_mid
     opex = power + maint
+    owned_note = tuple(
+        f"{s.count}x {s.name}: {s.gpus_per_server}x {s.gpu} (owned)" for s in servers if s.owned
+    )
     costs = Costs(
         capex_usd=Range(low=round(capex_low), expected=round(capex_mid), high=round(capex_high)),
         annual_power_usd=round(power, 2),
@@ -317,16 +537,45 @@ def plan(
             expected=round(capex_mid + 3 * opex),
             high=round(capex_high + 3 * opex),
         ),
+        horizon_months=req.growth.horizon_months,
+        tco_usd=Range(
+            low=round(capex_low + horizon_years * opex),
+            expected=round(capex_mid + horizon_years * opex),
+            high=round(capex_high + horizon_years * opex),
+        ),
+        owned_hardware=owned_note,
     )
-    escalations += _budget_escalations(req, costs, chosen)
-    escalations += _security_escalations(req)
-    if req.hardware.allow_consumer_gpus is None and (
-        req.security.compliance or any(u.high_availability for u in req.use_cases)
-    ):
-        assumptions.append(
-            "consumer (GeForce) GPUs excluded: compliance or high availability asked, and NVIDIA's "
-            "GeForce licence excludes data-centre use; set hardware.allow_consumer_gpus to override"
+    # escalations
+    meets_all = all(d.slo_check.meets for d in deployments if d.slo_check is not None)
+    b = esc.budget_escalation(req, costs.capex_usd, meets_all)
+    if b is not None and deployments:
+        pending.append((b, req.use_cases[0], deployments[0]))
+    o = esc.opex_escalation(req, costs.annual_opex_usd)
+    if o is not None:
+        escalations.append(o)
+    site_escs, site_notes = site_escalations(req, servers, cat, today)
+    assumptions += site_notes
+    for e in site_escs:
+        pending.append((e, req.use_cases[0], deployments[0] if deployments else None))
+
+    def replan(r2: Requirements) -> Design:
+        return plan(
+            r2,
+            catalogue=cat,
+            load_model=load_model,
+            efficiency=efficiency,
+            simulate=simulate,
+            today=today,
+            escalate=False,
         )
+
+    for e, e_uc, e_dep in pending:
+        if escalate:
+            kind = "opex" if e.field == "budget.opex_usd_per_year" else e.kind
+            edits = esc.option_edits(req, e_uc, e_dep, kind)
+            e = esc.cost_options(e, edits, replan, req.budget.capex_usd)
+        escalations.append(e)
+    escalations += esc.security_escalations(req)
     if req.security.air_gapped:
         assumptions.append(
             "air-gapped: models, images and wheels arrive through `garrison airgap pack`; "
@@ -345,265 +594,8 @@ def plan(
         escalations=tuple(escalations),
         catalogue_as_of=cat.as_of,
         calibration=efficiency.name,
-        extra={"candidates_evaluated": str(_COUNTER.get("candidates", 0))},
+        extra={"candidates_evaluated": str(evaluated_total)},
     )
 
 
-def _within_budget(r: Ranked, req: Requirements) -> bool:
-    return req.budget.capex_usd is None or r.capex_mid <= req.budget.capex_usd
-
-
-def _evaluate(
-    uc: UseCase,
-    key: str,
-    spec: ModelSpec,
-    ref: ModelRef,
-    load: LoadTarget,
-    gpus: list[GPU],
-    cpus: list[CPU],
-    cat: Catalogue,
-    parts: ServerParts,
-    req: Requirements,
-    eff: Efficiency,
-    horizon_years: float,
-    owned: dict[str, int],
-) -> tuple[list[Ranked], list[Sized]]:
-    sized_all: list[Sized] = []
-    evaluated = 0
-    for opt in enumerate_options(
-        key,
-        spec,
-        gpus,
-        cpus,
-        cat.quant_formats,
-        ref.quant,
-        req.hardware.allowed_engines,
-        req.hardware.max_gpus_per_server,
-        lambda g: gpus_per_chassis(g, parts),
-        native_format(spec, cat) if spec.source == "gguf" else None,
-    ):
-        s = size_option(
-            opt,
-            kind=uc.kind,
-            context_length=uc.context_length,
-            load=load,
-            ttft_target_ms=uc.latency.ttft_p95_ms,
-            itl_target_ms=uc.latency.itl_p95_ms,
-            high_availability=uc.high_availability,
-            eff=eff,
-        )
-        evaluated += 1
-        if s is not None:
-            sized_all.append(s)
-    ranked = [_rank(s, req, uc, cat, parts, horizon_years, owned) for s in sized_all if s.meets]
-    budget = req.budget.capex_usd
-    # within budget first, then 8-bit before 4-bit weights, then TCO; at equal cost a batching
-    # engine (vLLM / SGLang) before llama.cpp's fixed slots
-    ranked.sort(
-        key=lambda r: (
-            budget is not None and r.capex_mid > budget,
-            r.tier,
-            round(r.tco),
-            r.sized.option.engine == "llama.cpp",
-        )
-    )
-    _COUNTER["candidates"] = _COUNTER.get("candidates", 0) + evaluated
-    return ranked, sized_all
-
-
-def _simulate(uc: UseCase, best: Ranked, load: LoadTarget, eff: Efficiency) -> SimulatedSizing | None:
-    d_ttft, d_itl = DEFAULT_TARGETS_MS.get(uc.kind, (None, None))
-    s = best.sized
-    rpm = load.design_rpm if load.design_rpm > 0 else s.rps_per_replica * s.replicas * 60
-    return simulate_sizing(
-        s,
-        rate_rpm=rpm,
-        input_tokens=load.input_tokens,
-        output_tokens=load.output_tokens,
-        ttft_target_ms=uc.latency.ttft_p95_ms if uc.latency.ttft_p95_ms is not None else d_ttft,
-        itl_target_ms=uc.latency.itl_p95_ms if uc.latency.itl_p95_ms is not None else d_itl,
-        min_replicas=2 if uc.high_availability else 1,
-        eff=eff,
-    )
-
-
-def _deployment(
-    uc: UseCase,
-    key: str,
-    best: Ranked,
-    ranked: list[Ranked],
-    load: LoadTarget,
-    cat: Catalogue,
-    req: Requirements,
-    sim: SimulatedSizing | None = None,
-) -> Deployment:
-    s = best.sized
-    o = s.option
-    alts: list[Alternative] = []
-    seen = {_describe(best).split(",")[0] + (o.gpu.id if o.gpu else "")}
-    for r in ranked[1:]:
-        ro = r.sized.option
-        sig = _describe(r).split(",")[0] + (ro.gpu.id if ro.gpu else "")
-        if sig in seen:
-            continue
-        seen.add(sig)
-        alts.append(
-            Alternative(
-                summary=_describe(r),
-                annual_cost_usd=round(r.capex_mid / DEPRECIATION_YEARS + r.annual_opex, 2),
-                capex_usd=Range(
-                    low=round(r.servers.capex_low),
-                    expected=round(r.capex_mid),
-                    high=round(r.servers.capex_high),
-                ),
-                why_lost=_why_lost(r, best),
-            )
-        )
-        if len(alts) == 3:
-            break
-    plat = cat.platforms.get(o.engine)
-    image = f"{plat.image}:{plat.image_tag}" if plat and plat.image else o.engine
-    if o.engine == "llama.cpp" and (o.gpu is None or o.gpu.vendor != "nvidia"):
-        # llama.cpp publishes per-backend images: server-cuda-bN, server-rocm-bN and plain server-bN (CPU)
-        backend = "rocm-" if o.gpu is not None and o.gpu.vendor == "amd" else ""
-        image = image.replace("server-cuda-", f"server-{backend}")
-    d_ttft, d_itl = DEFAULT_TARGETS_MS.get(uc.kind, (None, None))
-    reasons = _engine_reasons(best, cat, uc)
-    reasons.insert(
-        0,
-        f"{_describe(best)}: lowest {req.growth.horizon_months}-month TCO "
-        f"({best.tco:,.0f} USD) among {len(ranked)} configurations that fit and meet the targets",
-    )
-    unit = "GPU" if o.gpu else "host"
-    reasons.append(
-        f"weights {o.fmt.id}: {o.fmt.bits_per_weight:.2f} bits per weight incl. scales; "
-        f"{s.est.weights_gib_per_gpu:.1f} GiB per {unit}, {s.est.kv_cache_gib_per_gpu:.1f} GiB KV cache "
-        f"per {unit}"
-    )
-    rpm = load.design_rpm
-    if rpm <= 0:  # sized from stated concurrency: report the rate that concurrency carries
-        rpm = sim.rate_rpm if sim else s.rps_per_replica * s.replicas * 60
-    return Deployment(
-        use_case=uc.name,
-        kind=uc.kind,
-        model_id=key,
-        model_name=key.rsplit("/", 1)[-1].removesuffix(".gguf").lower(),
-        model_path=None,
-        engine=o.engine,
-        engine_image=image,
-        quant=o.fmt.id,
-        kv_dtype=s.est.kv_dtype,
-        device=o.gpu.id if o.gpu else (o.cpu.id if o.cpu else "cpu"),
-        device_kind="gpu" if o.gpu else "cpu",
-        gpus_per_replica=o.gpus_per_replica,
-        tp=o.tp,
-        pp=o.pp,
-        replicas=s.replicas,
-        nodes_per_replica=o.pp,
-        max_model_len=s.max_model_len,
-        max_num_seqs=s.est.max_num_seqs if o.engine != "llama.cpp" else s.est.concurrency,
-        max_num_batched_tokens=s.est.max_num_batched_tokens,
-        gpu_memory_utilization=0.90,
-        fim=uc.fim,
-        requests_per_minute=round(rpm, 2),
-        concurrent_requests=s.conc_per_replica * s.replicas,
-        input_tokens=load.input_tokens,
-        output_tokens=load.output_tokens,
-        ttft_p95_target_ms=uc.latency.ttft_p95_ms if uc.latency.ttft_p95_ms is not None else d_ttft,
-        itl_p95_target_ms=uc.latency.itl_p95_ms if uc.latency.itl_p95_ms is not None else d_itl,
-        estimate=s.est.model_copy(
-            update={
-                "ttft_ms": round(s.ttft_ms, 2),
-                "itl_ms": round(s.itl_ms, 2),
-                "concurrency": s.conc_per_replica,
-                "replicas": s.replicas,
-                "gpus": s.total_gpus,
-            }
-        ),
-        load_curve=sim.curve if sim else (),
-        triggers=sim.triggers if sim else _triggers(best),
-        reasons=tuple(reasons) + (sim.notes if sim else ()),
-        alternatives=tuple(alts),
-    )
-
-
-def _no_fit_escalation(uc: UseCase, key: str, sized_all: list[Sized]) -> Escalation:
-    if sized_all:  # it fits somewhere, but never within the latency targets
-        best = min(sized_all, key=lambda s: s.ttft_ms)
-        return Escalation(
-            kind="latency",
-            field=f"use_cases[{uc.name}].latency",
-            problem=f"{key}: no configuration meets the latency targets; best reaches TTFT "
-            f"{best.ttft_ms:.0f} ms and ITL {best.itl_ms:.0f} ms ({'; '.join(best.misses)})",
-            options=(
-                f"relax the targets to TTFT {best.ttft_ms * 1.2:.0f} ms / ITL {best.itl_ms * 1.2:.0f} ms",
-                "choose a smaller or MoE model with fewer active parameters",
-                "allow faster GPUs (hardware.allowed_gpus) or more GPUs per server",
-            ),
-        )
-    return Escalation(
-        kind="model-too-large",
-        field=f"use_cases[{uc.name}].models",
-        problem=f"{key} does not fit any allowed device at context {uc.context_length} in any format tried",
-        options=(
-            "quantise harder (e.g. quant: awq or a GGUF Q4_K_M) or pin a smaller context_length",
-            "choose a smaller model from the catalogue (garrison estimate MODEL shows what fits)",
-            "allow data-centre GPUs with more memory or a multi-node deployment (hardware.allowed_gpus)",
-        ),
-    )
-
-
-def _budget_escalations(req: Requirements, costs: Costs, chosen: list[Ranked]) -> list[Escalation]:
-    out: list[Escalation] = []
-    cap = req.budget.capex_usd
-    if cap is not None and costs.capex_usd.expected > cap:
-        out.append(
-            Escalation(
-                kind="budget",
-                field="budget.capex_usd",
-                problem=f"the cheapest design that meets the targets costs {costs.capex_usd.low:,.0f}-"
-                f"{costs.capex_usd.high:,.0f} USD, over the {cap:,.0f} USD budget",
-                options=(
-                    f"raise the budget to about {costs.capex_usd.high:,.0f} USD",
-                    "lower growth.headroom_pct or the expected load",
-                    "relax latency targets or accept 4-bit weights (quant: awq / Q4_K_M)",
-                    "choose a smaller model",
-                ),
-            )
-        )
-    opex_cap = req.budget.opex_usd_per_year
-    if opex_cap is not None and costs.annual_opex_usd > opex_cap:
-        out.append(
-            Escalation(
-                kind="budget",
-                field="budget.opex_usd_per_year",
-                problem=f"running costs {costs.annual_opex_usd:,.0f} USD a year exceed {opex_cap:,.0f}",
-                options=(
-                    "lower the power price assumption if contracted lower",
-                    "fewer replicas (less headroom)",
-                    "more efficient GPUs (tokens per watt)",
-                ),
-            )
-        )
-    return out
-
-
-def _security_escalations(req: Requirements) -> list[Escalation]:
-    if req.security.zero_trust_gateway:
-        return [
-            Escalation(
-                kind="security",
-                field="security.zero_trust_gateway",
-                problem="Garrison's gateway authenticates every request (per-key API keys over TLS, audit log) but "
-                "does not generate identity-provider (OIDC) sign-in or mutual TLS between services",
-                options=(
-                    "put an identity-aware proxy (e.g. oauth2-proxy with your IdP) in front of the gateway",
-                    "enable a service mesh with mTLS (Istio / Linkerd) in the Kubernetes overlay",
-                    "accept API keys + TLS + network policy as the control and record it in the risk register",
-                ),
-            )
-        ]
-    return []
-
-
-__all__ = ["plan"]
+__all__ = ["plan", "ranked_options"]

@@ -135,7 +135,7 @@ def design_alerts(design: Design) -> list[Alert]:
             )
         )
     for dep in design.deployments:
-        alerts += _deployment_alerts(dep.use_case, dep.engine, dep.triggers)
+        alerts += _deployment_alerts(dep.name or dep.use_case, dep.engine, dep.triggers)
     summary = "{{ $labels.job }} target {{ $labels.instance }} is down"
     alerts.append(
         Alert(

@@ -69,7 +69,7 @@ def _memory_gib(dep: Deployment) -> int:
 
 def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> tuple[DeploymentView, int]:
     engines.check_engine(dep, index)
-    name = slug(dep.use_case)
+    name = slug(dep.name or dep.use_case)
     replicas = []
     gpus = dep.gpus_per_replica if dep.device_kind == "gpu" else 0
     for r in range(dep.replicas):

@@ -13,19 +13,29 @@ from garrison.report.html_report import Comparison, render_report
 from garrison.sizing.step_time import StepTimeModel
 
 
-def _catalogue_step_model(dep: Deployment) -> StepTimeModel | None:
-    """The sizing roofline behind a deployment, rebuilt from the shipped catalogue; None if it can't be."""
+def planner_step_model(design: Design, dep: Deployment) -> StepTimeModel | None:
+    """The step-time model the planner and the load simulation used for `dep`: the model loaded the way
+    the planner loads it, the design's quant format and device, the efficiency profile named in
+    `design.calibration`, and the server's CPU sockets. None when it cannot be rebuilt here."""
     try:
         from garrison.catalogue import load_catalogue
-        from garrison.modelspec import load_model_spec
+        from garrison.planner.model_refs import load_model_ref
+        from garrison.requirements import ModelRef
+        from garrison.sizing.calibration_profiles import load_efficiency
         from garrison.sizing.estimate import step_model_for
 
         cat = load_catalogue()
-        spec = load_model_spec(dep.model_path or cat.model(dep.model_id).id)
+        _, spec = load_model_ref(
+            ModelRef(path=dep.model_path) if dep.model_path else ModelRef(id=dep.model_id)
+        )
         fmt = cat.quant(dep.quant)
+        eff = load_efficiency(design.calibration)
         if dep.device_kind == "gpu":
-            return step_model_for(spec, fmt, dep.estimate, gpu=cat.gpu(dep.device))
-        return step_model_for(spec, fmt, dep.estimate, cpu=cat.cpu(dep.device))
+            return step_model_for(spec, fmt, dep.estimate, gpu=cat.gpu(dep.device), efficiency=eff)
+        sockets = next((s.cpu_sockets for s in design.servers if dep.use_case in s.hosts), 1)
+        return step_model_for(
+            spec, fmt, dep.estimate, cpu=cat.cpu(dep.device), efficiency=eff, sockets=sockets
+        )
     except (ImportError, GarrisonError, KeyError, ValueError, OSError):
         return None
 
@@ -47,8 +57,27 @@ def report_files(
         except GarrisonError as e:
             note = e.one_line()
     if curves is None:
-        curves = design_curves(design, _catalogue_step_model)
-    return {"report.html": render_report(design, tco, bench_runs, tco_note=note, curves=curves)}
+        curves = design_curves(design, lambda dep: planner_step_model(design, dep))
+    success, success_note = None, "the TCO is not available"
+    if tco is not None:
+        from garrison.report.success import evaluate_success
+
+        try:
+            success = evaluate_success(design, tco)
+        except GarrisonError as e:
+            success_note = e.one_line()
+    return {
+        "report.html": render_report(
+            design, tco, bench_runs, tco_note=note, curves=curves, success=success, success_note=success_note
+        )
+    }
 
 
-__all__ = ["Comparison", "ConcurrencyPoint", "concurrency_curve", "render_report", "report_files"]
+__all__ = [
+    "Comparison",
+    "ConcurrencyPoint",
+    "concurrency_curve",
+    "planner_step_model",
+    "render_report",
+    "report_files",
+]

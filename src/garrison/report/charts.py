@@ -14,12 +14,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 _RC: Any = {
     "svg.hashsalt": "garrison",  # fixed ids: the same design renders byte-identical SVG
     "svg.fonttype": "none",  # text stays text: searchable, read by screen readers, no embedded fonts
     "text.parse_math": False,  # "$" in labels is a dollar sign, not TeX
+    # tick labels as plain numbers: no mathtext ("$\\mathdefault{10^{3}}$" printed raw when parse_math is
+    # off), no "1e6" offset text, no scientific notation
+    "axes.formatter.use_mathtext": False,
+    "axes.formatter.useoffset": False,
+    "axes.formatter.limits": (-9, 12),
     "font.family": "sans-serif",
     "font.size": 9,
     "axes.grid": True,
@@ -36,6 +41,11 @@ class Series:
     x: Sequence[float]
     y: Sequence[float]
     dashed: bool = False
+
+
+def _plain_number(v: float, _pos: object = None) -> str:
+    """A tick label without mathtext: 1,000 / 20 / 0.5."""
+    return f"{v:,.0f}" if v >= 1 else f"{v:g}"
 
 
 def _svg(fig: Figure, chart_id: str, title: str, desc: str) -> str:
@@ -90,6 +100,10 @@ def line_chart(
             ax.axvline(vline[0], color="#5f6b73", linestyle=":", linewidth=1.2, label=vline[1])
         if logy:
             ax.set_yscale("log")
+            # LogFormatterSciNotation writes mathtext; plain "1,000" / "0.5" labels at 1-2-5 steps instead
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(_plain_number))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         if money:
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:,.0f}"))
         ax.set_title(title)

@@ -8,12 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from garrison.cost.result import TCO
+from garrison.cost.result import TCO, UsdRange
 from garrison.cost.text import mtok, usd
 from garrison.design import Deployment, Design
 from garrison.report import charts
 from garrison.report.charts import Series
 from garrison.report.concurrency import ConcurrencyPoint
+from garrison.report.success import SuccessReport
+from garrison.report.verdict import CloudLine, Verdict, build_verdict
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:60rem;
@@ -27,6 +29,18 @@ details{margin:.3rem 0 1rem}summary{cursor:pointer;color:#1f5aa6}
 .warn{background:#fff4e0;border-left:4px solid #d9731a;padding:.4rem .8rem}
 .muted{color:#5f6b73;font-size:.85rem}
 @media print{details{display:block}}
+.verdict{border:2px solid #1f5aa6;border-radius:6px;padding:.6rem 1rem;margin-top:.6rem}
+.verdict h2{border:0;margin:.1rem 0 .3rem}.verdict h3{font-size:.95rem;margin:.5rem 0 .2rem}
+.decision{font-size:1.15rem;font-weight:600;margin:.2rem 0 .5rem}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(10.5rem,1fr));gap:.4rem}
+.tile{background:#f3f6fb;border-radius:4px;padding:.3rem .5rem}
+.tile .k{display:block;font-size:.75rem;color:#5f6b73}.tile .v{display:block;font-size:1.05rem;font-weight:600}
+.tile .s{display:block;font-size:.75rem}
+.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1.9fr);gap:1rem}
+.verdict ul{margin:.2rem 0;padding-left:1.1rem;font-size:.85rem}.verdict table{margin:.2rem 0;font-size:.8rem}
+.verdict td.n{white-space:nowrap}
+.ok{color:#2e7d32;font-weight:600}.bad{color:#b03a48;font-weight:600}
+header h1{margin-top:0}
 """
 
 
@@ -151,57 +165,56 @@ def _memory(d: Design) -> str:
 
 
 def _throughput(dep: Deployment, idx: int, curve: Sequence[ConcurrencyPoint] = ()) -> str:
-    """Throughput and ITL vs concurrency per replica: the sizing model's curve when given, the
-    estimate's own points, and simulated ones if any."""
+    """Throughput and ITL vs concurrency of one replica, from one model: the step-time model the planner
+    and the load simulation use (rebuilt with the design's calibration). The design load is marked where
+    the simulation of that same model puts it (mean running sequences and output tokens/s per replica at
+    the simulated rate nearest the design rate). Without the model, the sizing estimate's single-stream
+    point and its operating point."""
     est = dep.estimate
     reps = max(dep.replicas, 1)
-    single_itl = 1000.0 / est.decode_tokens_per_s_single if est.decode_tokens_per_s_single > 0 else 0.0
-    est_pts = sorted(
-        {
-            1.0: (est.decode_tokens_per_s_single, single_itl),
-            float(est.concurrency): (est.output_tokens_per_s / max(est.replicas, 1), est.itl_ms),
-        }.items()
+    at = min(dep.load_curve, key=lambda p: abs(p.rate_rpm - dep.requests_per_minute), default=None)
+    mark = (
+        # the simulation's mean_running is already per replica (capacity.merge_traces); its output rate
+        # is the whole deployment's
+        (at.mean_running, at.output_tokens_per_s / reps, at.rate_rpm)
+        if at is not None and at.mean_running > 0
+        else None
     )
-    sim_pts = sorted(
-        (p.mean_running / reps, (p.output_tokens_per_s / reps, p.itl_p95_ms))
-        for p in dep.load_curve
-        if p.mean_running > 0
-    )
-
-    model_pts = [(float(p.concurrency), (p.output_tokens_per_s, p.itl_ms)) for p in curve]
-
-    def series(i: int, label_est: str, label_sim: str) -> list[Series]:
-        out = [Series(label_est, [x for x, _ in est_pts], [v[i] for _, v in est_pts])]
-        if model_pts:
-            out.insert(
-                0, Series("sizing model (decode)", [x for x, _ in model_pts], [v[i] for _, v in model_pts])
-            )
-        if sim_pts:
-            out.append(Series(label_sim, [x for x, _ in sim_pts], [v[i] for _, v in sim_pts], dashed=True))
-        return out
-
+    if curve:
+        pts = [(float(p.concurrency), p.output_tokens_per_s, p.itl_ms) for p in curve]
+        label, source = "step-time model (decode)", "the planner's step-time model"
+    else:
+        single_itl = 1000.0 / est.decode_tokens_per_s_single if est.decode_tokens_per_s_single > 0 else 0.0
+        pts = [(1.0, est.decode_tokens_per_s_single, single_itl)]
+        label, source = "sizing estimate", "the sizing estimate (the step-time model could not be rebuilt)"
+    name = f"{dep.model_name} on {dep.gpus_per_replica} x {dep.device}"
+    thr = [Series(label, [x[0] for x in pts], [x[1] for x in pts])]
+    if mark is not None:
+        thr.append(
+            Series(f"design load ({mark[2]:,.1f} req/min, simulated)", [mark[0]], [mark[1]], dashed=True)
+        )
     svg_t = charts.line_chart(
         f"thr{idx}",
-        f"{dep.use_case}: output throughput vs concurrency",
-        f"Output tokens per second of one replica of {dep.model_name} on {dep.device} against concurrent "
-        "sequences, from the sizing estimate and, where present, the load simulation.",
+        f"{dep.use_case}: {dep.model_id}, output throughput vs concurrency",
+        f"Output tokens per second of one replica of {name} against concurrent sequences in decode, from "
+        f"{source}; the marked point is the design load as the simulation of the same model puts it.",
         "concurrent sequences per replica",
         "output tokens/s per replica",
-        series(0, "estimate", "simulated"),
+        thr,
     )
     svg_l = charts.line_chart(
         f"itl{idx}",
-        f"{dep.use_case}: inter-token latency vs concurrency",
-        f"Inter-token latency in milliseconds of {dep.model_name} against concurrent sequences: the "
-        "estimate's mean and, where present, the simulated P95.",
+        f"{dep.use_case}: {dep.model_id}, inter-token latency vs concurrency",
+        f"Mean inter-token latency in milliseconds of {name} against concurrent sequences, from {source}.",
         "concurrent sequences per replica",
         "inter-token latency (ms)",
-        series(1, "estimate (mean)", "simulated (P95)"),
+        [Series(label, [x[0] for x in pts], [x[2] for x in pts])],
         hline=(dep.itl_p95_target_ms, "ITL P95 target") if dep.itl_p95_target_ms else None,
+        vline=(mark[0], "design load (mean running)") if mark else None,
     )
-    rows = [(_fmt(x, 2), _fmt(v[0]), _fmt(v[1]), "sizing model (decode)") for x, v in model_pts]
-    rows += [(_fmt(x, 2), _fmt(v[0]), _fmt(v[1]), "estimate") for x, v in est_pts]
-    rows += [(_fmt(x, 2), _fmt(v[0]), _fmt(v[1]), "simulated (P95 ITL)") for x, v in sim_pts]
+    rows = [(_fmt(x, 0), _fmt(t), _fmt(i), label) for x, t, i in pts]
+    if mark is not None:
+        rows.append((_fmt(mark[0], 1), _fmt(mark[1]), "-", "design load (simulated)"))
     return svg_t + _figure(svg_l, ("concurrency", "output tok/s", "ITL ms", "source"), rows)
 
 
@@ -404,6 +417,196 @@ def _bench(comparisons: Sequence[Comparison]) -> str:
     return _figure(svg, ("metric", "predicted", "measured", "error"), rows)
 
 
+def _range(r: UsdRange | None) -> str:
+    return "n/a" if r is None else f"{usd(r.low)} - {usd(r.high)}"
+
+
+def _tile(key: str, value: str, sub: str = "", data: str = "") -> str:
+    attr = f' data-value="{_e(data)}"' if data else ""
+    return (
+        f'<div class="tile"{attr}><span class="k">{_e(key)}</span><span class="v">{_e(value)}</span>'
+        + (f'<span class="s">{_e(sub)}</span>' if sub else "")
+        + "</div>"
+    )
+
+
+def _cloud_tile(role: str, c: CloudLine | None) -> str:
+    if c is None:
+        return _tile(role, "n/a", "no cloud price list")
+    be = "never pays back" if c.breakeven_month is None else f"break-even month {c.breakeven_month}"
+    return _tile(f"{role}: {c.name}", f"{usd(c.usd_per_year)}/year", be, f"{c.usd_per_year:.2f}")
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f} ms" if x >= 100 else f"{x:,.1f} ms"
+
+
+def _num(x: float | None) -> str:
+    """Milliseconds without the unit (the column says ms): 688 / 27.2 / '-'."""
+    return "-" if x is None else f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def _verdict(v: Verdict, shown: int = 4) -> str:
+    """The first screen: the decision, the money, what it does at the design load, risks."""
+    years = v.years or 0
+    tiles = [
+        _tile(
+            "Hardware (capex)",
+            _range(v.capex_usd),
+            f"expected {usd(v.capex_usd.expected)}" if v.capex_usd else v.cost_note,
+            f"{v.capex_usd.expected:.2f}" if v.capex_usd else "",
+        ),
+        _tile(
+            "Running cost",
+            f"{usd(v.annual_opex_usd)}/year" if v.annual_opex_usd is not None else "n/a",
+            "power, maintenance, staff, space",
+            f"{v.annual_opex_usd:.2f}" if v.annual_opex_usd is not None else "",
+        ),
+        _tile(
+            f"TCO over {years} years",
+            _range(v.tco_usd),
+            f"expected {usd(v.tco_usd.expected)}" if v.tco_usd else "",
+            f"{v.tco_usd.expected:.2f}" if v.tco_usd else "",
+        ),
+        _cloud_tile("Cheapest cloud", v.cheapest),
+        _cloud_tile("Strongest cloud", v.strongest),
+    ]
+    buy = "".join(
+        f"<li><strong>{b.count} x {_e(b.server)}</strong>: {_e(b.what)}"
+        + (f" ({usd(b.usd_each.low)} - {usd(b.usd_each.high)} each)" if b.usd_each else " (not priced)")
+        + "</li>"
+        for b in v.buy
+    )
+    load_rows = "".join(
+        "<tr>"
+        f"<td>{_e(a.use_case)}</td><td>{_e(a.model)}</td><td>{_e(a.hardware)}</td>"
+        f'<td class="n">{a.rate_rpm:,.1f}</td>'
+        f'<td class="n">{_num(a.ttft_p95_ms)} / {_num(a.ttft_target_ms)}</td>'
+        f'<td class="n">{_num(a.itl_p95_ms)} / {_num(a.itl_target_ms)}</td>'
+        + (
+            '<td class="ok">meets</td>'
+            if a.meets
+            else '<td class="bad">misses</td>'
+            if a.meets is False
+            else "<td>no target</td>"
+        ).replace("</td>", "" if a.source.startswith("simulation") else " (estimate)</td>")
+        + "</tr>"
+        for a in v.at_load
+    )
+    issues = [*(f"Escalation: {x}" for x in v.escalations), *v.risks]
+    more = len(issues) - shown
+    risk_list = "".join(f"<li>{_e(x)}</li>" for x in issues[:shown]) or "<li>none found</li>"
+    if more > 0:
+        risk_list += f'<li><a href="#risks">{more} more</a></li>'
+    return (
+        f'<p class="decision">{_e(v.decision)}</p>'
+        f'<div class="tiles">{"".join(tiles)}</div>'
+        f"<p><strong>Break-even:</strong> {_e(v.breakeven)}</p>"
+        '<div class="cols"><div><h3>What to buy</h3>'
+        f"<ul>{buy}</ul></div>"
+        "<div><h3>At the design load: simulated P95 / target</h3>"
+        "<table><thead><tr><th>use case</th><th>model</th><th>hardware</th><th>req/min</th>"
+        "<th>TTFT ms</th><th>ITL ms</th><th>targets</th></tr></thead>"
+        f"<tbody>{load_rows}</tbody></table>"
+        f"</div></div><h3>Risks and escalations</h3><ul>{risk_list}</ul>"
+    )
+
+
+def _risks_section(v: Verdict) -> str:
+    items = [*(f"Escalation: {x}" for x in v.escalations), *v.risks]
+    return "<ul>" + ("".join(f"<li>{_e(x)}</li>" for x in items) or "<li>none found</li>") + "</ul>"
+
+
+def _success(sr: SuccessReport | None, note: str) -> str:
+    """The role description's success metrics: target, result, met or not, with the evidence."""
+    if sr is None:
+        return f'<p class="warn">Not evaluated: {_e(note)}</p>'
+
+    def mark(m: bool | None) -> str:
+        return "meets" if m else "does not meet" if m is False else "not evaluated"
+
+    out = [
+        _table(
+            ("metric", "role's target", "this design", "verdict"),
+            [(m.name, m.target, m.result, mark(m.meets)) for m in sr.metrics],
+            "The role's success metrics",
+        )
+    ]
+    if sr.latency:
+        out.append(
+            "<details><summary>Latency against named cloud APIs</summary>"
+            + _table(
+                (
+                    "use case",
+                    "cloud API",
+                    "cloud P95 TTFT",
+                    "our P95 TTFT",
+                    "ratio",
+                    "cloud tok/s",
+                    "our tok/s",
+                    "ratio",
+                ),
+                [
+                    (
+                        r.use_case,
+                        r.api,
+                        _ms(r.cloud_ttft_p95_ms),
+                        _ms(r.ours_ttft_p95_ms),
+                        "-" if r.ttft_ratio is None else f"{r.ttft_ratio:.2f}",
+                        "-" if r.cloud_tokens_per_s is None else f"{r.cloud_tokens_per_s:,.0f}",
+                        "-" if r.ours_tokens_per_s is None else f"{r.ours_tokens_per_s:,.0f}",
+                        "-" if r.speed_ratio is None else f"{r.speed_ratio:.2f}",
+                    )
+                    for r in sr.latency
+                ],
+            )
+            + "</details>"
+        )
+    if sr.availability:
+        out.append(
+            "<details><summary>Availability per deployment</summary>"
+            + _table(
+                (
+                    "use case",
+                    "failure units",
+                    "MTBF per unit (h)",
+                    "expected",
+                    "spares on site",
+                    "no contract",
+                    "all units up",
+                ),
+                [
+                    (
+                        r.use_case,
+                        r.units,
+                        f"{r.unit_mtbf_h:,.0f}",
+                        f"{r.availability_pct:.3f} %",
+                        f"{r.availability_best_pct:.3f} %",
+                        f"{r.availability_worst_pct:.2f} %",
+                        f"{r.full_capacity_pct:.2f} %",
+                    )
+                    for r in sr.availability
+                ],
+            )
+            + "</details>"
+        )
+    if sr.tco_savings:
+        out.append(
+            "<details><summary>Saving over 2 years against every cloud model</summary>"
+            + _table(
+                ("cloud model", "saving over 2 years"),
+                [(n, "n/a" if p is None else f"{p:+.0f} %") for n, p in sr.tco_savings],
+            )
+            + "</details>"
+        )
+    out.append(
+        "<details><summary>Sources and assumptions</summary><ul>"
+        + "".join(f"<li>{_e(x)}</li>" for x in (*sr.sources, *sr.assumptions))
+        + "</ul></details>"
+    )
+    return "".join(out)
+
+
 def comparisons_from(bench_runs: Sequence[Any]) -> list[Comparison]:
     """Comparison rows from objects or mappings with metric, unit, predicted and measured."""
     out = []
@@ -421,9 +624,16 @@ def render_report(
     bench_runs: Sequence[Any] | None = None,
     tco_note: str = "no TCO was computed",
     curves: Mapping[str, Sequence[ConcurrencyPoint]] | None = None,
+    success: SuccessReport | None = None,
+    success_note: str = "the success metrics were not evaluated",
 ) -> str:
-    """The whole report as one HTML string; deterministic for the same inputs."""
+    """The whole report as one HTML string; deterministic for the same inputs.
+
+    The first screen is the verdict (`garrison.report.verdict`, the object `garrison plan` prints and the
+    programme manager's hand-off carries) and the role's success metrics; the detail follows.
+    """
     d = design
+    v = build_verdict(d, tco, tco_note)
     sec: list[tuple[str, str, str]] = [
         ("summary", "Design summary", _summary(d)),
         ("memory", "Memory per GPU", _memory(d)),
@@ -470,6 +680,7 @@ def render_report(
             else "<p>No alternatives were recorded.</p>",
         )
     )
+    sec.append(("risks", "Risks", _risks_section(v)))
     esc = "".join(
         f'<div class="warn"><p><strong>{_e(e.kind)}</strong> ({_e(e.field)}): {_e(e.problem)}</p><ul>'
         + "".join(f"<li>{_e(o)}</li>" for o in e.options)
@@ -477,6 +688,8 @@ def render_report(
         for e in d.escalations
     )
     sec.append(("escalations", "Escalations", esc or "<p>None: every requirement is met as stated.</p>"))
+    if d.requirements.handoff is not None:
+        sec.append(("handoff", "Hand-off received", _handoff(d)))
     assumptions = [*d.assumptions, *(a for x in d.deployments for a in x.estimate.assumptions)]
     sec.append(
         (
@@ -485,7 +698,10 @@ def render_report(
             "<ul>" + "".join(f"<li>{_e(a)}</li>" for a in dict.fromkeys(assumptions)) + "</ul>",
         )
     )
-    nav = "".join(f'<li><a href="#{k}">{_e(title)}</a></li>' for k, title, _ in sec)
+    nav = "".join(
+        f'<li><a href="#{k}">{_e(title)}</a></li>'
+        for k, title in (("success", "Success metrics"), *((k, t) for k, t, _ in sec))
+    )
     body = "".join(f'<section id="{k}"><h2>{_e(title)}</h2>{content}</section>' for k, title, content in sec)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -495,6 +711,23 @@ def render_report(
         'img-src data:">'
         f"<title>Garrison report: {_e(d.name)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>Garrison report: {_e(d.name)}</h1>"
-        f'<p class="muted">Garrison {_e(d.garrison_version)}, design schema v{d.schema_version}</p>'
-        f'<nav aria-label="Sections"><ul>{nav}</ul></nav></header><main>{body}</main></body></html>\n'
+        f'<p class="muted">Garrison {_e(d.garrison_version)}, design schema v{d.schema_version}; '
+        f"catalogue as of {_e(d.catalogue_as_of or 'unknown')}</p></header>"
+        f'<main><section id="verdict" class="verdict"><h2>Verdict</h2>{_verdict(v)}</section>'
+        f'<section id="success"><h2>Success metrics</h2>{_success(success, success_note)}</section>'
+        f'<nav aria-label="Sections"><h2>Detail</h2><ul>{nav}</ul></nav>{body}</main></body></html>\n'
+    )
+
+
+def _handoff(d: Design) -> str:
+    """What another agent handed over and what Garrison did with each value."""
+    h = d.requirements.handoff
+    assert h is not None
+    rows = [(f.key, f.value, f.status, f.result) for f in h.fields]
+    head = f"<p>From {_e(h.source_agent or 'an agent')}: {_e(h.request)}</p>"
+    notes = "".join(f"<li>{_e(n)}</li>" for n in h.notes)
+    return (
+        head
+        + _table(("value", "as written", "status", "what it became"), rows)
+        + (f"<p>Kept as notes:</p><ul>{notes}</ul>" if notes else "")
     )

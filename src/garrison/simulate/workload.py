@@ -259,3 +259,30 @@ def parse_bench_json(text: str, source: str = "bench results") -> list[tuple[flo
         start = next((r[k] for k in ("arrival_s", "start_s", "sent_s") if k in r), None)
         rows.append(_row(source, f"request {n}", start, r.get("input_tokens"), r.get("output_tokens")))
     return rows
+
+
+def parse_requests_jsonl(text: str, source: str = "requests") -> list[tuple[float, int, int]]:
+    """Rows from JSON lines, one request per line, e.g. `garrison bench --export-requests FILE`:
+    each line needs `arrival_s` (or `start_s`/`sent_s`), `input_tokens` and `output_tokens`."""
+    rows = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            raise InputError(source, f"line {line_no} is not JSON", "one JSON object per line") from None
+        if not isinstance(r, dict):
+            raise InputError(source, f"line {line_no} is not an object", "one JSON object per line")
+        start = next((r[k] for k in ("arrival_s", "start_s", "sent_s") if k in r), None)
+        rows.append(_row(source, f"line {line_no}", start, r.get("input_tokens"), r.get("output_tokens")))
+    return rows
+
+
+def parse_trace_file(text: str, suffix: str, source: str) -> list[tuple[float, int, int]]:
+    """A trace by its file type: `.jsonl` per-request lines, `.json` a bench results.json, else CSV."""
+    if suffix == ".jsonl":
+        return parse_requests_jsonl(text, source)
+    if suffix == ".json":
+        return parse_bench_json(text, source)
+    return parse_trace_csv(text, source)

@@ -345,7 +345,7 @@ def replica_load(
         )
     ttft = ttft_of(best)
     if ttft_target_s is not None and ttft > ttft_target_s:
-        what = "" if prompt == input_len else f" for the {prompt}-token prompt"
+        what = "" if prompt == input_len else f" for the {prompt}-token (P95) prompt"
         misses.append(f"TTFT {ttft * 1e3:.0f} ms{what} > target {ttft_target_s * 1e3:g} ms")
     return ReplicaLoad(clients=clients, state=best, ttft_s=ttft, misses=tuple(misses))
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Make a self-signed TLS pair for a trial of the gateway (use your CA's certificate in production).
-# Usage: scripts/make-tls-cert.sh [DIR] [HOSTNAME]   (defaults: /etc/garrison/tls llm.open-source-model-evaluator.internal)
+# Usage: scripts/make-tls-cert.sh [DIR] [HOSTNAME]   (defaults: /etc/garrison/tls llm.unnamed-organisation.internal)
 set -euo pipefail
 dir="${1:-/etc/garrison/tls}"
-host="${2:-llm.open-source-model-evaluator.internal}"
+host="${2:-llm.unnamed-organisation.internal}"
 umask 077
 mkdir -p "$dir"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
