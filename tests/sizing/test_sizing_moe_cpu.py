@@ -106,7 +106,8 @@ def test_cpu_decode_depends_on_cores_and_numa() -> None:
     assert two.decode_tokens_per_s_single == pytest.approx(
         one.decode_tokens_per_s_single
     )  # no NUMA placement
-    assert two_numa.decode_tokens_per_s_single > 1.5 * one.decode_tokens_per_s_single
+    # the second socket's bandwidth (cpu_numa_gain), less the fixed per-token cost it cannot share
+    assert two_numa.decode_tokens_per_s_single > 1.35 * one.decode_tokens_per_s_single
     assert two.prefill_tokens_per_s == pytest.approx(
         2 * one.prefill_tokens_per_s, rel=0.01
     )  # every core computes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -163,6 +164,7 @@ def run_estimate(
     expert_parallel: bool = False,
     split_mode: str = "layer",
     p2p: str = "auto",
+    engine_version: str | None = None,
 ) -> Estimate:
     """Resolve names, validate numbers and run the estimate (library entry point of the command)."""
     from garrison.catalogue import load_catalogue
@@ -197,6 +199,10 @@ def run_estimate(
         raise InputError("--split-mode", f"unknown {split_mode!r}", "use layer (llama.cpp default) or row")
     if p2p not in ("auto", "yes", "no"):
         raise InputError("--p2p", f"unknown {p2p!r}", "use auto, yes or no")
+    if engine_version is not None and not re.fullmatch(
+        r"\d{1,3}\.\d{1,3}(\.\d{1,4})?([.+-][A-Za-z0-9.]{1,20})?", engine_version
+    ):
+        raise InputError("--engine-version", f"not a version: {engine_version!r}", "e.g. 0.6.3 or 0.10.1")
     for name, frac in (
         ("--gpu-memory-utilization", gpu_memory_utilization),
         ("--mem-fraction-static", mem_fraction_static),
@@ -278,6 +284,7 @@ def run_estimate(
         expert_parallel=expert_parallel,
         split_mode="row" if split_mode == "row" else "layer",
         p2p=None if p2p == "auto" else p2p == "yes",
+        engine_version=engine_version,
     )
     return estimate(spec, fmt, gpu=g, cpu=c, opts=opts)
 
@@ -375,6 +382,12 @@ def register(app: typer.Typer) -> None:
         p2p: str = typer.Option(
             "auto", "--p2p", help="auto|yes|no: GPUs reach each other peer-to-peer (auto: not on GeForce)."
         ),
+        engine_version: str | None = typer.Option(
+            None,
+            "--engine-version",
+            help="The engine's version where its defaults changed (vLLM < 0.8: V0, chunked prefill off "
+            "below 32k context). Default: the current release.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Memory per GPU, KV capacity, concurrency, prefill/decode speed, TTFT and ITL."""
@@ -409,6 +422,7 @@ def register(app: typer.Typer) -> None:
             expert_parallel=expert_parallel,
             split_mode=split_mode,
             p2p=p2p,
+            engine_version=engine_version,
         )
         if as_json:
             from garrison.cli.common import print_json

@@ -47,6 +47,7 @@ VALUES: dict[tuple[str, str], str] = {
     ("estimate", "isa"): "avx512",
     ("estimate", "split_mode"): "row",
     ("estimate", "p2p"): "no",
+    ("estimate", "engine_version"): "0.6.3",
     ("plan", "requirements"): "examples/code-team-10.yaml",
     ("plan", "out"): "bundle/",
     ("plan", "calibration"): "h200-lab",

@@ -25,6 +25,40 @@ def vllm_default_batching(usable_memory_gib: float) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class VllmDefaults:
+    """What a vLLM version does by default, as far as sizing sees it."""
+
+    v1: bool  # the V1 engine (default from 0.8): CUDA graphs and a dummy sampler run are profiled
+    chunked_prefill: bool  # prompt chunks share steps with decodes; else prefill-first steps
+    max_num_batched_tokens: int
+    max_num_seqs: int
+
+
+def _version_tuple(version: str) -> tuple[int, int]:
+    parts = [int("".join(ch for ch in p if ch.isdigit()) or 0) for p in version.split(".")[:2]]
+    major, minor = [*parts, 0, 0][:2]
+    return major, minor
+
+
+def vllm_defaults(version: str | None, usable_memory_gib: float, max_model_len: int) -> VllmDefaults:
+    """vLLM's defaults by version (None: the current one), from its SchedulerConfig / EngineArgs:
+    - < 0.5.1: no chunked prefill; max_num_batched_tokens = max(max_model_len, 2048), so a whole
+      prompt runs in one step and prefill steps come before decodes; max_num_seqs 256;
+    - 0.5.1-0.7: V0 turns chunked prefill on by itself only for max_model_len > 32768, with a
+      token budget of 512 (0.5.x) or 2048 (0.6-0.7); otherwise as above;
+    - >= 0.8: the V1 engine, chunked prefill always, vllm_default_batching's budget.
+    """
+    if version is None or _version_tuple(version) >= (0, 8):
+        mnbt, mns = vllm_default_batching(usable_memory_gib)
+        return VllmDefaults(True, True, mnbt, mns)
+    ver = _version_tuple(version)
+    long_context = max_model_len > 32768
+    if ver >= (0, 5) and long_context and not (ver == (0, 5) and version.startswith("0.5.0")):
+        return VllmDefaults(False, True, 512 if ver < (0, 6) else 2048, 256)
+    return VllmDefaults(False, False, max(max_model_len, 2048), 256)
+
+
+@dataclass(frozen=True)
 class EngineMemory:
     """Per-GPU memory split, bytes."""
 
@@ -90,20 +124,25 @@ def engine_memory(
     mem_fraction_static: float,
     max_num_batched_tokens: int,
     max_num_seqs: int,
+    cuda_graphs: bool = True,
 ) -> EngineMemory:
     """Per-GPU split for vLLM, SGLang or llama.cpp.
 
     vLLM: kv = utilisation x total - weights - activation peak - non-torch - CUDA graphs
     (vllm/v1/worker/gpu_worker.py `determine_available_memory`).
-    SGLang: the static pool is mem_fraction_static x total; kv = pool - weights; activations and
+    SGLang: the static pool is mem_fraction_static x (total - context and communicators); kv = pool -
+    weights; activations and
     graphs live in the remaining (1 - fraction) (sglang/srt/model_executor/model_runner.py
     `profile_max_num_token`).
     llama.cpp: no fraction; the whole device minus weights, compute buffers and context.
     """
     if engine == "sglang":
-        budget = mem_fraction_static * total_bytes
+        # SGLang measures the memory it may use after the CUDA context and the communicators are up
+        # (ModelRunner.init_torch_distributed), and keeps (1 - fraction) of that free
+        started = runtime_bytes(engine, tp, cuda_graphs=False)
+        budget = mem_fraction_static * (total_bytes - started)
         act = activation_peak_bytes(spec, max_num_batched_tokens, max_num_seqs, tp)
-        rt = runtime_bytes(engine, tp)
+        rt = runtime_bytes(engine, tp, cuda_graphs)
         kv = budget - weights_bytes
         # the rest must hold activations and graphs, or SGLang OOMs at first big batch
         if total_bytes - budget < act + rt:
@@ -113,9 +152,9 @@ def engine_memory(
         budget = total_bytes
         # compute buffer for a 512-token micro-batch (n_ubatch) in fp32, and one row of logits
         act = activation_peak_bytes(spec, 512, 1, tp, act_bytes=4.0)
-        rt = runtime_bytes(engine, tp)
+        rt = runtime_bytes(engine, tp, cuda_graphs)
         return EngineMemory(total_bytes, budget, weights_bytes, act, rt, budget - weights_bytes - act - rt)
     budget = gpu_memory_utilization * total_bytes
     act = activation_peak_bytes(spec, max_num_batched_tokens, max_num_seqs, tp)
-    rt = runtime_bytes(engine, tp)
+    rt = runtime_bytes(engine, tp, cuda_graphs)
     return EngineMemory(total_bytes, budget, weights_bytes, act, rt, budget - weights_bytes - act - rt)

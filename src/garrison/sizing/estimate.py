@@ -17,6 +17,7 @@ from garrison.sizing.engine_memory import (
     EngineMemory,
     engine_memory,
     vllm_default_batching,
+    vllm_defaults,
 )
 from garrison.sizing.kv_cache import kv_bytes_per_token_model, kv_layout
 from garrison.sizing.speed import Device, RooflineStepModel, SplitMode, has_p2p
@@ -62,13 +63,19 @@ class EstimateOptions:
     p2p: bool | None = None
     # llama.cpp on a multi-socket CPU host started with `--numa distribute`
     numa_distribute: bool = False
+    # CUDA graphs captured at start-up (vLLM/SGLang default); False = --enforce-eager
+    cuda_graphs: bool = True
+    # the engine's version where its defaults changed (vLLM: engine_memory.vllm_defaults); None =
+    # the current release
+    engine_version: str | None = None
 
 
-def scheduler_of(engine: str) -> Literal["vllm", "sglang", "llamacpp"]:
-    """Which scheduler an engine's batching follows (TGI and TRT-LLM batch like vLLM)."""
+def scheduler_of(engine: str, chunked_prefill: bool = True) -> Literal["vllm", "sglang", "llamacpp"]:
+    """Which scheduler an engine's batching follows (TGI and TRT-LLM batch like vLLM; vLLM without
+    chunked prefill, before 0.8, runs prefill-first steps like SGLang)."""
     if engine == "llama.cpp":
         return "llamacpp"
-    return "sglang" if engine == "sglang" else "vllm"
+    return "sglang" if engine == "sglang" or not chunked_prefill else "vllm"
 
 
 def _split(engine: str, opts: EstimateOptions) -> SplitMode:
@@ -77,10 +84,17 @@ def _split(engine: str, opts: EstimateOptions) -> SplitMode:
     return "row" if opts.split_mode == "row" else "layer"
 
 
-def _kv_dtype(opts: EstimateOptions) -> str:
+def _kv_dtype(opts: EstimateOptions, spec: ModelSpec | None = None) -> str:
+    """--kv-dtype, or what 'auto' means to the engine: llama.cpp f16; vLLM, SGLang and
+    TensorRT-LLM the dtype the checkpoint declares for its KV cache (ModelOpt / compressed-tensors
+    FP8 checkpoints), else the model's 16-bit dtype."""
     if opts.kv_dtype != "auto":
         return opts.kv_dtype
-    return "fp16" if opts.engine == "llama.cpp" else "bf16"
+    if opts.engine == "llama.cpp":
+        return "fp16"
+    if spec is not None and spec.kv_cache_dtype:
+        return spec.kv_cache_dtype
+    return "bf16"
 
 
 def _tp_choices(spec: ModelSpec, gpus: int, pp: int) -> list[int]:
@@ -119,6 +133,7 @@ def _size(
     max_len: int,
     kv_dtype: str,
     ep: bool = False,
+    cuda_graphs: bool = True,
 ) -> Sized:
     wb = weight_bytes(spec, counts, fmt).per_gpu(tp, pp, ep)
     mem = engine_memory(
@@ -131,6 +146,7 @@ def _size(
         mem_fraction_static=frac,
         max_num_batched_tokens=mnbt,
         max_num_seqs=mns,
+        cuda_graphs=cuda_graphs,
     )
     layout = kv_layout(spec, kv_dtype, tp, pp)
     one_seq = layout.bytes_per_seq(max_len)
@@ -175,7 +191,7 @@ def estimate(
     eff = opts.efficiency
     counts = param_counts(spec)
     wbytes = weight_bytes(spec, counts, fmt)
-    kv_dtype = _kv_dtype(opts)
+    kv_dtype = _kv_dtype(opts, spec)
     engine = opts.engine
     assumptions: list[str] = []
     max_len = opts.max_model_len or spec.max_context
@@ -192,9 +208,26 @@ def estimate(
         device_id, device_kind = cpu.id, "cpu"
         engine = "llama.cpp"
         assumptions.append(f"CPU host RAM taken as {total_bytes / GIB:.0f} GiB (2x weights + 16 GiB)")
+    chunked, reserve_graphs = True, opts.cuda_graphs
     if engine == "llama.cpp":
         d_mnbt, d_mns = 2048, opts.concurrency or 4
         assumptions.append("llama.cpp: KV for n_ctx = max-model-len allocated at start, shared by the slots")
+    elif engine == "vllm" and gpu is not None and opts.engine_version is not None:
+        old = vllm_defaults(opts.engine_version, gpu.usable_memory_gib, max_len)
+        d_mnbt, d_mns, chunked = old.max_num_batched_tokens, old.max_num_seqs, old.chunked_prefill
+        reserve_graphs = reserve_graphs and old.v1
+        assumptions.append(
+            f"vLLM {opts.engine_version}: "
+            + (
+                f"V0 engine, chunked prefill with a {d_mnbt}-token budget (on by itself above 32k context)"
+                if old.chunked_prefill and not old.v1
+                else "V0 engine without chunked prefill: whole prompts in prefill-first steps "
+                f"(max_num_batched_tokens {d_mnbt})"
+                if not old.chunked_prefill
+                else "V1 engine defaults"
+            )
+            + ("; CUDA graphs captured after the KV cache is sized" if not old.v1 else "")
+        )
     mnbt = opts.max_num_batched_tokens or d_mnbt
     mns = opts.max_num_seqs or d_mns
     util = opts.gpu_memory_utilization or VLLM_DEFAULT_GPU_MEMORY_UTILIZATION
@@ -228,14 +261,42 @@ def estimate(
         if gpu is not None and tp * pp > gpus:
             continue
         sized = _size(
-            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype, ep
+            spec,
+            counts,
+            fmt,
+            total_bytes,
+            tp,
+            pp,
+            engine,
+            util,
+            frac,
+            mnbt,
+            mns,
+            max_len,
+            kv_dtype,
+            ep,
+            reserve_graphs,
         )
         if sized.fits:
             break
     if sized is None:  # --tp x --pp larger than --gpus
         tp = tps[0]
         sized = _size(
-            spec, counts, fmt, total_bytes, tp, pp, engine, util, frac, mnbt, mns, max_len, kv_dtype, ep
+            spec,
+            counts,
+            fmt,
+            total_bytes,
+            tp,
+            pp,
+            engine,
+            util,
+            frac,
+            mnbt,
+            mns,
+            max_len,
+            kv_dtype,
+            ep,
+            reserve_graphs,
         )
         sized = Sized(
             tp, sized.mem, False, f"--tp {tp} x --pp {pp} needs {tp * pp} GPUs but --gpus is {gpus}"
@@ -245,6 +306,16 @@ def estimate(
     replicas = max(1, gpus // (tp * pp)) if gpu is not None else 1
     layout = kv_layout(spec, kv_dtype, tp, pp)
     kv_free = max(0.0, mem.kv)
+    one_seq = layout.bytes_per_seq(max_len)
+    slack = mem.kv - one_seq
+    if sized.fits and engine != "llama.cpp" and slack < (1.0 - MEMORY_RANGE[0]) * mem.budget:
+        # inside the memory model's error: the start-up may still fail (docs/accuracy.md)
+        assumptions.append(
+            f"fits by {slack / GIB:.2f} GiB per GPU: one {max_len}-token sequence needs "
+            f"{one_seq / GIB:.2f} GiB of KV and {mem.kv / GIB:.2f} GiB is left, within the memory "
+            f"model's {1.0 - MEMORY_RANGE[0]:.0%} error; the engine may refuse to start: lower "
+            "--max-model-len or add memory"
+        )
     per_token_at_max = layout.effective_bytes_per_token(max_len)
     kv_tokens = int(kv_free / per_token_at_max) if per_token_at_max > 0 else 0
     if engine == "llama.cpp" and sized.fits:
@@ -263,6 +334,7 @@ def estimate(
     else:
         assert cpu is not None
         device = Device.from_cpu(cpu, opts.sockets, eff, opts.numa_distribute)
+    peak_bw = gpu.mem_bw_gbps if gpu is not None else cpu.mem_bw_gbps * opts.sockets if cpu else 1.0
     model = RooflineStepModel(
         spec,
         counts,
@@ -283,7 +355,7 @@ def estimate(
     itl_1 = model.decode_step_s(1, opts.input_len + opts.output_len // 2)
     # The load: `concurrency` closed-loop clients per replica, or as many as the replica sustains:
     # max_num_seqs (llama.cpp: its slots), or fewer when the paged KV cache holds fewer (sizing.steady_state)
-    limits = SchedulerLimits(scheduler_of(engine), mns, max(mnbt, mns))
+    limits = SchedulerLimits(scheduler_of(engine, chunked), mns, max(mnbt, mns))
     slot = max_len // max(1, mns) if engine == "llama.cpp" else None
     sustain = float(mns)
     if engine != "llama.cpp":
@@ -302,9 +374,9 @@ def estimate(
             f"max_num_seqs near {sustain:.0f} for the numbers shown"
         )
     assumptions += [
-        f"efficiency '{eff.name}': {eff.gpu_bw if device_kind == 'gpu' else eff.cpu_bw:.2f} of peak bandwidth, "
-        f"{eff.gpu_compute if device_kind == 'gpu' else eff.cpu_compute:.2f} of peak compute, "
-        f"{eff.step_overhead_ms} ms per step",
+        f"efficiency '{eff.name}': {device.mem_bw_bytes_s / 1e9:,.0f} GB/s achieved "
+        f"({device.mem_bw_bytes_s / 1e9 / peak_bw:.2f} of the datasheet), {device.flops_s / 1e12:,.1f} "
+        f"TFLOPS in GEMMs, {device.step_overhead_s * 1e3:g} ms per step",
         f"KV cache {kv_dtype}; weights {fmt.id} at {fmt.bits_per_weight} bits per weight (incl. scales)",
         f"{engine}: max_num_seqs {mns}, max_num_batched_tokens {mnbt}"
         + (f", gpu_memory_utilization {util}" if engine in ("vllm", "tgi") else "")

@@ -23,6 +23,10 @@ from garrison.sizing.weights import WeightBytes, expert_bytes_each, experts_touc
 #   row    - llama.cpp `--split-mode row`: each matmul's rows split, gathered on the main GPU
 SplitMode = Literal["tp", "layer", "row"]
 
+# GEMMs of at most this many rows run as mat-vec kernels (llama.cpp's MMVQ up to batch 8, the
+# split-K GEMV paths of cuBLAS/CUTLASS): no tile padding
+MATVEC_ROWS = 8
+
 
 def peak_tflops(gpu: GPU, fmt: QuantFormat) -> float:
     """Dense tensor throughput for the precision the format's GEMMs run in on this GPU.
@@ -38,6 +42,20 @@ def peak_tflops(gpu: GPU, fmt: QuantFormat) -> float:
     }
     rate = rates.get(fmt.compute)
     return rate if rate else gpu.bf16_dense_tflops
+
+
+def fp16_tflops(gpu: GPU) -> float:
+    """Dense FP16 tensor throughput with FP16 accumulation, the rate llama.cpp's GEMMs run at on GPUs
+    (cuBLAS with FP16 compute for 16-bit weights; its quantised kernels use INT8 arithmetic).
+
+    On NVIDIA parts with tensor cores FP16-accumulate FP16 runs at half the dense INT8 rate on every
+    generation (Turing to Blackwell whitepapers: T4 65/130, A100 312/624, RTX 4090 330/661, H100
+    989/1979); GeForce boards run FP32 accumulation, which `bf16_dense_tflops` holds, at half of that.
+    Pascal's INT8 figure is its dp4a rate, which llama.cpp's quantised kernels use. Elsewhere the
+    BF16 figure."""
+    if gpu.vendor == "nvidia" and gpu.int8_dense_tops:
+        return max(gpu.bf16_dense_tflops, gpu.int8_dense_tops / 2.0)
+    return gpu.bf16_dense_tflops
 
 
 def has_p2p(gpu: GPU) -> bool:
@@ -57,14 +75,23 @@ class Device:
     flops_s: float  # achievable (datasheet x efficiency)
     link_bytes_s: float  # per direction, achievable; 0 when there is no peer
     link_latency_s: float  # one all-reduce between two peers
+    step_overhead_s: float = 0.0  # the engine's fixed cost per step (scheduling, sampling, launch gaps)
 
     @staticmethod
     def from_gpu(
         gpu: GPU, fmt: QuantFormat, eff: Efficiency, engine: str = "vllm", p2p: bool | None = None
     ) -> Device:
         direct = gpu.interconnect.kind in ("nvlink", "infinity-fabric", "unified")
-        if engine == "llama.cpp":  # GGUF: dequantise to fp16 and run fp16/bf16-rate GEMMs
-            bw_eff, flops = eff.llamacpp_gpu_bw, gpu.bf16_dense_tflops * 1e12 * eff.llamacpp_gpu_compute
+        if engine == "llama.cpp":
+            # block-quantised weights are unpacked in the mat-vec kernels, which reach less of the
+            # bandwidth than plain 16-bit rows; prompts run at the FP16-accumulate rate
+            quantised = fmt.family not in ("float",)
+            if gpu.vendor == "apple":  # Metal on the unified memory; GEMMs on the ALUs (no tensor cores)
+                bw_eff = eff.apple_gpu_bw_quant if quantised else eff.apple_gpu_bw
+                flops = gpu.bf16_dense_tflops * 1e12 * eff.apple_gpu_compute
+            else:
+                bw_eff = eff.llamacpp_gpu_bw_quant if quantised else eff.llamacpp_gpu_bw
+                flops = fp16_tflops(gpu) * 1e12 * eff.llamacpp_gpu_compute
         else:
             bw_eff, flops = eff.gpu_bw, peak_tflops(gpu, fmt) * 1e12 * eff.gpu_compute
         link = gpu.interconnect.bw_gbps_per_direction * 1e9 * eff.link_bw
@@ -79,6 +106,8 @@ class Device:
             flops_s=flops,
             link_bytes_s=link,
             link_latency_s=latency,
+            step_overhead_s=(eff.llamacpp_step_overhead_ms if engine == "llama.cpp" else eff.step_overhead_ms)
+            * 1e-3,
         )
 
     @staticmethod
@@ -91,6 +120,7 @@ class Device:
             flops_s=cpu_prefill_flops(cpu, sockets, eff),
             link_bytes_s=0.0,
             link_latency_s=0.0,
+            step_overhead_s=eff.llamacpp_step_overhead_ms * 1e-3,
         )
 
 
@@ -206,6 +236,31 @@ class RooflineStepModel:
         full = 2 * spec.global_head_dim if spec.global_head_dim else local
         return full, local
 
+    # ---- linear-layer FLOPs ----
+    def _rows(self, m: float) -> float:
+        """Rows a GEMM of `m` rows costs on a GPU: tensor-core GEMMs fill tiles and waves no better
+        than one of m + gemm_pad_rows rows (efficiency m / (m + pad)); up to MATVEC_ROWS rows engines
+        run mat-vec kernels instead, which pad nothing (the pad phases in above that)."""
+        if self.device.kind != "gpu" or m <= MATVEC_ROWS:
+            return m
+        return m + min(self.eff.gemm_pad_rows, m - MATVEC_ROWS)
+
+    def _linear_flops(self, tokens: int, sampled: int) -> float:
+        """2 x params x rows for every weight matrix a step multiplies, rows padded as in `_rows`:
+        grouped expert GEMMs get tokens x k / touched rows each, so prefill on many small experts
+        runs far below the dense rate (llama.cpp pp512 of Qwen3-30B-A3B: 32 rows per expert)."""
+        c = self.counts
+        experts = float(c.experts_active)
+        dense = c.active - c.embedding - c.lm_head - experts  # active excludes vision and MTP
+        flops = 2.0 * dense * self._rows(tokens) + 2.0 * c.lm_head * self._rows(sampled)
+        moe = self.spec.moe
+        if moe is not None and experts > 0:
+            touched = experts_touched(moe.num_experts, moe.experts_per_token, tokens)
+            per_expert = experts / moe.experts_per_token  # one expert in every MoE layer
+            rows = tokens * moe.experts_per_token / max(touched, 1e-9)
+            flops += 2.0 * per_expert * touched * self._rows(rows)
+        return flops
+
     # ---- collectives and fixed costs ----
     def _comm_s(self, tokens: int) -> float:
         spec, dev = self.spec, self.device
@@ -234,7 +289,9 @@ class RooflineStepModel:
 
     def _fixed_s(self, tokens: int) -> float:
         """Per-step costs that do not scale with bytes or FLOPs."""
-        t = self.eff.step_overhead_ms * 1e-3
+        t = self.device.step_overhead_s
+        if self.device.kind == "gpu":  # launch gaps and small kernels of every layer, in turn
+            t += self.spec.num_layers * self.eff.layer_overhead_us * 1e-6
         if self.spec.moe is not None and self.device.kind == "gpu":
             t += self._moe_layers * self.eff.moe_layer_overhead_us * 1e-6
         stages = self.pp
@@ -265,10 +322,8 @@ class RooflineStepModel:
         )  # the layout covers all layers of one TP rank, i.e. every stage together
         bytes_gpu = weight_bytes + kv_bytes
         # --- FLOPs per GPU ---
-        c = self.counts
-        linear_active = c.active - c.embedding - c.lm_head  # active excludes vision and MTP
         sampled = decode_seqs + (1 if prefill_tokens else 0)
-        flops = 2.0 * linear_active * tokens + 2.0 * c.lm_head * sampled
+        flops = self._linear_flops(tokens, sampled)
         full_layers, sliding_layers, linear_layers = self._layer_counts
         heads = spec.num_attention_heads
         pairs_prefill = prefill_tokens * max(prefill_context_tokens - prefill_tokens / 2, prefill_tokens / 2)

@@ -24,8 +24,9 @@ Per scheduler (the same rules as simulate/engine.py):
 - SGLang (no mixed chunks): a step is either a prefill batch or a decode batch, so decoding
   sequences also wait through the prefill steps: ITL = t(decode) + d x P x t(prefill) / (out - 1).
 TTFT: its P prefill steps, each carrying its chunk and on average the chunks other prompts bring,
-plus the queue: in a closed loop the clients that cannot run wait their turn, Little's law gives
-(clients - running) / throughput. A closed loop sends at step boundaries, so no half-step wait.
+plus the step in progress when the request arrives (its mean residual, E[t^2] / 2 E[t]: long
+prefill steps are the likelier to be hit), plus the queue: in a closed loop the clients that cannot
+run wait their turn, Little's law gives (clients - running) / throughput.
 Once the KV cache limits the running sequences the rest queue, and more offered load only adds
 preemption (THRASH_THROUGHPUT_LOSS).
 """
@@ -205,6 +206,7 @@ def _mixed(
     running_eff = decoding * (n_dec_steps + prefill_steps) / n_dec_steps if out > 1 else running
     ttft_service = prefill_steps * t_own
     queued = max(0.0, want - running_eff) if math.isfinite(want) else 0.0
+    wait = _arrival_wait(want, frac * t_mix * t_mix + (1.0 - frac) * t_dec * t_dec, t_avg)
     return SteadyState(
         clients=want,
         running=running_eff,
@@ -212,12 +214,24 @@ def _mixed(
         limited_by=limited_by,
         step_s=t_avg,
         itl_s=itl,
-        ttft_s=ttft_service + (queued / req_per_s if req_per_s > 0 else 0.0),
+        ttft_s=ttft_service + wait + (queued / req_per_s if req_per_s > 0 else 0.0),
         ttft_service_s=ttft_service,
         requests_per_s=req_per_s,
         output_tokens_per_s=req_per_s * out,
         prefill_steps=prefill_steps,
     )
+
+
+def _arrival_wait(clients: float, mean_sq_step: float, mean_step: float) -> float:
+    """The step a request arrives during, which it waits out: a client's request reaches the engine
+    between step boundaries (network, tokenisation), so it waits the mean residual of the step in
+    progress, E[t^2] / (2 E[t]) (renewal theory: long prefill steps are more likely to be hit).
+    Only when other clients keep the engine busy; the simulator's closed loop sends at step
+    boundaries, so its TTFT lacks this."""
+    if mean_step <= 0 or clients <= 1:
+        return 0.0
+    busy = min(1.0, clients - 1.0)
+    return busy * mean_sq_step / (2.0 * mean_step)
 
 
 def _sglang(
@@ -253,6 +267,11 @@ def _sglang(
     itl_client = t_dec + (decoding - 1.0 / max(1.0, running) * decoding) * work / n_dec_steps
     ttft_service = prefill_steps * t_pre
     queued = max(0.0, want - running) if math.isfinite(want) else 0.0
+    # per second: req_per_s x P prefill steps, the rest of the second decode steps
+    n_pre = req_per_s * prefill_steps
+    n_dec = max(0.0, 1.0 - n_pre * t_pre) / t_dec if t_dec > 0 else 0.0
+    steps = n_pre + n_dec
+    wait = _arrival_wait(want, (n_pre * t_pre**2 + n_dec * t_dec**2) / steps, 1.0 / steps) if steps else 0.0
     return SteadyState(
         clients=want,
         running=running,
@@ -260,7 +279,7 @@ def _sglang(
         limited_by=limited_by,
         step_s=itl,
         itl_s=itl_client,
-        ttft_s=ttft_service + (queued / req_per_s if req_per_s > 0 else 0.0),
+        ttft_s=ttft_service + wait + (queued / req_per_s if req_per_s > 0 else 0.0),
         ttft_service_s=ttft_service,
         requests_per_s=req_per_s,
         output_tokens_per_s=req_per_s * out,
