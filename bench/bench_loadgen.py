@@ -225,6 +225,78 @@ def _guidellm(
     }, cpu
 
 
+def _aiperf(
+    venv: Path,
+    url: str,
+    tok: Path,
+    n: int,
+    c: int,
+    in_tok: int,
+    out_tok: int,
+    out: Path,
+    cpus: set[int] | None,
+    rate: float | None = None,
+) -> tuple[dict[str, Any], float]:
+    """AIPerf 0.13 (NVIDIA; aiohttp in worker processes). Its CPU is the whole process tree's.
+    It loads a local tokenizer folder only with HF_HUB_OFFLINE unset (nothing is reachable anyway)."""
+    before = _server_counters(url) if rate is None else {}
+    load = ["--request-rate", str(rate)] if rate else ["--concurrency", str(c)]
+    p, cpu = _timed(
+        [
+            str(venv / "bin/aiperf"),
+            "profile",
+            "--model",
+            "tiny",
+            "--url",
+            url,
+            "--endpoint-type",
+            "completions",
+            "--streaming",
+            *load,
+            "--request-count",
+            str(n),
+            "--prompt-input-tokens-mean",
+            str(in_tok),
+            "--prompt-input-tokens-stddev",
+            "0",
+            "--prompt-output-tokens-mean",
+            str(out_tok),
+            "--prompt-output-tokens-stddev",
+            "0",
+            "--tokenizer",
+            str(tok),
+            "--output-artifact-dir",
+            str(out),
+            "--extra-inputs",
+            "ignore_eos:true",
+            "--use-server-token-count",
+            "--ui-type",
+            "none",
+        ],
+        cpus,
+        timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"},
+    )
+    if p.returncode != 0:
+        raise RuntimeError(f"aiperf failed: {p.stdout[-1500:]}")
+    m = json.loads((out / "profile_export_aiperf.json").read_text())
+    res = {
+        "ttft_mean_ms": m["time_to_first_token"]["avg"],
+        "ttft_p50_ms": m["time_to_first_token"]["p50"],
+        # AIPerf's ITL is per request (last - first token) / (n - 1), as GuideLLM's: garrison's TPOT
+        "itl_mean_ms": m["inter_token_latency"]["avg"],
+        "itl_p50_ms": m["inter_token_latency"]["p50"],
+        "output_tokens_per_s": m["output_token_throughput"]["avg"],
+        "output_tokens": int(m["total_osl"]["avg"]),
+        "errors": int((m.get("error_request_count") or {}).get("avg", 0)),
+        "prompt_tokens_mean": m["input_sequence_length"]["avg"],
+        "load_1min": round(os.getloadavg()[0], 2),
+    }
+    if rate is None:
+        res.update(_server_view(before, _server_counters(url), n))
+    return res, cpu
+
+
 def _garrison(
     url: str, n: int, c: int, in_len: int, out_tok: int, cpus: set[int] | None
 ) -> tuple[dict[str, Any], float]:
@@ -292,6 +364,7 @@ def part2(
     pin: bool,
     model_size: str,
     repeat: int = 1,
+    aiperf_venv: Path | None = None,
 ) -> dict[str, Any]:
     from garrison.testing.tiny_gguf import write_tiny_gguf
 
@@ -354,10 +427,18 @@ def part2(
         # the large runs alternate, `repeat` times each: the spread of one tool against itself says
         # how much of a difference between the tools is the server's own run-to-run variation
         runs: list[tuple[dict[str, Any], float, dict[str, Any], float]] = []
+        a_runs: list[tuple[dict[str, Any], float]] = []
+        if aiperf_venv is not None:
+            (tok / "config.json").write_text('{"model_type": "llama"}')  # AutoTokenizer wants one
+            a_small = _aiperf(aiperf_venv, url, tok, small, c, 32, out_tok, work / "a1", client_cpus)
         for i in range(repeat):
             g, g_cpu_s = _guidellm(venv, url, tok, large, c, 32, out_tok, work / f"g2-{i}.json", client_cpus)
             r, r_cpu_s = _garrison(url, large, c, in_len, out_tok, client_cpus)
             runs.append((r, r_cpu_s, g, g_cpu_s))
+            if aiperf_venv is not None:
+                a_runs.append(
+                    _aiperf(aiperf_venv, url, tok, large, c, 32, out_tok, work / f"a2-{i}", client_cpus)
+                )
         r_large, r_large_cpu, g_large, g_large_cpu = runs[-1]
     finally:
         srv.terminate()
@@ -368,6 +449,28 @@ def part2(
 
     g_cpu = per_tok(g_large_cpu, g_small_cpu, g_large["output_tokens"], g_small["output_tokens"])
     r_cpu = per_tok(r_large_cpu, r_small_cpu, r_large["output_tokens"], r_small["output_tokens"])
+    aiperf: dict[str, Any] = {}
+    if a_runs:
+        (a_large, a_large_cpu), (a_sm, a_small_cpu) = a_runs[-1], a_small
+        a_cpu = per_tok(a_large_cpu, a_small_cpu, a_large["output_tokens"], a_sm["output_tokens"])
+        aiperf = {
+            "aiperf": {
+                **a_large,
+                "client_cpu_ms_per_token": round(a_cpu, 4),
+                "itl_vs_server": round(a_large["itl_mean_ms"] / a_large["server_itl_ms"], 3),
+                "total_cpu_s_large_run": round(a_large_cpu, 2),
+            },
+            "ratio_garrison_over_aiperf": {
+                "client_cpu_ms_per_token": round(r_cpu / a_cpu, 3) if a_cpu > 0 else None,
+                "ttft_mean_ms": round(r_large["ttft_mean_ms"] / a_large["ttft_mean_ms"], 3),
+                "tpot_mean_ms / aiperf itl_mean_ms": round(
+                    r_large["tpot_mean_ms"] / a_large["itl_mean_ms"], 3
+                ),
+                "output_tokens_per_s": round(
+                    r_large["output_tokens_per_s"] / a_large["output_tokens_per_s"], 3
+                ),
+            },
+        }
     keys = ("ttft_mean_ms", "ttft_p50_ms", "itl_mean_ms", "itl_p50_ms", "output_tokens_per_s")
     same_quantity = {  # garrison key -> GuideLLM key measuring the same thing
         "ttft_mean_ms": "ttft_mean_ms",
@@ -419,11 +522,119 @@ def part2(
             "itl_vs_server": round(g_large["itl_mean_ms"] / g_large["server_itl_ms"], 3),
             "total_cpu_s_large_run": round(g_large_cpu, 2),
         },
+        **aiperf,
         "ratio_garrison_over_guidellm": {
             **{k: round(r_large[k] / g_large[k], 3) for k in keys if g_large[k]},
             "client_cpu_ms_per_token": round(r_cpu / g_cpu, 3) if g_cpu > 0 else None,
         },
     }
+
+
+def _pinned(cpus: set[int] | None) -> Any:
+    def setup() -> None:
+        _raise_nofile()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
+def part3(
+    g_venv: Path | None, a_venv: Path | None, rates: list[float], token_delay_ms: float, out_tok: int
+) -> dict[str, Any]:
+    """Highest Poisson rate at which each tool's mean ITL stays within 10% of the FAKE stub server's own
+    token interval (the stub on CPU 0, each client on CPU 1): the rate a tool can follow before its
+    own timestamps stretch. Each run lasts about 4 s of arrivals."""
+    _raise_nofile()
+    work = Path(tempfile.mkdtemp(prefix="bench-loadgen-rate-"))
+    tok = work / "tok"
+    if g_venv is not None:
+        subprocess.run([str(g_venv / "bin/python"), "-c", _MKTOK, str(tok)], check=True, capture_output=True)
+        (tok / "config.json").write_text('{"model_type": "llama"}')
+    ncpu = len(os.sched_getaffinity(0))
+    stub_cpus, client_cpus = ({0}, set(os.sched_getaffinity(0)) - {0}) if ncpu >= 2 else (None, None)
+    tools: dict[str, Any] = {"garrison": None}
+    if g_venv is not None:
+        tools["guidellm"] = g_venv
+    if a_venv is not None:
+        tools["aiperf"] = a_venv
+    out: dict[str, Any] = {"token_interval_ms": token_delay_ms, "rates": rates, "tools": {}}
+    for name, venv in tools.items():
+        rows = []
+        for rate in rates:
+            stub = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "tests/verify/stub_server.py"),
+                    "--token-delay-ms",
+                    str(token_delay_ms),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                preexec_fn=_pinned(stub_cpus),
+            )
+            try:
+                assert stub.stdout is not None
+                url = f"http://127.0.0.1:{int(stub.stdout.readline().split()[1])}"
+                n = max(20, int(rate * 4))
+                row: dict[str, Any] = {"rate": rate, "requests": n}
+                try:
+                    if name == "garrison":
+                        p, cpu = _timed(
+                            [sys.executable, "-m", "garrison", "bench", url, "--model", "stub", "--rate", str(rate),
+                             "--num-requests", str(n), "--output-len", str(out_tok), "--input-len", "32",
+                             "--tokenizer", "approx", "--metrics-url", "none", "--json", "--no-save"],
+                            client_cpus, timeout=600, env=ENV,
+                        )  # fmt: skip
+                        if p.returncode != 0:
+                            raise RuntimeError(p.stderr[-800:])
+                        st = json.loads(p.stdout)["steps"][0]
+                        row.update(itl_ms=st["itl_ms"]["mean"], ttft_ms=st["ttft_ms"]["mean"],
+                                   errors=sum(st["errors"].values()), tokens=st["output_tokens"])  # fmt: skip
+                    elif name == "guidellm":
+                        f = work / f"g-{rate}.json"
+                        p, cpu = _timed(
+                            [str(venv / "bin/guidellm"), "run", "--backend", f"kind=openai_http,target={url}",
+                             "--profile", f"kind=poisson,rate={rate}", "--constraint", f"kind=max_requests,count={n}",
+                             "--data", f"kind=synthetic_text,prompt_tokens=32,output_tokens={out_tok}",
+                             "--tokenizer", f"kind=huggingface_auto,model={tok}", "--output", f"kind=json,path={f}",
+                             "--disable-progress", "--disable-console"],
+                            client_cpus, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                        )  # fmt: skip
+                        if p.returncode != 0:
+                            raise RuntimeError(p.stderr[-800:])
+                        m = json.loads(f.read_text())["benchmarks"][0]["metrics"]
+                        row.update(
+                            itl_ms=m["inter_token_latency_ms"]["successful"]["mean"],
+                            ttft_ms=m["time_to_first_token_ms"]["successful"]["mean"],
+                            tokens=int(m["output_token_count"]["successful"]["mean"]
+                                       * m["output_token_count"]["successful"]["count"]),
+                        )  # fmt: skip
+                    else:
+                        a, cpu = _aiperf(
+                            venv, url, tok, n, 0, 32, out_tok, work / f"a-{rate}", client_cpus, rate
+                        )
+                        row.update(itl_ms=a["itl_mean_ms"], ttft_ms=a["ttft_mean_ms"], errors=a["errors"],
+                                   tokens=a["output_tokens"])  # fmt: skip
+                    srv = _get_json(url + "/stats")
+                    server_itl = 1000 * srv["server_itl_sum_s"] / max(1, srv["server_itl_count"])
+                    row.update(
+                        server_itl_ms=round(server_itl, 3),
+                        itl_over_server=round(row["itl_ms"] / server_itl, 3),
+                        cpu_ms_per_token=round(1000 * cpu / max(1, row["tokens"]), 4),
+                        load_1min=round(os.getloadavg()[0], 2),
+                    )
+                except (RuntimeError, KeyError, subprocess.TimeoutExpired, OSError) as e:
+                    row["failed"] = str(e)[-300:]
+                rows.append(row)
+            finally:
+                stub.terminate()
+                stub.wait()
+        # within 10% either way: a client that falls behind reads tokens in bursts, so its gaps shrink
+        # (ratio < 1) as well as stretch
+        ok = [r["rate"] for r in rows if "itl_over_server" in r and abs(r["itl_over_server"] - 1) <= 0.10]
+        out["tools"][name] = {"runs": rows, "highest_rate_itl_within_10pct": max(ok) if ok else None}
+    return out
 
 
 _MKTOK = """
@@ -453,6 +664,14 @@ def _print_table(out: dict[str, Any]) -> None:
             f"TTFT client-server {r['ttft_client_minus_server_ms']:.0f} ms, "
             f"ITL client-server {r['itl_client_minus_server_ms']:.1f} ms (load {r['machine_load_1min']})"
         )
+    for name, t in out.get("rate_headroom", {}).get("tools", {}).items():
+        runs = ", ".join(
+            f"{r['rate']:g}/s: ITL x{r.get('itl_over_server', '-')} CPU {r.get('cpu_ms_per_token', '-')} ms/tok"
+            for r in t["runs"]
+        )
+        print(
+            f"rate headroom {name}: highest rate with ITL within 10%: {t['highest_rate_itl_within_10pct']} ({runs})"
+        )
     vs = out.get("versus_guidellm", {})
     if "skipped" in vs:
         print("versus GuideLLM: skipped:", vs["skipped"])
@@ -461,6 +680,9 @@ def _print_table(out: dict[str, Any]) -> None:
     if "garrison" in vs:
         cpu = vs["ratio_garrison_over_guidellm"]["client_cpu_ms_per_token"]
         print(f"client CPU per token garrison / GuideLLM: {cpu}")
+        if "ratio_garrison_over_aiperf" in vs:
+            print(f"garrison / AIPerf: {vs['ratio_garrison_over_aiperf']}")
+            print(f"aiperf: CPU {vs['aiperf']['client_cpu_ms_per_token']} ms/token")
         for tool in ("garrison", "guidellm"):
             t = vs[tool]
             print(
@@ -471,7 +693,9 @@ def _print_table(out: dict[str, Any]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=["1", "2", "all"], default="all")
+    ap.add_argument("--part", choices=["1", "2", "3", "all"], default="all")
+    ap.add_argument("--aiperf-venv", default="/work/venv-aiperf")
+    ap.add_argument("--rates", default="25,50,100,200", help="part 3: Poisson rates, req/s")
     ap.add_argument("--concurrency", default="256,1024")
     ap.add_argument("--token-delay-ms", type=float, default=50.0)
     ap.add_argument("--guidellm-venv", default="/work/venv-guidellm")
@@ -512,7 +736,17 @@ def main() -> None:
                 pin=not a.no_pin,
                 model_size=a.model,
                 repeat=a.repeat,
+                aiperf_venv=Path(a.aiperf_venv) if (Path(a.aiperf_venv) / "bin/aiperf").exists() else None,
             )
+    if a.part in ("3", "all"):
+        gv, av = Path(a.guidellm_venv), Path(a.aiperf_venv)
+        out["rate_headroom"] = part3(
+            gv if (gv / "bin/guidellm").exists() else None,
+            av if (av / "bin/aiperf").exists() else None,
+            [float(x) for x in a.rates.split(",")],
+            20.0,
+            32,
+        )
     if a.json:
         print(json.dumps(out, indent=2))
     else:

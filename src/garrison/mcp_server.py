@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -150,7 +151,11 @@ def tool_plan(
             raise InputError("requirements_yaml", f"not YAML ({e})", "pass valid YAML text") from None
         req = parse_requirements(doc)
     design = plan(
-        req, catalogue=load_catalogue(), load_model=load_model, efficiency=load_efficiency(calibration)
+        req,
+        catalogue=load_catalogue(),
+        load_model=load_model,
+        efficiency=load_efficiency(calibration),
+        today=date.today(),  # lead times are judged from today (site.deadline)
     )
     if out_dir and design.deployments:
         from garrison.outputs import design_files, write_tree
@@ -198,9 +203,13 @@ def _design(ref: str) -> Design:
 
 
 def tool_tco(
-    design: str, years: int = 3, against: str | None = None, parameters: CostParameters | None = None
+    design: str,
+    years: int | None = None,
+    against: str | None = None,
+    parameters: CostParameters | None = None,
 ) -> TCO:
-    """TCO of a design (by history id or path) against every cloud model in the dated price list."""
+    """TCO of a design (by history id or path) against every cloud model in the dated price list, over
+    `years` (default: the design's horizon, growth.horizon_months)."""
     from garrison.cost.inputs import tco_for_design
 
     return tco_for_design(_design(design), years=years, params=parameters, against=against)

@@ -344,3 +344,21 @@ def test_images_saved_before_an_interruption_are_not_saved_again(
     m = pack(src, tmp_path / "out", wheelhouse=False).manifest
     assert log.read_text().count("save -o") == saves == len(m.images)
     assert verify(tmp_path / "out").ok
+
+
+@pytest.mark.parametrize("engine", ["llama.cpp", "vllm"])
+def test_pack_refuses_a_model_format_the_engine_cannot_load(
+    tmp_path: Path, hf_folder: Path, gguf_file: Path, engine: str
+) -> None:
+    """llama.cpp loads a .gguf file, vLLM a safetensors folder: the wrong one is refused before any write."""
+    wrong = hf_folder if engine == "llama.cpp" else gguf_file
+    design = make_design(str(wrong))
+    dep = design.deployments[0].model_copy(
+        update={"engine": engine, "quant": "q8_0" if engine == "llama.cpp" else "bf16"}
+    )
+    src = tmp_path / "design.json"
+    src.write_text(design.model_copy(update={"deployments": (dep,)}).model_dump_json())
+    with pytest.raises(InputError, match="cannot load the model") as e:
+        pack(src, tmp_path / "out", wheelhouse=False)
+    assert ".gguf" in str(e.value) if engine == "llama.cpp" else "safetensors" in str(e.value)
+    assert not (tmp_path / "out").exists()

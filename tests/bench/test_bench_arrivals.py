@@ -96,3 +96,17 @@ def test_warmup_and_cooldown_by_duration(cli, stub) -> None:  # type: ignore[no-
     st0 = d["steps"][0]
     assert st0["requests"] == 6 and st0["excluded"]["cooldown"] == 3 and st0["excluded"]["warmup"] >= 2
     assert d["workload"]["warmup"] == "0.5 s" and d["workload"]["cooldown"] == "3 requests"
+
+
+def test_workers_share_the_load_and_keep_prompts_unique(cli, stub) -> None:  # type: ignore[no-untyped-def]
+    import urllib.request
+
+    s = stub("--token-delay-ms", "10")
+    d = _bench(cli, s.url, "--concurrency", "4", "--rate", "30,max", "--num-requests", "15", "--workers", "2")
+    assert [st["requests"] for st in d["steps"]] == [15, 15, 15]
+    assert d["steps"][0]["concurrency"] == 4 and d["steps"][1]["rate"] == 30.0
+    assert d["steps"][1]["duration_s"] > 0.25  # 15 arrivals at 30/s, not all at once
+    with urllib.request.urlopen(s.url + "/stats", timeout=10) as r:
+        stats = json.load(r)
+    # 45 measured + one warm-up per process and one in the parent, every prompt different
+    assert stats["posts"] == 45 + 3 and stats["distinct_prompts"] == stats["posts"]

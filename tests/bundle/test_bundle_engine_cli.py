@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bundle.designs import cpu_llamacpp_design
-from garrison.render import engines
+from garrison import engines
 from garrison.testing.tiny_gguf import write_tiny_gguf
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_llama]
@@ -41,8 +41,8 @@ def test_rendered_llamacpp_command_runs_with_the_design_settings(
     kv_dtype: str, llama_server_bin: Path, tmp_path: Path, free_port: Callable[[], int]
 ) -> None:
     # head dim 32 (quantised KV blocks hold 32 values; the default tiny model's 16 would not do) and a
-    # trained context as long as the design's max_model_len, as the real model's is: llama-server
-    # caps a slot's context at the trained length
+    # trained context four times the design's max_model_len, so that llama-server's cap of a slot's
+    # context at the trained length cannot hide a -c that gives each slot more than max_model_len
     design = cpu_llamacpp_design()
     model = write_tiny_gguf(
         tmp_path / "tiny.gguf",
@@ -50,11 +50,13 @@ def test_rendered_llamacpp_command_runs_with_the_design_settings(
         heads=4,
         kv_heads=2,
         ff=256,
-        ctx=design.deployments[0].max_model_len,
+        ctx=4 * design.deployments[0].max_model_len,
     )
-    dep = design.deployments[0].model_copy(update={"kv_dtype": kv_dtype})
-    args = engines.engine_args(dep)
-    assert engines.engine_entrypoint(dep) == ["/app/llama-server"]
+    # a Qwen3 model id: the rendered line carries its parser flags (--jinja --reasoning-format deepseek)
+    dep = design.deployments[0].model_copy(update={"kv_dtype": kv_dtype, "model_id": "qwen3-8b"})
+    args = engines.command_args(dep)
+    assert args[args.index("--reasoning-format") + 1] == "deepseek" and "--jinja" in args
+    assert engines.launch_of(dep.engine).entrypoint == ("/app/llama-server",)
     port = free_port()
     log = tmp_path / "server.log"
     with open(log, "wb") as fh:

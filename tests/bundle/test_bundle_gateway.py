@@ -327,7 +327,7 @@ def test_gateway_passes_sse_events_through_unbuffered(gateway_factory: Callable[
         gw = gateway_factory([f"127.0.0.1:{fake.server_address[1]}"])
         req = urllib.request.Request(
             gw.url + "/v1/chat/completions",
-            data=b"{}",
+            data=json.dumps({"model": "tiny"}).encode(),
             method="POST",
             headers={"Authorization": f"Bearer {next(iter(KEYS))}"},
         )

@@ -14,24 +14,13 @@ from pathlib import Path
 import pytest
 
 from bundle.designs import DESIGNS
+from bundle.examples import EXAMPLES, ROOT, planned
 from garrison.design import Design
-from garrison.errors import GarrisonError
 from garrison.render import render_bundle, write_bundle
 from garrison.render.writer import MANIFEST
 
-ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 UPDATE = os.environ.get("GARRISON_UPDATE_GOLDEN") == "1"
-
-
-def _plan_example(path: Path) -> Design:
-    from garrison.cli.plan_cmd import run_plan
-
-    try:
-        return run_plan(path)
-    except GarrisonError as e:  # the planner or catalogue cannot plan it yet: not a bundle fault
-        pytest.skip(f"{path.name} does not plan: {e.one_line()}")
 
 
 CASES = [*(f"design-{k}" for k in sorted(DESIGNS)), *(f"example-{p.stem}" for p in EXAMPLES)]
@@ -39,7 +28,7 @@ CASES = [*(f"design-{k}" for k in sorted(DESIGNS)), *(f"example-{p.stem}" for p 
 
 def _design(case: str) -> Design:
     kind, name = case.split("-", 1)
-    return DESIGNS[name]() if kind == "design" else _plan_example(ROOT / "examples" / f"{name}.yaml")
+    return DESIGNS[name]() if kind == "design" else planned(ROOT / "examples" / f"{name}.yaml")
 
 
 @pytest.mark.parametrize("case", CASES)

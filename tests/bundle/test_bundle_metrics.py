@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from bundle.designs import cpu_llamacpp_design
+from garrison import engines
 from garrison.render import render_bundle
-from garrison.render.engines import METRICS
 from garrison.testing.servers import LlamaServer
 
 pytestmark = pytest.mark.slow
@@ -19,7 +19,7 @@ def test_llamacpp_metric_names_are_real(llama_server: Callable[..., LlamaServer]
     srv = llama_server()
     with urllib.request.urlopen(srv.base_url + "/metrics", timeout=10) as r:
         exported = {ln.split()[2] for ln in r.read().decode().splitlines() if ln.startswith("# TYPE")}
-    m = METRICS["llama.cpp"]
+    m = engines.launch_of("llama.cpp").metrics
     used = {n for n in (m.queue, m.running, m.generation_tokens) if n}
     assert used <= exported, used - exported
     files = render_bundle(cpu_llamacpp_design())

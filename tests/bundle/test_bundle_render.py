@@ -150,7 +150,9 @@ def test_gateway_limits_follow_the_design() -> None:
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in conf
     assert "proxy_buffering off;" in conf and 'proxy_set_header Authorization "";' in conf
     assert "include api_keys.map;" in conf
-    assert "$request_body" not in conf  # never log bodies
+    # never log bodies: the audit log format has no $request_body (routing by model reads it)
+    log_format = conf[conf.index("log_format garrison_audit") : conf.index("access_log")]
+    assert "$request_body" not in log_format and "$request_body" in conf
     ups = render_bundle(d)["gateway/upstreams.conf"]
     assert "least_conn;" in ups and ups.count("max_fails=2") == 2
 
@@ -190,3 +192,18 @@ def test_render_is_the_same_after_a_json_round_trip(design: Design) -> None:
     from garrison.render.design_file import parse_design
 
     assert render_bundle(parse_design(design_json(design))) == render_bundle(design)
+
+
+def test_replicas_spread_over_servers_by_the_ha_rule() -> None:
+    """Two replicas: preferred on different servers; required when the use case asked for HA."""
+    d = gpu_vllm_design()
+    spread = yaml.safe_load(render_bundle(d)["k8s/base/chat-deployment.yaml"])["spec"]["template"]["spec"]
+    (c,) = spread["topologySpreadConstraints"]
+    assert c["topologyKey"] == "kubernetes.io/hostname" and c["whenUnsatisfiable"] == "ScheduleAnyway"
+    uc = d.requirements.use_cases[0].model_copy(update={"high_availability": True})
+    ha = d.model_copy(update={"requirements": d.requirements.model_copy(update={"use_cases": (uc,)})})
+    spec = yaml.safe_load(render_bundle(ha)["k8s/base/chat-deployment.yaml"])["spec"]["template"]["spec"]
+    assert spec["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spec["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "chat"
+    }

@@ -76,6 +76,17 @@ def _break(root: Path, rel: str, old: str, new: str) -> None:
         ("security/iptables.rules", "--ctstate INVALID", "--ctstate INVALIDD", "iptables-restore"),
         ("k8s/base/chat-service.yaml", "  type: ClusterIP", "  type: ClusterIP   ", "yamllint"),
         ("k8s/base/chat-service.yaml", "  type: ClusterIP", "   type: ClusterIP", "kubernetes-validate"),
+        # value formats the published JSON schemas leave out and the API server rejects
+        ("k8s/base/chat-pvc.yaml", 'storage: "33Gi"', 'storage: 33"Gi"', "kubernetes-validate"),
+        ("k8s/base/chat-deployment.yaml", "part-of: garrison", "part-of: garrison!", "kubernetes-validate"),
+        (
+            "k8s/base/chat-deployment.yaml",
+            "containerPort: 8000",
+            "containerPort: 80000",
+            "kubernetes-validate",
+        ),
+        ("k8s/base/chat-deployment.yaml", 'memory: "', 'memory: "1.5 ', "kubernetes-validate"),
+        ("k8s/base/chat-service.yaml", 'name: "chat"', 'name: "chat.v1"', "kubernetes-validate"),
     ],
 )
 def test_a_broken_artifact_fails_its_tool(tmp_path: Path, rel: str, old: str, new: str, tool: str) -> None:

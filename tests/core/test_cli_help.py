@@ -46,9 +46,10 @@ def test_every_parameter_has_help_and_an_example(item: tuple[str, Any]) -> None:
     assert text, f"`garrison {path}` {p.name}: no help text"
     if getattr(p, "is_flag", False):
         return  # a flag's example is its own spelling, printed beside its help
-    m = re.search(r"Example: (\S+)", text)
-    assert m, f"`garrison {path}` {p.name}: no example in {text!r}"
-    value = m.group(1)
+    # "Example: VALUE" (cli/examples.py appends it) or the option's own "e.g. VALUE"
+    m = re.search(r"Example: (\S+)", text) or re.search(r"\be\.g\. ([^\s,;]+(?:,[^\s,;]+)*)", text)
+    assert m, f"`garrison {path}` {p.name}: no example in {text!r}; add one to garrison/cli/examples.py"
+    value = m.group(1).rstrip(".,;)")
     cmd = COMMANDS[path]
     ctx = cmd.make_context(path, [], resilient_parsing=True)
     # the parameter's own conversion and validation (types, choices, ranges) accepts the example

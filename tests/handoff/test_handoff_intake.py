@@ -96,6 +96,7 @@ def test_analyst_handoff_maps_every_field() -> None:
     assert req.security.compliance == ("GDPR", "HIPAA")
     assert req.security.data_residency == "EU (Frankfurt)"
     assert req.handoff is not None and req.handoff.deadline == "2027-03-31"
+    assert str(req.site.deadline) == "2027-03-31"
 
 
 def test_free_form_handoff_parses_strings() -> None:
@@ -116,7 +117,9 @@ def test_free_form_handoff_parses_strings() -> None:
     assert req.power.usd_per_kwh == 0.28
     assert req.handoff is not None
     assert req.handoff.availability_pct == 99.9
-    assert req.handoff.licences == ("apache-2.0", "llama")
+    assert req.handoff.licences == ("apache-2.0", "llama3.1", "llama3.3")
+    assert all(u.licences == ("apache-2.0", "llama3.1", "llama3.3") for u in req.use_cases)
+    assert str(req.site.deadline) == "2027-06-30"  # "live by the end of Q2 2027"
     guessed = {f.key for f in req.handoff.fields if f.status == "guessed"}
     assert "context.budget" in guessed  # EUR taken as USD is a guess and says so
     assert "context.power_price" in guessed
@@ -208,3 +211,25 @@ def test_cli_prints_guesses_on_stderr(tmp_path: Path) -> None:
     assert "hand-off guessed: context.concurrent_users = '50'" in out.stderr
     design = json.loads(out.stdout)
     assert design["requirements"]["organisation"]["name"] == "Northwind Health"
+
+
+def test_site_limits_and_power_price_are_told_apart() -> None:
+    req = parse_requirements(
+        {
+            "handoff": {
+                "context": {
+                    "selected_models": "qwen3-8b",
+                    "power": "12 kW available in the server room",
+                    "electricity_price": "$0.21/kWh",
+                    "rack_space": "8U free",
+                    "deadline": "as soon as possible",
+                }
+            }
+        }
+    )
+    assert req.site.power_kw == 12 and req.site.rack_units == 8
+    assert req.power.usd_per_kwh == 0.21
+    assert req.site.deadline is None
+    assert req.handoff is not None
+    rec = next(f for f in req.handoff.fields if f.key == "context.deadline")
+    assert rec.status == "ignored" and "not checked" in rec.result

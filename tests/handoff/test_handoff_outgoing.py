@@ -14,7 +14,7 @@ import yaml
 from garrison.cost import compute_tco
 from garrison.design import Escalation
 from garrison.handoff import ESCALATION_ROUTES, TARGETS, handoff, handoff_files
-from garrison.handoff.outgoing import deadline_date
+from garrison.handoff.parse import deadline_date
 from garrison.requirements import Handoff
 from garrison.store import Store
 from tco.conftest import make_design, make_gpu, make_price
@@ -53,9 +53,9 @@ def test_every_escalation_goes_to_the_agent_the_role_names() -> None:
     assert {e["kind"]: e["to"] for e in ml}["security"] == "@Security-Risk-Compliance-Advisor"
     assert {e["kind"]: e["to"] for e in ml}["data"] == "@Data-Sovereignty-Advisor"
     pm = handoff(d, "program-manager", _tco(d))["handoff"]["context"]
-    assert {e["kind"] for e in pm["escalations"]} == {"budget", "capacity", "timeline"}
+    assert {e["kind"] for e in pm["escalations"]} == {"budget", "capacity", "schedule", "site", "timeline"}
     ev = handoff(d, "model-evaluator")["handoff"]["context"]
-    assert {e["kind"] for e in ev["escalations"]} == {"model-too-large", "latency"}
+    assert {e["kind"] for e in ev["escalations"]} == {"model-too-large", "latency", "licence"}
     sec = handoff(d, "security")["handoff"]["context"]
     assert {e["kind"] for e in sec["open_escalations"]} == {"security", "data"}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -106,7 +108,11 @@ def test_compliance_keeps_unknown_phrases() -> None:
 
 
 def test_licences() -> None:
-    assert p.licences("Apache 2.0 or the Llama community licence") == (["apache-2.0", "llama"], [])
+    assert p.licences("Apache 2.0 or the Llama community licence") == (
+        ["apache-2.0", "llama3.1", "llama3.3"],
+        [],
+    )
+    assert p.licences("Llama 3.3 only") == (["llama3.3"], [])
     assert p.licences("MIT, anything permissive") == (["mit"], ["anything permissive"])
 
 
@@ -138,3 +144,22 @@ def test_size_phrase_or_name() -> None:
     assert p.is_size_phrase("a 32B model")
     assert not p.is_size_phrase("Qwen9-700B-Imaginary")
     assert not p.is_size_phrase("Models to be deployed")
+
+
+@given(
+    st.one_of(
+        st.integers(min_value=-(10**400), max_value=10**400),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.from_regex(r"\A[0-9]{1,400}(\.[0-9]{1,5})?\s?(k|M|users|s|ms|%|B|tokens/s|USD)?\Z"),
+    )
+)
+def test_huge_or_non_finite_numbers_are_not_numbers(value: object) -> None:
+    for fn in (p.number, p.duration_ms, p.count, p.tokens, p.tokens_per_s, p.percent):
+        out = fn(value)
+        assert out is None or (math.isfinite(out) and abs(out) <= p.MAX_NUMBER * 1024**2 * 100), (
+            fn,
+            value,
+            out,
+        )
+    m = p.money(value)
+    assert m is None or (math.isfinite(m.amount) and m.amount <= p.MAX_NUMBER)

@@ -231,7 +231,7 @@ def test_bench_against_the_callers_url(session: dict[str, Any]) -> None:
         ("err_type", "years: Input should be a valid integer"),
         ("err_missing", "out_dir: required but missing"),
         ("err_ref", "design: no design 999"),
-        ("err_range", "years: 0 is outside 1-10"),
+        ("err_range", "years: 0 is outside 1 month to 10 years"),
     ],
 )
 def test_errors_are_one_line_with_the_field(session: dict[str, Any], key: str, starts: str) -> None:

@@ -141,3 +141,21 @@ def test_cli_exit_3_writes_a_bundle_that_says_so(tmp_path: Path) -> None:
     assert r.returncode == 3, r.stderr
     assert "escalation budget" in r.stderr and "capex" in r.stderr
     assert (out / "README.md").read_text().startswith("# ESCALATION")
+
+
+def test_cli_judges_the_deadline_from_today() -> None:
+    """`garrison plan` passes today's date: a sourced H100 lead time misses a deadline weeks away."""
+    import json
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "garrison", "plan", str(CASES / "deadline-h100.yaml"), "--json", "--no-save"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 3, r.stderr
+    design = json.loads(r.stdout)
+    assert [e["kind"] for e in design["escalations"]] == ["schedule"]
+    assert "escalation schedule" in r.stderr

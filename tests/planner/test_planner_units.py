@@ -232,3 +232,26 @@ def test_slo_check_and_capacity_columns_in_the_summary(cat: Catalogue) -> None:
     render_summary(d, Console(file=out, width=250))
     text = out.getvalue()
     assert "P95 TTFT ms at design load" in text and "capacity req/min" in text and "met" in text
+
+
+def test_escalation_options_are_concrete_and_never_offer_what_the_design_already_does(cat: Catalogue) -> None:
+    req = _req({"budget": {"capex_usd": 1000}}, models=["gpt-oss-20b"])  # released in MXFP4: already 4-bit
+    d = plan_module.plan(req, catalogue=cat, load_model=load_model_ref, simulate=False, today=TODAY)
+    esc = next(e for e in d.escalations if e.kind == "budget")
+    changes = [o.change for o in esc.costed_options]
+    assert not any("quant" in c for c in changes), changes
+    assert "budget.capex_usd" in changes[0] or any(c.startswith("budget.capex_usd") for c in changes)
+    raise_it = next(o for o in esc.costed_options if o.change.startswith("budget.capex_usd"))
+    assert raise_it.fits_budget and raise_it.capex_usd is not None
+    for o in esc.costed_options:  # every re-planned option says what it costs and whether it helps
+        if o.change.startswith("use_cases"):
+            assert o.capex_usd is not None and o.resolves is not None and o.fits_budget is not None
+    bf16 = plan_module.plan(
+        _req({"budget": {"capex_usd": 1000}}, models=["qwen3-8b"]),
+        catalogue=cat,
+        load_model=load_model_ref,
+        simulate=False,
+        today=TODAY,
+    )
+    esc16 = next(e for e in bf16.escalations if e.kind == "budget")
+    assert any("quant" in o.change for o in esc16.costed_options)

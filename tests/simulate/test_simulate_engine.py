@@ -179,9 +179,12 @@ def test_closed_loop_keeps_concurrency_and_counts_queue_time() -> None:
     assert t.mean_running == pytest.approx(1.0)
 
 
-def test_llamacpp_context_is_shared_by_slots() -> None:
+def test_max_model_len_is_per_request_for_every_engine() -> None:
+    """One meaning everywhere: a llama.cpp slot holds max_model_len tokens (n_ctx = that x slots)."""
     from garrison.simulate.setup import engine_config
 
     eng = engine_config("llama.cpp", 4, 2048, 8192)
-    assert eng.scheduler == "llamacpp" and eng.max_model_len == 2048
+    assert eng.scheduler == "llamacpp" and eng.max_model_len == 8192
+    assert engine_config("llama-server", 4, 2048, 8192).scheduler == "llamacpp"
+    assert engine_config("sglang", 256, 8192, 8192).scheduler == "sglang"
     assert engine_config("vllm", 256, 8192, 8192).max_model_len == 8192

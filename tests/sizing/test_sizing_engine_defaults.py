@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from garrison.catalogue import load_catalogue
+from garrison.engines.vllm import version_defaults as vllm_defaults
 from garrison.modelspec import load_model_spec
 from garrison.modelspec.from_config import kv_cache_dtype_of, spec_from_config
 from garrison.modelspec.hf_folder import spec_from_folder
 from garrison.modelspec.params import param_counts
-from garrison.sizing.engine_memory import vllm_defaults
 from garrison.sizing.estimate import EstimateOptions, estimate
 from garrison.sizing.speed import fp16_tflops
 
@@ -97,16 +97,17 @@ def test_modules_kept_16_bit_in_single_layers_count_only_those_layers() -> None:
 
 # ---------------------------------------------------------------- engine versions
 def test_vllm_defaults_by_version() -> None:
-    new = vllm_defaults(None, 79.2, 8192)
-    assert new.v1 and new.chunked_prefill and new.max_num_batched_tokens == 8192
+    new = vllm_defaults("0.10.1", 79.2, 8192)
+    assert new.chunked_prefill and new.graphs_before_kv and new.max_num_batched_tokens == 8192
     old = vllm_defaults("0.4.3", 79.2, 8192)
-    assert not old.v1 and not old.chunked_prefill and old.max_num_batched_tokens == 8192
+    assert not old.chunked_prefill and not old.graphs_before_kv and old.max_num_batched_tokens == 8192
     assert vllm_defaults("0.4.3", 79.2, 1024).max_num_batched_tokens == 2048
     long5 = vllm_defaults("0.5.3", 79.2, 131072)
     assert long5.chunked_prefill and long5.max_num_batched_tokens == 512
+    assert vllm_defaults("0.5.0", 79.2, 131072).chunked_prefill is False
     assert vllm_defaults("0.6.3", 79.2, 131072).max_num_batched_tokens == 2048
     assert not vllm_defaults("0.6.3", 79.2, 32768).chunked_prefill
-    assert vllm_defaults("0.10.1", 79.2, 8192) == new
+    assert vllm_defaults("0.8.0", 30.0, 8192).max_num_batched_tokens == 2048  # small GPU: V1's 2048
 
 
 def test_vllm_without_chunked_prefill_runs_prefill_first() -> None:

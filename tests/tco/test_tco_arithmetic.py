@@ -1,7 +1,7 @@
 """TCO arithmetic pinned by hand-computed cases, and its invariants as properties.
 
-Hand case (tests/tco/conftest.py make_design): one server with 2 x H100 (TDP 700 W) priced
-$50k/$60k/$70k, one gateway $4k/$5k/$6k at 200 W; chat at 60 req/min, 1000 in + 500 out tokens,
+Hand case (tests/tco/conftest.py make_design): one server with 2 x H100 priced $50k/$60k/$70k drawing
+1500 W typical, one gateway $4k/$5k/$6k at 200 W; chat at 60 req/min, 1000 in + 500 out tokens,
 2000 active h/year; estimate 1000 output tokens/s; PUE 1.5, $0.10/kWh, utilisation 0.5 (stated).
 """
 
@@ -28,11 +28,11 @@ SOL = make_price("openai", "gpt-6-sol", 2.0, 10.0, cached=0.2)
 def test_capex_power_maintenance_by_hand(design, gpus):
     t = compute_tco(design, [SOL], gpus, HALF)
     assert (t.capex_usd.low, t.capex_usd.expected, t.capex_usd.high) == (54_000, 65_000, 76_000)
-    # IT W = 2 x 700 x 0.5 + 600 overhead + 200 gateway = 1500; x PUE 1.5 = 2.25 kW
-    assert t.power_kw_expected == pytest.approx(2.25)
-    assert t.annual_power_usd == pytest.approx(2.25 * 8760 * 0.10)  # 1971.00
+    # IT W = the design's typical draw: 1500 (GPU server) + 200 (gateway) = 1700; x PUE 1.5 = 2.55 kW
+    assert t.power_kw_expected == pytest.approx(2.55)
+    assert t.annual_power_usd == pytest.approx(2.55 * 8760 * 0.10)  # 2233.80
     assert t.annual_maintenance_usd == pytest.approx(6_500)  # 10 % of 65k
-    assert t.annual_opex_usd == pytest.approx(8_471)
+    assert t.annual_opex_usd == pytest.approx(8_733.8)
 
 
 def test_volume_cloud_and_discounts_by_hand(design, gpus):
@@ -47,20 +47,20 @@ def test_volume_cloud_and_discounts_by_hand(design, gpus):
 
 def test_breakeven_savings_and_cost_per_token_by_hand(design, gpus):
     t = compute_tco(design, [SOL], gpus, HALF, years=3)
-    # monthly saving (46,512 - 8,471) / 12 = 3,170.08; 65,000 / 3,170.08 = 20.5 -> month 21
+    # monthly saving (46,512 - 8,733.8) / 12 = 3,148.18; 65,000 / 3,148.18 = 20.6 -> month 21
     assert t.breakeven_month == 21
-    # 3 y: cloud 139,536; self-hosted 65,000 + 3 x 8,471 = 90,413; saving 49,123 = 35.2 %
-    assert t.savings_pct == pytest.approx(49_123 / 139_536 * 100)
-    assert [round(s.savings_usd) for s in t.savings] == [-26_959, 11_082, 49_123]
-    assert t.tco_usd is not None and t.tco_usd.expected == pytest.approx(90_413)
-    # $/Mtok at 0.5: (65,000 / 3 + 8,471) / (0.5 x 1000 tok/s x 3600 x 8760 x 3) x 1e6
+    # 3 y: cloud 139,536; self-hosted 65,000 + 3 x 8,733.8 = 91,201.4; saving 48,334.6 = 34.6 %
+    assert t.savings_pct == pytest.approx(48_334.6 / 139_536 * 100)
+    assert [round(s.savings_usd) for s in t.savings] == [-27_222, 10_556, 48_335]
+    assert t.tco_usd is not None and t.tco_usd.expected == pytest.approx(91_201.4)
+    # $/Mtok at 0.5: (65,000 / 3 + 8,733.8) / (0.5 x 1000 tok/s x 3600 x 8760 x 3) x 1e6
     capacity = 1000 * 3600 * 8760 * 3
     assert t.self_hosted_usd_per_mtok.expected_utilisation == pytest.approx(
-        (65_000 / 3 + 8_471) / (0.5 * capacity) * 1e6
+        (65_000 / 3 + 8_733.8) / (0.5 * capacity) * 1e6
     )
-    # full: power at u=1 is 2 x 700 + 600 + 200 = 2200 W -> 2.2 x 1.5 x 876 = 2890.8 $/y
+    # full utilisation: the same typical draw (power does not follow utilisation), twice the tokens
     assert t.self_hosted_usd_per_mtok.full_utilisation == pytest.approx(
-        (65_000 / 3 + 6_500 + 2_890.8) / capacity * 1e6
+        (65_000 / 3 + 8_733.8) / capacity * 1e6
     )
 
 

@@ -70,6 +70,8 @@ class Stub:
         self.server_itl: list[float] = []
         self.tokens_sent = 0
         self.scrapes = 0
+        self.prompts: set[str] = set()
+        self.posts = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -103,6 +105,10 @@ class Stub:
                 json.dumps(
                     {
                         "server_ttft_s": self.server_ttft,
+                        "server_itl_sum_s": sum(self.server_itl),
+                        "posts": self.posts,
+                        "distinct_prompts": len(self.prompts),
+                        "server_itl_count": len(self.server_itl),
                         "tokens_sent": self.tokens_sent,
                         "cpu_s": time.process_time(),
                     }
@@ -150,6 +156,8 @@ class Stub:
             self.send(writer, "404 Not Found", "application/json", b'{"error":"not found"}')
             return True
         req = json.loads(body)
+        self.posts += 1
+        self.prompts.add(json.dumps(req.get("messages") or req.get("prompt")))
         return await self.stream(req, path.endswith("chat/completions"), writer, t_recv, next(self.cycle))
 
     async def stream(self, req, chat, writer, t_recv, behaviour) -> bool:  # type: ignore[no-untyped-def]
@@ -167,7 +175,7 @@ class Stub:
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
-        n = int(req.get("max_tokens") or 16)
+        n = int(req.get("max_tokens") or req.get("max_completion_tokens") or 16)
         delay = self.args.token_delay_ms / 1000
         self.running += 1
         last = t_recv
@@ -191,7 +199,9 @@ class Stub:
                 piece = {"delta": {"content": "tok "}} if chat else {"text": "tok "}
                 obj = {
                     "id": "x",
-                    "object": "chunk",
+                    "object": "chat.completion.chunk" if chat else "text_completion",
+                    "created": 0,
+                    "model": self.args.model,
                     "choices": [{"index": 0, **piece, "finish_reason": None}],
                 }
                 now = time.perf_counter()

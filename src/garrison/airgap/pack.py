@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from garrison import __version__
+from garrison import __version__, engines
 from garrison.airgap import images as img
 from garrison.airgap import sources as src
 from garrison.airgap.manifest import (
@@ -202,6 +202,35 @@ def resolve_models(
             ".gguf file; or run pack with --download on a connected machine. Nothing was written",
         )
     return found
+
+
+def check_model_formats(design: Design, models: Sequence[src.ResolvedModel]) -> None:
+    """Refuse a model the deployment's engine cannot load: llama.cpp needs a .gguf file; vLLM and
+    SGLang load a Hugging Face folder (safetensors), not a GGUF. Raised before anything is written."""
+    by_ref = {m.want.ref: m for m in models}
+    for i, dep in enumerate(design.deployments):
+        m = by_ref.get(dep.model_path or dep.model_id)
+        if m is None:
+            continue
+        profile = engines.get(dep.engine, f"deployments[{i}].engine")
+        is_gguf = m.kind == "gguf"
+        if profile.single_file_model == is_gguf:
+            continue
+        ck = dep.checkpoint
+        if profile.single_file_model:
+            want = f"a .gguf file ({dep.quant})"
+            if ck is not None and ck.file:
+                want += f", e.g. {ck.file} from {ck.repo}"
+        else:
+            want = "a Hugging Face model folder (config.json + safetensors)"
+            if ck is not None:
+                want += f", e.g. {ck.repo}"
+        found = "a GGUF file" if is_gguf else f"a {m.kind} folder"
+        raise InputError(
+            f"deployments[{i}] ({dep.name or dep.use_case})",
+            f"{profile.title} cannot load the model found for {m.want.ref}: {found} at {m.root}",
+            f"pass --model-source with {want}. Nothing was written",
+        )
 
 
 def _model_items(models: list[src.ResolvedModel]) -> tuple[list[Item], list[ModelEntry]]:
@@ -400,6 +429,8 @@ def pack(
     inp = load_input(source)
     notes = list(inp.notes)
     models = resolve_models(inp, model_sources, download, rep)
+    if inp.design is not None:
+        check_model_formats(inp.design, models)
     for m in models:
         notes.extend(m.notes)
     bundle = _render_bundle(inp.design, notes)

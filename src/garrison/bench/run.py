@@ -116,6 +116,7 @@ class BenchConfig:
     scrape_interval_s: float = 0.5
     search_iterations: int = 5
     seed: int | None = None  # None: a fresh one, recorded in the result
+    workers: int = 1  # client processes sharing each step's load
     progress: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -382,7 +383,7 @@ class _Run:
             await asyncio.gather(*tasks, return_exceptions=True)
         return self.stop.is_set()
 
-    async def run_step(self, load: Load) -> tuple[list[RequestRecord], bool]:
+    async def run_step(self, load: Load, t0: float | None = None) -> tuple[list[RequestRecord], bool]:
         """Run one load level; returns its records (all phases) and whether Ctrl-C interrupted it."""
         self.step_stop.clear()
         self.step_reason = None
@@ -391,7 +392,7 @@ class _Run:
         self._sem = asyncio.Semaphore(cap) if cap else None
         if load.kind == "concurrency":
             return await self._closed_loop(int(load.value))
-        return await self._open_loop(load)
+        return await self._open_loop(load, t0)
 
     async def _closed_loop(self, n: int) -> tuple[list[RequestRecord], bool]:
         """N workers, each sending its next request as soon as the previous one ends."""
@@ -405,7 +406,7 @@ class _Run:
         interrupted = await self._until_stopped([asyncio.ensure_future(worker()) for _ in range(n)])
         return out, interrupted
 
-    async def _open_loop(self, load: Load) -> tuple[list[RequestRecord], bool]:
+    async def _open_loop(self, load: Load, start: float | None = None) -> tuple[list[RequestRecord], bool]:
         """Requests sent at scheduled times, whether or not earlier ones have finished."""
         out: list[RequestRecord] = []
         tasks: list[asyncio.Task[None]] = []
@@ -438,7 +439,7 @@ class _Run:
             prompts = iter(lambda: None, 0)
 
         async def launcher() -> None:
-            t0 = time.perf_counter()
+            t0 = time.perf_counter() if start is None else start
             for at, prompt in zip(times, prompts, strict=False):
                 when = t0 + at
                 delay = when - time.perf_counter()
@@ -518,6 +519,11 @@ async def _run_async(cfg: BenchConfig, target: Target, prompts: PromptSource, ve
         if first and first[0].ok and first[0].tokens_from_usage and isinstance(prompts, PromptMaker):
             run.overhead = max(0, first[0].input_tokens - first[0].stated_input_tokens)
         remove_sigint = _install_sigint(run.stop)
+        workers = None
+        if cfg.workers > 1:
+            from garrison.bench.parallel import Workers
+
+            workers = Workers(cfg, target, prompts, run.overhead)
         if scraper is not None:
             await scraper.start()
         progress = _progress(cfg)
@@ -530,8 +536,12 @@ async def _run_async(cfg: BenchConfig, target: Target, prompts: PromptSource, ve
                 await scraper.sample()
             c0 = time.process_time()
             progress.label(load.label)
-            recs, intr = await run.run_step(load)
-            cpu = time.process_time() - c0
+            if workers is not None:
+                recs, intr, reason, worker_cpu = await workers.step(load, run.stop)
+            else:
+                recs, intr = await run.run_step(load)
+                reason, worker_cpu = run.step_reason, 0.0
+            cpu = time.process_time() - c0 + worker_cpu
             if scraper is not None:
                 await scraper.sample()
             meta: dict[str, Any] = {
@@ -545,7 +555,7 @@ async def _run_async(cfg: BenchConfig, target: Target, prompts: PromptSource, ve
                 ),
                 "max_concurrency": cfg.max_concurrency if load.kind != "concurrency" else None,
                 "interrupted": intr,
-                "stopped": run.step_reason,
+                "stopped": reason,
                 "server": scraper.window(t0, loop.time()) if scraper is not None else None,
             }
             step = summarise_step(
@@ -578,6 +588,8 @@ async def _run_async(cfg: BenchConfig, target: Target, prompts: PromptSource, ve
         finally:
             res.interrupted = run.stop.is_set()
             remove_sigint()
+            if workers is not None:
+                workers.close()
             if scraper is not None:
                 await scraper.stop()
                 res.warnings = scraper.warnings()
@@ -708,6 +720,8 @@ def _validate(cfg: BenchConfig) -> BenchConfig:
         raise InputError("--max-error-rate", f"{cfg.max_error_rate} is not in [0, 1)", "e.g. 0.05")
     if not 0.0 < cfg.slo_attainment <= 1.0:
         raise InputError("--slo-attainment", f"{cfg.slo_attainment} is not in (0, 1]", "e.g. 0.95")
+    if cfg.workers < 1:
+        raise InputError("--workers", "must be at least 1", "e.g. --workers 4")
     if cfg.max_concurrency is not None and cfg.max_concurrency < 1:
         raise InputError("--max-concurrency", "must be at least 1", "e.g. --max-concurrency 64")
     for q in cfg.percentiles:

@@ -24,9 +24,9 @@ from garrison.bench.results import DEFAULT_PERCENTILES, Dist, ServerMetrics, pct
 
 def engine_metrics() -> dict[str, Any]:
     """Engine name -> its metric names (queue, running, kv_usage, ttft_bucket, itl_bucket, e2e_bucket ...)."""
-    from garrison.render.engines import METRICS
+    from garrison import engines
 
-    return dict(METRICS)
+    return {name: p.launch.metrics for name, p in engines.PROFILES.items() if p.launch is not None}
 
 
 def _role_names(role: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ has the sum of the words' token counts; `PromptMaker.check` re-tokenizes a sampl
 from __future__ import annotations
 
 import bisect
+import copy
 import importlib
 import itertools
 import json
@@ -233,6 +234,7 @@ class PromptMaker:
         base = len(self._ones)
         self._digits = max(1, math.ceil(math.log(_MARKER_SPACE) / math.log(base))) if base > 1 else 1
         self.marker_tokens = self._digits + _NONCE_DIGITS
+        self.nonce = nonce
         self._nonce = self._spell(nonce, _NONCE_DIGITS)
         self._n = 0
         # a corpus of at least twice the longest prompt, so every window fits at many offsets
@@ -296,6 +298,17 @@ class PromptMaker:
         # no leading space: at the start of a text SentencePiece adds its own, and a chat template
         # puts the content after a newline
         return Prompt("".join(parts)[1:], k, max_tokens)
+
+    def for_worker(self, index: int, seed: str) -> PromptMaker:
+        """A copy for client process `index`: its own nonce (so its markers never meet another
+        process's), its own random stream, and no tokenizer (counts were measured already)."""
+        other = copy.copy(self)
+        other._count = approx_counter
+        other.nonce = self.nonce + 1 + index
+        other._nonce = self._spell(other.nonce, _NONCE_DIGITS)
+        other._rng = random.Random(f"{seed}/{index}")
+        other._n = 0
+        return other
 
     def next(self) -> Prompt:
         """A new prompt with lengths drawn from the workload."""

@@ -152,6 +152,11 @@ def register(app: typer.Typer) -> None:
             "--cooldown",
             help="Per step, sent last and not counted (keeps the load on while the measured ones end).",
         ),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            help="Client processes sharing the load: more when one core cannot follow the tokens.",
+        ),
         seed: int = typer.Option(
             None, "--seed", help="Lengths, offsets and arrivals repeat with the same seed (default: fresh)."
         ),
@@ -258,6 +263,7 @@ def register(app: typer.Typer) -> None:
             warmup=parse_budget(warmup, "--warmup"),
             cooldown=parse_budget(cooldown, "--cooldown"),
             seed=seed,
+            workers=workers,
             prefix_len=prefix_len,
             prefix_share=prefix_share,
             slo_attainment=slo_attainment,

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+from garrison import engines
 from garrison.catalogue import Catalogue
 from garrison.catalogue.schema import QuantFormat
 from garrison.modelspec import ModelSpec
@@ -20,8 +21,12 @@ def resolve_quant(cat: Catalogue, spec: ModelSpec, quant: str, engine: str) -> Q
     if quant == "auto":
         if spec.source == "gguf":
             return native_format(spec, cat)
-        if engine == "llama.cpp" and spec.native_dtype in ("bf16", "fp16", "fp32"):
-            return cat.quant("q4_k_m")
+        if engines.get(engine, "--engine").single_file_model and spec.native_dtype in (
+            "bf16",
+            "fp16",
+            "fp32",
+        ):
+            return cat.quant("q4_k_m")  # a GGUF engine serves a 16-bit model as Q4_K_M by default
         return cat.quant(spec.native_dtype)
     return cat.quant(quant)
 

@@ -167,6 +167,7 @@ def run_estimate(
     engine_version: str | None = None,
 ) -> Estimate:
     """Resolve names, validate numbers and run the estimate (library entry point of the command)."""
+    from garrison import engines
     from garrison.catalogue import load_catalogue
     from garrison.cli.common import load_model, resolve_quant
     from garrison.requirements import ModelRef
@@ -248,21 +249,20 @@ def run_estimate(
         raise InputError(
             "--sockets", f"{c.id} fits {c.sockets_max} socket(s) per server", f"use --sockets {c.sockets_max}"
         )
-    if c is not None:
-        engine = "llama.cpp"
+    profile = engines.get(engine, "--engine")
+    if c is not None and not profile.runs_on_cpu:
+        profile = engines.cpu_default()
+    engine = profile.name
     fmt = resolve_quant(cat, spec, quant, engine)
-    # llama.cpp serves GGUF quant types and plain F16/BF16/F32 GGUF files (`convert_hf_to_gguf.py
-    # --outtype f16|bf16`), which are common: a float format is a GGUF file type too.
-    if engine == "llama.cpp" and fmt.family not in ("gguf", "float") and spec.source != "gguf":
-        raise InputError(
-            "--quant",
-            f"{fmt.id} is not a GGUF type llama.cpp serves",
-            "use e.g. --quant Q4_K_M, Q8_0, F16 or BF16",
-        )
-    if engine != "llama.cpp" and fmt.family == "gguf":
-        raise InputError(
-            "--quant", f"{fmt.id} is a GGUF type", "use --engine llama.cpp, or a format like fp8/awq"
-        )
+    # llama.cpp serves GGUF quant types and plain F16/BF16/F32 and MXFP4 GGUF files (`convert_hf_to_gguf.py
+    # --outtype f16|bf16`): its profile lists the families it loads
+    gguf_file = spec.source == "gguf"  # a .gguf file: its own format, whatever --quant says
+    if not profile.loads(fmt.family) and not gguf_file:
+        if fmt.family == "gguf":
+            fix = f"use --engine {engines.gguf_default().name}, or a format like fp8/awq"
+        else:
+            fix = "use e.g. --quant Q4_K_M, Q8_0, F16 or BF16"
+        raise InputError("--quant", f"{fmt.id} ({fmt.family}) is not a format {profile.title} loads", fix)
     opts = EstimateOptions(
         engine=engine,
         gpus=gpus,

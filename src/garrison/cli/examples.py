@@ -2,7 +2,8 @@
 
 Kept as data beside the commands so `--help` shows them uniformly: `apply_examples(app)` appends
 "Example: VALUE" to each value option's and argument's help, fills in help text where
-an option has none, and adds an "Examples" epilog to each command. tests/core/test_cli_help.py checks
+an option has none, and adds an "Examples" epilog to each command. An option whose own help already
+says "e.g. VALUE" needs no entry here. tests/core/test_cli_help.py checks
 that every option has help, every value option and argument an example, and that every example converts
 with the option's type.
 """
@@ -78,6 +79,21 @@ VALUES: dict[tuple[str, str], str] = {
     ("bench", "timeout"): "120",
     ("bench", "ca"): "certs/ca.pem",
     ("bench", "db"): "sqlite:////srv/garrison/garrison.db",
+    ("bench", "arrival"): "gamma",
+    ("bench", "burstiness"): "0.5",
+    ("bench", "max_concurrency"): "64",
+    ("bench", "trace"): "gateway-trace.csv",
+    ("bench", "warmup"): "10s",
+    ("bench", "cooldown"): "20",
+    ("bench", "seed"): "7",
+    ("bench", "prefix_len"): "512",
+    ("bench", "prefix_share"): "0.3",
+    ("bench", "slo_attainment"): "0.99",
+    ("bench", "percentiles"): "50,90,99,99.9",
+    ("bench", "max_error_rate"): "0.05",
+    ("bench", "metrics_url"): "https://llm.acme.internal:8443/metrics",
+    ("bench", "export_requests"): "requests.jsonl",
+    ("bench", "export_csv"): "steps.csv",
     ("verify", "url"): "https://llm.acme.internal:8443",
     ("verify", "api_key"): "sk-garrison-...",
     ("verify", "design"): "bundle/design.json",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from garrison import engines
 from garrison.catalogue import load_catalogue
 from garrison.cli.common import load_model, resolve_quant
 from garrison.design import Design
@@ -105,8 +106,8 @@ def model_setup(
     _, spec = load_model(ModelRef(path=model) if is_path else ModelRef(id=model))
     if not gpu and not cpu:
         raise InputError("--gpu", "no device given", "name a --gpu (e.g. h100-sxm) or a --cpu")
-    if cpu:
-        engine = "llama.cpp"
+    if cpu and not engines.get(engine, "--engine").runs_on_cpu:
+        engine = engines.cpu_default().name
     fmt = resolve_quant(cat, spec, quant, engine)
     eff = load_efficiency(calibration or "default")
     opts = EstimateOptions(

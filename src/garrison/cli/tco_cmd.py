@@ -18,7 +18,11 @@ def register(app: typer.Typer) -> None:
     @app.command("tco")
     def tco(
         design_file: Path = typer.Argument(..., help="design.json written by `garrison plan`."),
-        years: int = typer.Option(3, "--years", help="Horizon for TCO and savings, 1-10 years."),
+        years: int | None = typer.Option(
+            None,
+            "--years",
+            help="Horizon for TCO and savings, 1-10 years (default: the design's, growth.horizon_months).",
+        ),
         against: str = typer.Option("", "--against", help="provider/model for the headline comparison."),
         today: str = typer.Option(
             "",

@@ -2,6 +2,6 @@
 
 from garrison.cost.parameters import CostParameters
 from garrison.cost.result import TCO, CloudCost, SensitivityRow, UsdRange
-from garrison.cost.tco import compute_tco
+from garrison.cost.tco import compute_tco, horizon_years
 
-__all__ = ["TCO", "CloudCost", "CostParameters", "SensitivityRow", "UsdRange", "compute_tco"]
+__all__ = ["TCO", "CloudCost", "CostParameters", "SensitivityRow", "UsdRange", "compute_tco", "horizon_years"]

@@ -64,10 +64,13 @@ def server_capex_usd(server: Server, gpus: Mapping[str, GPU]) -> tuple[UsdRange 
 
 
 def capex_usd(design: Design, gpus: Mapping[str, GPU]) -> tuple[UsdRange, tuple[str, ...]]:
-    """Capex = sum over server lines of price range x count; returns what was missing too."""
+    """Capex = sum over bought server lines of price range x count; owned servers cost nothing.
+    Returns what was missing too."""
     low = exp = high = 0.0
     missing: list[str] = []
     for server in design.servers:
+        if getattr(server, "owned", False):
+            continue  # the organisation already has it: no capex (its power still counts)
         rng, note = server_capex_usd(server, gpus)
         if rng is not None:
             low, exp, high = low + rng.low, exp + rng.expected, high + rng.high
@@ -76,17 +79,11 @@ def capex_usd(design: Design, gpus: Mapping[str, GPU]) -> tuple[UsdRange, tuple[
     return UsdRange(low=low, expected=exp, high=high), tuple(missing)
 
 
-def server_power_w(
-    server: Server, gpus: Mapping[str, GPU], utilisation: float, params: CostParameters
-) -> float:
-    """IT draw of one server line, W = count x (GPUs x TDP x utilisation + system overhead).
-
-    A server without a GPU, or whose GPU is not in the catalogue, uses the planner's `power_typical_w`.
-    """
-    gpu = gpus.get(server.gpu) if server.gpu else None
-    if gpu is None or server.gpus_per_server == 0:
-        return server.count * server.power_typical_w
-    return server.count * (server.gpus_per_server * gpu.tdp_w * utilisation + params.system_overhead_w)
+def server_power_w(server: Server) -> float:
+    """IT draw of one server line, W = count x the design's typical draw per server (`power_typical_w`:
+    the planner's 60 % of GPU TDP + 70 % of the rest, planner/bom.py). The TCO costs what the design
+    sized, so design.json, `garrison plan`, `garrison tco` and the report carry one power figure."""
+    return server.count * server.power_typical_w
 
 
 def power_usd_per_year(it_w: float, pue: float, usd_per_kwh: float) -> float:

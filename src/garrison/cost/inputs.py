@@ -44,11 +44,11 @@ def catalogue_prices() -> tuple[Sequence[CloudPrice], Mapping[str, GPU]]:
 
 def tco_for_design(
     design: Design,
-    years: int = 3,
+    years: float | None = None,
     today: date | None = None,
     params: CostParameters | None = None,
     against: str | None = None,
 ) -> TCO:
-    """`compute_tco` with the shipped catalogue's prices."""
+    """`compute_tco` with the shipped catalogue's prices (over the design's horizon unless `years`)."""
     prices, gpus = catalogue_prices()
     return compute_tco(design, prices, gpus, params=params, years=years, today=today, against=against)

@@ -17,14 +17,10 @@ class CostParameters(BaseModel):
 
     usd_per_kwh: float | None = Field(default=None, gt=0, le=5)
     pue: float | None = Field(default=None, ge=1.0, le=3.0)
-    # GPU draw = TDP x utilisation; the brief's "measured-style draw" (nvidia-smi power under load
-    # tracks SM activity roughly linearly between idle and TDP). None: derived from the design's token
-    # volume over its capacity (see tco.expected_utilisation).
+    # Share of the design's capacity its token volume uses: sets the cost per token and scales the
+    # cloud bill in the sensitivity rows. Power does not follow it: the TCO costs the design's typical
+    # draw (what the planner sized). None: derived from the design's token volume over its capacity.
     expected_utilisation: float | None = Field(default=None, gt=0, le=1)
-    # Non-GPU draw of one GPU server (2 CPUs, DDR5, NVMe, NICs, fans) at typical load. Source: vendor
-    # power calculators for 2-socket 8-GPU servers put it at 0.8-1.5 kW; 600 W is the lower end for
-    # smaller boxes. Servers without a GPU use the planner's own `power_typical_w` instead.
-    system_overhead_w: float = Field(default=600.0, ge=0)
     # Hardware support contract / spares per year as a share of capex. Source: OEM 3-year support
     # packs are typically 8-15 % of list per year; 10 % is the middle.
     maintenance_pct_per_year: float = Field(default=10.0, ge=0, le=100)

@@ -78,7 +78,9 @@ class TCO(_Out):
     """Total cost of ownership of a design against cloud APIs at the same token volume."""
 
     design: str
-    years: int
+    years: (
+        float  # the horizon: the design's growth.horizon_months / 12 unless asked otherwise (1.5 = 18 months)
+    )
     reference_date: str  # the date stale prices are judged against ("" when none was known)
     capex_usd: UsdRange
     capex_complete: bool
@@ -97,7 +99,7 @@ class TCO(_Out):
     reference: str  # provider/model the headline break-even and savings compare against
     breakeven_month: int | None
     savings_pct: float | None  # over `years`, vs the reference
-    savings: tuple[YearSavings, ...]
+    savings: tuple[YearSavings, ...]  # each whole year within the horizon
     tco_usd: UsdRange | None  # capex + opex x years (cash), None while capex is incomplete
     sensitivity: tuple[SensitivityRow, ...]
     stale: tuple[str, ...]

@@ -35,14 +35,16 @@ class _Base:
         self.design, self.gpus, self.params = design, gpus, params
         self.usd_per_kwh, self.pue = usd_per_kwh, pue
 
-    def it_power_w(self, utilisation: float) -> float:
-        return sum(c.server_power_w(s, self.gpus, utilisation, self.params) for s in self.design.servers)
+    def it_power_w(self) -> float:
+        return sum(c.server_power_w(s) for s in self.design.servers)
 
     def opex_usd_per_year(self, utilisation: float, capex: float, usd_per_kwh: float | None = None) -> float:
-        """Running cost/year = power + maintenance + staff + colocation."""
+        """Running cost/year = power + maintenance + staff + colocation. Power is the design's typical
+        draw, the same at every utilisation (`utilisation` changes the tokens served, not the bill)."""
+        del utilisation
         kwh_price = self.usd_per_kwh if usd_per_kwh is None else usd_per_kwh
         return (
-            c.power_usd_per_year(self.it_power_w(utilisation), self.pue, kwh_price)
+            c.power_usd_per_year(self.it_power_w(), self.pue, kwh_price)
             + c.maintenance_usd_per_year(capex, self.params.maintenance_pct_per_year)
             + self.params.staff_usd_per_year
             + c.colocation_usd_per_year(self.design, self.params.colocation_usd_per_rack_unit_month)
@@ -66,17 +68,24 @@ def compute_tco(
     cloud_prices: Sequence[CloudPrice],
     gpus: Mapping[str, GPU],
     params: CostParameters | None = None,
-    years: int = 3,
+    years: float | None = None,
     today: date | None = None,
     against: str | None = None,
 ) -> TCO:
     """TCO of `design` over `years` against each cloud price, at the design's token volume.
 
+    `years` defaults to the design's own horizon (`horizon_years`), so the report, `garrison tco`,
+    `garrison plan` and the hand-offs speak of one horizon.
+
     `today` is the date stale prices are judged against; without it, the design's catalogue_as_of.
     `against` ("provider/model") picks the headline comparison; default: the median cloud bill.
     """
-    if not 1 <= years <= 10:
-        raise InputError("years", f"{years} is outside 1-10", "pass --years between 1 and 10")
+    if years is None:
+        years = horizon_years(design)
+    if not 1 / 12 - 1e-9 <= years <= 10:
+        raise InputError(
+            "years", f"{years:g} is outside 1 month to 10 years", "pass --years between 1 and 10"
+        )
     params = params or CostParameters()
     kwh = params.usd_per_kwh if params.usd_per_kwh is not None else design.requirements.power.usd_per_kwh
     pue = params.pue if params.pue is not None else design.requirements.power.pue
@@ -130,14 +139,14 @@ def compute_tco(
                 savings_usd=ref_cost * y - (cx + opex * y),
                 savings_pct=c.savings_pct(cx, opex, ref_cost, y) or 0.0,
             )
-            for y in range(1, years + 1)
+            for y in range(1, max(1, int(years + 1e-9)) + 1)
         )
         if complete and ref
         else ()
     )
     assumptions += [
-        f"power: GPU TDP x {util:.2f} utilisation + {params.system_overhead_w:g} W per GPU server, "
-        f"x PUE {pue:g} x ${kwh:g}/kWh x 8760 h",
+        f"power: the design's typical draw per server ({base.it_power_w():,.0f} W in all; planner: 60 % of GPU "
+        f"TDP + 70 % of the rest) x PUE {pue:g} x ${kwh:g}/kWh x 8760 h, the same at every utilisation",
         f"maintenance {params.maintenance_pct_per_year:g} % of capex per year; "
         f"cost per token depreciates capex over {params.depreciation_years:g} years",
         "break-even and savings are cash views: capex paid up front, opex and cloud bills monthly",
@@ -152,8 +161,8 @@ def compute_tco(
         capex_usd=capex,
         capex_complete=complete,
         missing=missing,
-        power_kw_expected=base.it_power_w(util) * pue / 1000.0,
-        annual_power_usd=c.power_usd_per_year(base.it_power_w(util), pue, kwh),
+        power_kw_expected=base.it_power_w() * pue / 1000.0,
+        annual_power_usd=c.power_usd_per_year(base.it_power_w(), pue, kwh),
         annual_maintenance_usd=c.maintenance_usd_per_year(cx, params.maintenance_pct_per_year),
         annual_staff_usd=params.staff_usd_per_year,
         annual_colocation_usd=c.colocation_usd_per_year(design, params.colocation_usd_per_rack_unit_month),
@@ -179,6 +188,13 @@ def compute_tco(
     )
 
 
+def horizon_years(design: Design) -> float:
+    """The design's one TCO horizon in years: `costs.horizon_months` / 12 when the planner set it, else
+    `requirements.growth.horizon_months` / 12 (default 24 months: the role's 2-year TCO)."""
+    months = design.costs.horizon_months or design.requirements.growth.horizon_months
+    return min(10.0, months / 12)
+
+
 def _expected_utilisation(params: CostParameters, tokens: float, capacity: float, notes: list[str]) -> float:
     """Stated, or the design's token volume over its capacity at full load, clamped to (0.01, 1]."""
     if params.expected_utilisation is not None:
@@ -202,7 +218,7 @@ def _cloud_costs(
     ref_date: date | None,
     capex: float,
     opex: float,
-    years: int,
+    years: float,
     complete: bool,
 ) -> tuple[CloudCost, ...]:
     out = []
@@ -241,7 +257,7 @@ def _reference(cloud: Sequence[CloudCost], against: str | None) -> CloudCost | N
 
 
 def _sensitivity(
-    base: _Base, util: float, capacity: float, capex: UsdRange, years: int, ref_cost: float, complete: bool
+    base: _Base, util: float, capacity: float, capex: UsdRange, years: float, ref_cost: float, complete: bool
 ) -> tuple[SensitivityRow, ...]:
     """Rows: utilisation (cloud bill scales with the tokens served), power price, hardware price."""
     if not complete:

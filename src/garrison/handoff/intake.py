@@ -12,7 +12,7 @@ the report and the hand-offs out all carry it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,9 +173,23 @@ ALIASES: dict[str, str] = {
         ["availability", "uptime", "high_availability", "ha", "availability_target"], "availability"
     ),
     **dict.fromkeys(
-        ["power_price", "electricity_price", "energy_price", "usd_per_kwh", "electricity", "power_cost"],
+        [
+            "power_price",
+            "electricity_price",
+            "energy_price",
+            "usd_per_kwh",
+            "electricity",
+            "power_cost",
+            "power",
+        ],
         "power",
     ),
+    **dict.fromkeys(
+        ["power_budget", "power_limit", "available_power", "site_power", "power_available", "power_kw"],
+        "site_power",
+    ),
+    **dict.fromkeys(["rack_space", "rack_units", "racks", "free_rack_units", "rack"], "rack_space"),
+    **dict.fromkeys(["cooling", "cooling_capacity", "cooling_btu_h"], "cooling"),
     **dict.fromkeys(
         [
             "existing_hardware",
@@ -218,12 +232,17 @@ def _norm(key: object) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(key).lower()).strip("_")
 
 
+MAX_TEXT = 500  # characters of one value the record keeps
+
+
 def _text(value: Any) -> str:
-    """A value as one line of text, the way the record keeps it."""
+    """A value as one line of text, the way the record keeps it (at most MAX_TEXT characters)."""
     if isinstance(value, str):
-        return " ".join(value.split())
-    dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
-    return dumped.removesuffix("...").strip()
+        text = " ".join(value.split())
+    else:
+        dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+        text = dumped.removesuffix("...").strip()
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"... ({len(text):,} characters)"
 
 
 @dataclass
@@ -344,7 +363,13 @@ def from_handoff(doc: Mapping[str, Any], catalogue: Any | None = None) -> dict[s
         if value:
             req[key] = value
     licences = _licences(it, slots)
+    if licences:
+        for uc in req["use_cases"]:
+            uc["licences"] = list(licences)
     deadline = _deadline(it, slots)
+    site = _site(it, slots, deadline)
+    if site:
+        req["site"] = site
     compliance_text = [f"{path}: {_text(v)}" for path, v in slots.get("compliance", [])]
     compliance_text += [f"{path}: {_text(v)}" for path, v in slots.get("residency", [])]
     req["compliance_notes"] = "\n".join(compliance_text)
@@ -1216,11 +1241,22 @@ def _security(it: Intake, slots: Mapping[str, list[tuple[str, Any]]]) -> dict[st
     return sec
 
 
-def _power(it: Intake, slots: Mapping[str, list[tuple[str, Any]]]) -> dict[str, float]:
-    entry = _first(slots, "power", it)
-    if entry is None:
+def _power(it: Intake, slots: dict[str, list[tuple[str, Any]]]) -> dict[str, float]:
+    prices = []
+    for key, value in slots.get("power", []):
+        if (
+            isinstance(value, str)
+            and re.search(r"\bk?w\b", value, re.I)
+            and not re.search(r"kwh", value, re.I)
+        ):
+            slots.setdefault("site_power", []).insert(0, (key, value))  # "10 kW available": a site limit
+        else:
+            prices.append((key, value))
+    if not prices:
         return {}
-    key, value = entry
+    for key, value in prices[1:]:
+        it.ignored(key, value, f"a second value for the same thing as {prices[0][0]}")
+    key, value = prices[0]
     n = p.number(value)
     if n is None or not 0 < n <= 5:
         it.ignored(key, value, "no price per kWh in it (0-5)")
@@ -1279,8 +1315,57 @@ def _deadline(it: Intake, slots: Mapping[str, list[tuple[str, Any]]]) -> str | N
         return None
     key, value = entry
     text = _text(value)
-    it.parsed(key, value, f"deadline {text!r} (passed to @Program-Manager with the hardware to order)")
+    due = p.deadline_date(text)
+    if due is None:
+        it.ignored(key, value, "no date in it: hardware lead times are not checked against it")
+    else:
+        it.parsed(
+            key, value, f"site.deadline = {due.isoformat()} (hardware lead times are checked against it)"
+        )
     return text
+
+
+def _site(it: Intake, slots: Mapping[str, list[tuple[str, Any]]], deadline: str | None) -> dict[str, Any]:
+    """Deadline, power and rack space the site offers (requirements.site)."""
+    site: dict[str, Any] = {}
+    due = p.deadline_date(deadline) if deadline else None
+    if due is not None:
+        site["deadline"] = due.isoformat()
+    readers: tuple[tuple[str, str, str, Callable[[Any], float | None]], ...] = (
+        ("site_power", "power_kw", "kW", _kw),
+        ("rack_space", "rack_units", "U", _units),
+        ("cooling", "cooling_btu_h", "BTU/h", p.number),
+    )
+    for slot, field_name, unit, read in readers:
+        entry = _first(slots, slot, it)
+        if entry is None:
+            continue
+        key, value = entry
+        n = read(value)
+        if n is None or n <= 0:
+            it.ignored(key, value, f"no {unit} figure in it")
+            continue
+        site[field_name] = round(n) if field_name == "rack_units" else n
+        it.parsed(key, value, f"site.{field_name} = {site[field_name]:g}")
+    return site
+
+
+def _kw(value: Any) -> float | None:
+    """'10 kW' -> 10, '12,000 W' -> 12, 8 -> 8 (a bare number is kW)."""
+    if isinstance(value, str):
+        m = re.search(r"(\d[\d,.]*)\s*(kw|w)\b", value, re.I)
+        if m:
+            n = float(m.group(1).replace(",", ""))
+            return n if m.group(2).lower() == "kw" else n / 1000
+    return p.number(value)
+
+
+def _units(value: Any) -> float | None:
+    """'8U', '8 rack units', 12 -> rack units."""
+    if isinstance(value, str):
+        value = re.sub(r"(?i)(\d)\s*u\b", r"\1", value)
+    n = p.count(value)
+    return None if n is None else float(n)
 
 
 def intake_lines(record: Handoff) -> list[str]:

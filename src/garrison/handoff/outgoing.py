@@ -10,9 +10,6 @@ addressed to the agent the role description names for its kind (ESCALATION_ROUTE
 
 from __future__ import annotations
 
-import calendar
-import re
-from datetime import date
 from typing import Any, Literal, get_args
 
 import yaml
@@ -20,6 +17,7 @@ import yaml
 from garrison.cost.result import TCO
 from garrison.design import Design
 from garrison.errors import InputError
+from garrison.handoff import parse as p
 
 Target = Literal[
     "mlops",
@@ -62,6 +60,10 @@ ESCALATION_ROUTES: dict[str, tuple[str, str]] = {
     "latency": ("@Open-Source-Model-Evaluator", "Consult for alternatives (a smaller or faster model)"),
     "security": ("@Security-Risk-Compliance-Advisor", "Escalate: security requirement not achievable"),
     "data": ("@Data-Sovereignty-Advisor", "Alert: compliance gap in the architecture"),
+    # the role's "Hardware lead time impacts timeline: notify @Program-Manager immediately"
+    "schedule": ("@Program-Manager", "Notify immediately: hardware lead time impacts the timeline"),
+    "site": ("@Program-Manager", "Present trade-off options (the site's power, space or cooling)"),
+    "licence": ("@Open-Source-Model-Evaluator", "Consult for alternatives under an accepted licence"),
 }
 # The role's success metric: "<2 weeks from hardware arrival to production".
 DEPLOY_DAYS_AFTER_ARRIVAL = 14
@@ -392,13 +394,16 @@ def _evaluator(d: Design) -> dict[str, Any]:
             for x in d.deployments
         ],
         "licence_policy": _licence_policy(d),
-        "escalations": escalations(d, ("model-too-large", "latency")),
+        "escalations": escalations(d, ("model-too-large", "latency", "licence")),
     }
 
 
 def _licence_policy(d: Design) -> dict[str, Any]:
     """The licences the hand-off allowed, and the deployments whose licence is outside them or unknown."""
-    allowed = list(d.requirements.handoff.licences) if d.requirements.handoff else []
+    # the licences the use cases accept (requirements.use_cases[].licences, filled from the hand-off)
+    allowed = sorted({lic for uc in d.requirements.use_cases for lic in uc.licences})
+    if not allowed and d.requirements.handoff is not None:
+        allowed = list(d.requirements.handoff.licences)
     check = []
     for x in d.deployments:
         lic = (x.licence or "").lower()
@@ -429,7 +434,7 @@ def _programme(d: Design, t: TCO) -> dict[str, Any]:
         "deploy_target_days_after_hardware_arrival": DEPLOY_DAYS_AFTER_ARRIVAL,
         "hardware_lead_time": "not in Garrison's catalogue: ask the vendors for dated quotes",
     }
-    due = deadline_date(deadline) if deadline else None
+    due = p.deadline_date(deadline) if deadline else None
     if due is not None:
         from datetime import timedelta
 
@@ -468,54 +473,15 @@ def _programme(d: Design, t: TCO) -> dict[str, Any]:
         },
         "timeline": timeline,
         "risks": list(v.risks),
-        "escalations": escalations(d, ("budget", "capacity")) + notify,
+        "escalations": escalations(d, ("budget", "capacity", "schedule", "site")) + notify,
         "all_escalations": escalations(d),
     }
-
-
-_MONTHS = {
-    name: number
-    for number, name in enumerate(calendar.month_name)
-    if name  # month_name[0] is ""
-}
-
-
-def deadline_date(text: str) -> date | None:
-    """'2027-03-31', '2027-03', 'Q2 2027', 'end of March 2027', 'by June 2027' -> the last day it allows."""
-    t = text.lower()
-    m = re.search(r"(\d{4})-(\d{2})-(\d{2})", t)
-    if m:
-        try:
-            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            return None
-    m = re.search(r"\bq([1-4])\s*(\d{4})", t) or re.search(r"(\d{4})\s*q([1-4])\b", t)
-    if m:
-        q, y = (
-            (int(m.group(1)), int(m.group(2))) if t[m.start()] == "q" else (int(m.group(2)), int(m.group(1)))
-        )
-        month = q * 3
-        return date(y, month, calendar.monthrange(y, month)[1])
-    m = re.search(r"(\d{4})-(\d{2})\b", t)
-    month_year = None
-    if m and 1 <= int(m.group(2)) <= 12:
-        month_year = (int(m.group(1)), int(m.group(2)))
-    for name, num in _MONTHS.items():
-        mm = re.search(rf"\b{name[:3].lower()}[a-z]*\.?\s+(\d{{4}})", t)
-        if mm:
-            month_year = (int(mm.group(1)), num)
-            break
-    if month_year:
-        y, mo = month_year
-        return date(y, mo, calendar.monthrange(y, mo)[1])
-    return None
 
 
 __all__ = [
     "AGENTS",
     "ESCALATION_ROUTES",
     "TARGETS",
-    "deadline_date",
     "escalations",
     "handoff",
     "handoff_files",

@@ -7,17 +7,44 @@ as a note instead of guessing a number.
 
 from __future__ import annotations
 
+import calendar
+import math
 import re
 from dataclasses import dataclass
+from datetime import date
 
 _NUM = r"(\d+(?:[.,]\d+)*(?:\.\d+)?)"
 
 
+# Anything a hand-off means is far below this (users, tokens, dollars, milliseconds); larger, infinite
+# or NaN values are not read as numbers at all, so they can never reach the requirements.
+MAX_NUMBER = 1e12
+
+
+def _bounded(x: float | None) -> float | None:
+    """`x` when it is a finite number within +-MAX_NUMBER, else None."""
+    if x is None or not math.isfinite(x) or abs(x) > MAX_NUMBER:
+        return None
+    return x
+
+
+def _real(value: float) -> float | None:
+    """A YAML int or float as a bounded float (a 400-digit int does not fit a float at all)."""
+    try:
+        return _bounded(float(value))
+    except OverflowError:
+        return None
+
+
 def _float(text: str) -> float:
-    """'1,200' -> 1200, '1.5' -> 1.5, '2,5' (decimal comma with one or two digits) -> 2.5."""
+    """'1,200' -> 1200, '1.5' -> 1.5, '2,5' (decimal comma with one or two digits) -> 2.5; text that is
+    not one number ('0.0.0', a version) is NaN, which every caller's bound turns into "no number"."""
     if re.fullmatch(r"\d+,\d{1,2}", text):
         return float(text.replace(",", "."))
-    return float(text.replace(",", ""))
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return math.nan
 
 
 def number(value: object) -> float | None:
@@ -25,10 +52,10 @@ def number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return _real(value)
     if isinstance(value, str):
         m = re.search(_NUM, value)
-        return _float(m.group(1)) if m else None
+        return _bounded(_float(m.group(1))) if m else None
     return None
 
 
@@ -43,7 +70,7 @@ def duration_ms(value: object) -> float | None:
     """'2 s' -> 2000, '500ms' -> 500, 'under 1.5 seconds' -> 1500; a bare number is milliseconds only
     when it is written as one (YAML 800 -> 800 ms), never when it sits in words without a unit."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return _real(value)
     if not isinstance(value, str):
         return None
     m = _DURATION.search(value)
@@ -51,10 +78,10 @@ def duration_ms(value: object) -> float | None:
         return None
     n, unit = _float(m.group(1)), m.group(2).lower()
     if unit.startswith("m") and not unit.startswith("min"):
-        return n
+        return _bounded(n)
     if unit.startswith("min"):
-        return n * 60_000
-    return n * 1000
+        return _bounded(n * 60_000)
+    return _bounded(n * 1000)
 
 
 # ------------------------------------------------------------------ counts and token lengths
@@ -66,14 +93,15 @@ def count(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return int(value)
+        b = _real(value)
+        return None if b is None else int(b)
     if not isinstance(value, str):
         return None
     m = _COUNT.search(value)
     if not m:
         return None
-    n = _float(m.group(1)) * {"k": 1000, "m": 1_000_000}.get((m.group(2) or "").lower(), 1)
-    return round(n)
+    n = _bounded(_float(m.group(1)) * {"k": 1000, "m": 1_000_000}.get((m.group(2) or "").lower(), 1))
+    return None if n is None else round(n)
 
 
 _TOKENS = re.compile(_NUM + r"\s*([kKmM])?\s*(?:tokens?|tok)?\b")
@@ -88,14 +116,15 @@ def tokens(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return int(value)
+        b = _real(value)
+        return None if b is None else int(b)
     if not isinstance(value, str):
         return None
     m = _TOKENS.search(value)
     if not m:
         return None
-    n = _float(m.group(1)) * {"k": 1024, "m": 1024**2}.get((m.group(2) or "").lower(), 1)
-    return round(n)
+    n = _bounded(_float(m.group(1)) * {"k": 1024, "m": 1024**2}.get((m.group(2) or "").lower(), 1))
+    return None if n is None else round(n)
 
 
 _RATE = re.compile(
@@ -107,17 +136,18 @@ _RATE = re.compile(
 def tokens_per_s(value: object) -> float | None:
     """'20 tokens/s per user' -> 20, '30 tok/s' -> 30; a bare number is taken as tokens/s."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return _real(value)
     if not isinstance(value, str):
         return None
     m = _RATE.search(value)
-    return _float(m.group(1)) if m else None
+    return _bounded(_float(m.group(1))) if m else None
 
 
 def percent(value: object) -> float | None:
     """'99.5%' -> 99.5, '99.9 % uptime' -> 99.9, 0.995 -> 99.5."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) * 100 if value <= 1 else float(value)
+        v = _real(value)
+        return None if v is None else v * 100 if v <= 1 else v
     if not isinstance(value, str):
         return None
     m = re.search(r"(\d+(?:\.\d+)?)\s*%", value)
@@ -162,7 +192,8 @@ _PER_YEAR = re.compile(
 def money(value: object) -> Money | None:
     """'$250k' -> 250,000 USD; '€1.2M capex'; '20k USD per month' -> 240,000 USD/year; 90000 -> USD."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Money(float(value), "", False)
+        v = _real(value)
+        return None if v is None else Money(v, "", False)
     if not isinstance(value, str):
         return None
     for m in _MONEY.finditer(value):
@@ -171,6 +202,8 @@ def money(value: object) -> Money | None:
         n = _float(m.group(2))
         scale = (m.group(3) or "").lower()
         n *= {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9}.get(scale, 1)
+        if _bounded(n) is None:
+            return None
         cur_word = (m.group(1) or m.group(4) or "").lower()
         currency = _CURRENCY_WORDS.get(cur_word, "")
         after, before = value[m.end() : m.end() + 40], value[: m.start()][-25:]
@@ -242,6 +275,8 @@ def model_size(value: object) -> ModelSize | None:
     sizes = []
     for m in _PARAMS.finditer(value):
         n = float(m.group(1)) * {"b": 1.0, "m": 1e-3, "t": 1e3}[m.group(2).lower()]
+        if _bounded(n) is None or n <= 0:
+            continue
         after = value[m.end() : m.end() + 12].lower()
         sizes.append((n, "active" in after or "activ" in value[max(0, m.start() - 10) : m.start()].lower()))
     fmt, guessed = precision(value)
@@ -343,21 +378,22 @@ def compliance(value: object) -> tuple[list[str], list[str]]:
     return known, unknown
 
 
-# Licence names as people write them -> the SPDX-style ids the catalogue uses.
-LICENCE_NAMES = (
-    (re.compile(r"apache", re.I), "apache-2.0"),
-    (re.compile(r"\bmodified[- ]mit\b", re.I), "modified-mit"),
-    (re.compile(r"\bmit\b", re.I), "mit"),
-    (re.compile(r"llama\s*3\.3", re.I), "llama3.3"),
-    (re.compile(r"llama\s*3\.1", re.I), "llama3.1"),
-    (re.compile(r"llama", re.I), "llama"),
-    (re.compile(r"gemma", re.I), "gemma"),
-    (re.compile(r"openrail", re.I), "bigcode-openrail-m"),
-    (re.compile(r"\bbsd\b", re.I), "bsd-3-clause"),
-    (re.compile(r"\bcc[- ]by[- ]4", re.I), "cc-by-4.0"),
-    (re.compile(r"\bmistral research\b|\bmnpl\b", re.I), "mnpl"),
-    (re.compile(r"deepseek", re.I), "deepseek"),
-    (re.compile(r"qwen", re.I), "qwen"),
+# Licence names as people write them -> the licence ids the catalogue uses (data/models.yaml
+# `licence_id`); a generic "Llama licence" means every Llama community licence version.
+LICENCE_NAMES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"apache", re.I), ("apache-2.0",)),
+    (re.compile(r"\bmodified[- ]mit\b", re.I), ("modified-mit",)),
+    (re.compile(r"\bmit\b", re.I), ("mit",)),
+    (re.compile(r"llama\s*3\.3", re.I), ("llama3.3",)),
+    (re.compile(r"llama\s*3\.1", re.I), ("llama3.1",)),
+    (re.compile(r"llama", re.I), ("llama3.1", "llama3.3")),
+    (re.compile(r"gemma", re.I), ("gemma",)),
+    (re.compile(r"openrail", re.I), ("bigcode-openrail-m",)),
+    (re.compile(r"\bbsd\b", re.I), ("bsd-3-clause",)),
+    (re.compile(r"\bcc[- ]by[- ]4", re.I), ("cc-by-4.0",)),
+    (re.compile(r"\bmistral research\b|\bmnpl\b", re.I), ("mnpl",)),
+    (re.compile(r"deepseek", re.I), ("deepseek",)),
+    (re.compile(r"qwen", re.I), ("qwen",)),
 )
 
 
@@ -366,11 +402,11 @@ def licences(value: object) -> tuple[list[str], list[str]]:
     ids: list[str] = []
     rest: list[str] = []
     for item in split_list(value):
-        hit = next((lid for pattern, lid in LICENCE_NAMES if pattern.search(item)), None)
+        hit = next((lids for pattern, lids in LICENCE_NAMES if pattern.search(item)), None)
         if hit is None:
             rest.append(item)
-        elif hit not in ids:
-            ids.append(hit)
+        else:
+            ids += [lid for lid in hit if lid not in ids]
     return ids, rest
 
 
@@ -394,4 +430,43 @@ def kind_of(text: str) -> tuple[str, bool] | None:
         return "batch", False
     if re.search(r"\b(chat|assistant|q&a|qa\b|question|support|help ?desk|rag|search|agent|api)", t):
         return "chat", False
+    return None
+
+
+# ------------------------------------------------------------------ dates
+_MONTHS = {
+    name: number
+    for number, name in enumerate(calendar.month_name)
+    if name  # month_name[0] is ""
+}
+
+
+def deadline_date(text: str) -> date | None:
+    """'2027-03-31', '2027-03', 'Q2 2027', 'end of March 2027', 'by June 2027' -> the last day it allows."""
+    t = text.lower()
+    m = re.search(r"(\d{4})-(\d{2})-(\d{2})", t)
+    if m:
+        try:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
+    m = re.search(r"\bq([1-4])\s*(\d{4})", t) or re.search(r"(\d{4})\s*q([1-4])\b", t)
+    if m:
+        q, y = (
+            (int(m.group(1)), int(m.group(2))) if t[m.start()] == "q" else (int(m.group(2)), int(m.group(1)))
+        )
+        month = q * 3
+        return date(y, month, calendar.monthrange(y, month)[1])
+    m = re.search(r"(\d{4})-(\d{2})\b", t)
+    month_year = None
+    if m and 1 <= int(m.group(2)) <= 12:
+        month_year = (int(m.group(1)), int(m.group(2)))
+    for name, num in _MONTHS.items():
+        mm = re.search(rf"\b{name[:3].lower()}[a-z]*\.?\s+(\d{{4}})", t)
+        if mm:
+            month_year = (int(mm.group(1)), num)
+            break
+    if month_year:
+        y, mo = month_year
+        return date(y, mo, calendar.monthrange(y, mo)[1])
     return None

@@ -137,6 +137,8 @@ def build_servers(
     else:
         nic, nic_count = parts.nic["ethernet_2x25g"], 1
         network = "2x 25GbE (bonded, to the gateway VLAN) + 1GbE BMC"
+    if owned:
+        network = "the existing server's NICs (to the gateway VLAN)"
     gpu_w = (gpu.tdp_w if gpu else 0) * gpus_in_server
     cpu_w = cpu.tdp_w * cpu_sockets if (gpu is None or gpu.segment != "apple") else 0
     rest_w = ch.base_w + nic.w * nic_count + cpu_w + ram / 64 * 10  # ~10 W per 64 GiB DDR5 RDIMM

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from garrison import engines
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
 from garrison.design import Estimate
 from garrison.modelspec.spec import ModelSpec
@@ -18,6 +19,12 @@ from garrison.sizing.steady_state import replica_load
 # Formats llama.cpp runs that are not float: a model released in one of these (gpt-oss in MXFP4) is run
 # in its own format on CPU hosts and small GPUs instead of being re-quantised to Q8_0 / Q4_K_M.
 LLAMACPP_NATIVE_FAMILIES = ("mxfp4",)
+
+
+# Slots a fixed-slot engine (llama.cpp) gets: llama-server's default of 4 for interactive use, 8 for
+# batch work where throughput matters more than each request's latency.
+FIXED_SLOTS = 4
+FIXED_SLOTS_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -73,22 +80,25 @@ def quant_choices(
     def q(name: str) -> QuantFormat | None:
         return quants.get(name.lower())
 
+    gguf_engine = engines.gguf_default().name
+    cpu_engine = engines.cpu_default().name
     if spec.source == "gguf":
         fmt = gguf_native or q(spec.native_dtype)
-        return [(fmt, "llama.cpp")] if fmt else []
+        return [(fmt, gguf_engine)] if fmt else []
     native = q(spec.native_dtype) or q("bf16")
-    gpu_engine = "sglang" if spec.mla is not None else "vllm"
+    gpu_engine = engines.gpu_default(mla=spec.mla is not None).name
     if pinned:
         fmt = q(pinned)
         if fmt is None:
             return []
-        return [(fmt, "llama.cpp" if fmt.family == "gguf" else gpu_engine)]
+        return [(fmt, gguf_engine if fmt.family == "gguf" else gpu_engine)]
     llamacpp_native = native is not None and native.family in LLAMACPP_NATIVE_FAMILIES
     gguf = [f for f in (q("q8_0"), q("q4_k_m")) if f]
     if device_gpu is None or device_gpu.segment == "apple":  # CPU host or Apple: llama.cpp
+        engine = cpu_engine if device_gpu is None else gguf_engine
         if llamacpp_native and native is not None:
-            return [(native, "llama.cpp")]
-        return [(f, "llama.cpp") for f in gguf]
+            return [(native, engine)]
+        return [(f, engine) for f in gguf]
     out: list[tuple[QuantFormat, str]] = []
     if native is not None:
         out.append((native, gpu_engine))
@@ -101,9 +111,9 @@ def quant_choices(
             out.append((awq, gpu_engine))
     if device_gpu.segment in ("consumer", "workstation"):
         if llamacpp_native and native is not None:
-            out.append((native, "llama.cpp"))
+            out.append((native, gguf_engine))
         else:
-            out += [(f, "llama.cpp") for f in gguf]
+            out += [(f, gguf_engine) for f in gguf]
     return out
 
 
@@ -139,12 +149,15 @@ def enumerate_options(
     for gpu in gpus:
         for fmt, engine in quant_choices(spec, gpu, quants, pinned_quant, gguf_native):
             if allowed_engines and engine not in allowed_engines:
-                if engine == "sglang" and "vllm" in allowed_engines:
-                    engine = "vllm"
+                # the SGLang-for-MLA preference is a speed choice: vLLM serves the same checkpoints
+                fallback = engines.gpu_default()
+                if fallback.name in allowed_engines and fallback.loads(fmt.family):
+                    engine = fallback.name
                 else:
                     continue
+            profile = engines.get(engine)
             for tp, pp in gpu_counts(gpu, max_per_server, per_chassis(gpu)):
-                if engine == "llama.cpp" and pp > 1:
+                if pp > 1 and not profile.pipeline_parallel:
                     continue
                 if spec.num_attention_heads % tp:
                     continue
@@ -173,12 +186,11 @@ def size_option(
     (load.input_p95): a long prompt arriving while the replica decodes its other sequences.
     """
     inp, out = load.input_tokens, load.output_tokens
-    slots = 1
-    max_len = context_length
-    if opt.engine == "llama.cpp":
-        # llama.cpp splits n_ctx over `--parallel` slots: give each slot the full context
-        slots = 4 if kind != "batch" else 8
-        max_len = context_length * slots
+    max_len = context_length  # per request, for every engine
+    slots = None
+    if engines.get(opt.engine).fixed_slots:
+        # every slot holds a full context_length request; batch work gets more slots
+        slots = FIXED_SLOTS_BATCH if kind == "batch" else FIXED_SLOTS
     opts = EstimateOptions(
         engine=opt.engine,
         gpus=opt.gpus_per_replica or 1,
@@ -186,9 +198,10 @@ def size_option(
         pp=opt.pp,
         sockets=opt.sockets,
         max_model_len=max_len,
+        max_num_seqs=slots,
         input_len=inp,
         output_len=out,
-        concurrency=slots if opt.engine == "llama.cpp" else None,
+        concurrency=slots,
         efficiency=eff,
     )
     est = estimate(opt.spec, opt.fmt, gpu=opt.gpu, cpu=opt.cpu, opts=opts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from garrison import engines
 from garrison.catalogue import Catalogue
 from garrison.design import Alternative, Checkpoint, Deployment, Range, ScalingTriggers
 from garrison.modelspec.params import param_counts
@@ -41,7 +42,9 @@ def checkpoint_for(o: Option, cat: Catalogue) -> Checkpoint | None:
             source=f"the model's own release ({entry.hf_id}, {native}; catalogue models.yaml)",
         )
     for ck in cat.checkpoints.get(entry.id, ()):
-        if ck.format == o.fmt.id and (o.engine == "llama.cpp") == (o.fmt.family in ("gguf", "mxfp4")):
+        if ck.format == o.fmt.id and engines.get(o.engine).single_file_model == (
+            o.fmt.family in ("gguf", "mxfp4")
+        ):
             return Checkpoint(
                 repo=ck.repo,
                 revision=ck.revision,
@@ -68,15 +71,7 @@ def engine_reasons(r: Ranked, cat: Catalogue, uc: UseCase) -> list[str]:
     o = r.sized.option
     out: list[str] = []
     plat = cat.platforms.get(o.engine)
-    why = {
-        "vllm": "vLLM: PagedAttention with continuous batching and chunked prefill carries many concurrent "
-        "users; OpenAI-compatible server; Prometheus metrics (vllm:*); FP8/AWQ/GPTQ/MXFP4 support",
-        "sglang": "SGLang: the fastest MLA attention kernels for DeepSeek-style models and RadixAttention prefix "
-        "caching; OpenAI-compatible server; Prometheus metrics (sglang:*)",
-        "llama.cpp": "llama.cpp server: runs GGUF quantisations on CPUs, Apple silicon and small GPUs from one "
-        "binary; fixed parallel slots suit a small number of concurrent users; Prometheus metrics (llamacpp:*)",
-    }
-    out.append(why.get(o.engine, o.engine))
+    out.append(engines.get(o.engine).reasons or o.engine)
     if plat is not None and plat.maintenance != "active":
         out.append(f"note: {plat.name} is {plat.maintenance}: {plat.maintenance_note}")
     tgi = cat.platforms.get("tgi")
@@ -94,6 +89,17 @@ def engine_reasons(r: Ranked, cat: Catalogue, uc: UseCase) -> list[str]:
             f"tensor parallelism TP{o.tp} over PCIe ({link:g} GB/s per direction, no NVLink): two all-reduces per "
             f"layer cross the PCIe bus every step{p2p}; the speed model charges them at the PCIe rate and latency "
             "(garrison.sizing.speed), which is part of the ITL above"
+        )
+    if o.gpu is not None and o.gpu.segment == "consumer" and not o.owned:
+        out.append(
+            f"{o.gpu.name}: NVIDIA's GeForce driver licence does not allow data-centre "
+            "deployment and the card has no ECC; fine in an office or desk-side server. Set "
+            "hardware.allow_consumer_gpus: false to plan without GeForce cards"
+        )
+    if not uc.high_availability and r.sized.replicas == 1:
+        out.append(
+            "one replica on one server: a single point of failure (no high availability was asked); "
+            f"use_cases[{uc.name}].high_availability: true plans a second server"
         )
     if uc.kind == "code":
         out.append(
@@ -151,11 +157,9 @@ def build_deployment(
     s = best.sized
     o = s.option
     plat = cat.platforms.get(o.engine)
+    profile = engines.get(o.engine)
     image = f"{plat.image}:{plat.image_tag}" if plat and plat.image else o.engine
-    if o.engine == "llama.cpp" and (o.gpu is None or o.gpu.vendor != "nvidia"):
-        # llama.cpp publishes per-backend images: server-cuda-bN, server-rocm-bN and plain server-bN (CPU)
-        backend = "rocm-" if o.gpu is not None and o.gpu.vendor == "amd" else ""
-        image = image.replace("server-cuda-", f"server-{backend}")
+    image = engines.image_variant(o.engine, image, "gpu" if o.gpu else "cpu", o.gpu.vendor if o.gpu else None)
     reasons = list(extra_reasons)
     reasons.append(
         f"{describe(best)}: lowest {horizon_months}-month TCO ({best.tco:,.0f} USD) among {candidates} "
@@ -217,9 +221,11 @@ def build_deployment(
         replicas=s.replicas,
         nodes_per_replica=o.pp,
         max_model_len=s.max_model_len,
-        max_num_seqs=s.est.max_num_seqs if o.engine != "llama.cpp" else s.est.concurrency,
+        max_num_seqs=s.est.max_num_seqs,
         max_num_batched_tokens=s.est.max_num_batched_tokens,
-        gpu_memory_utilization=0.90,
+        # the share of device memory the estimate was sized with (vLLM utilisation, SGLang static
+        # fraction); 0 where the engine has no such knob
+        gpu_memory_utilization=profile.memory_fraction if profile.memory_model != "context_upfront" else 0.0,
         fim=uc.fim,
         requests_per_minute=round(rpm, 2),
         # Little's law at the design load: requests in flight = rate x time each spends in the system

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from garrison import engines
 from garrison.design import CostedOption, Deployment, Design, Escalation, Range
 from garrison.requirements import Requirements, UseCase
 
@@ -122,7 +123,7 @@ def option_edits(
             ("q4", "q3", "q2", "iq")
         )
         if not bits_4:
-            quant = "q4_k_m" if dep.engine == "llama.cpp" else "awq"
+            quant = "q4_k_m" if engines.get(dep.engine).single_file_model else "awq"
 
             def pin(data: dict[str, Any], q: str = quant) -> None:
                 u = _use_case(data, name)
@@ -231,7 +232,23 @@ def option_edits(
                 _edited(req, widen),
             )
         )
-    # 6. relax the latency targets
+    # 6. a shorter context window (less KV cache per sequence)
+    if kind == "model-too-large" and uc.context_length > 4096:
+        shorter = max(4096, uc.context_length // 2)
+
+        def halve_context(data: dict[str, Any]) -> None:
+            u = _use_case(data, name)
+            u["context_length"] = shorter
+            _set_use_case(data, name, u)
+
+        out.append(
+            (
+                f"a {shorter}-token context window",
+                f"use_cases[{name}].context_length: {shorter}",
+                _edited(req, halve_context),
+            )
+        )
+    # 7. relax the latency targets
     if kind == "latency" and dep is not None and dep.slo_check is not None:
         sc = dep.slo_check
         ttft = round(max(sc.ttft_p95_ms, 1.0) * 1.2, -1)
@@ -266,7 +283,7 @@ def cost_options(
     """The escalation with each edit re-planned and costed (text options keep the costs, for readers)."""
     costed_opts = tuple(costed(o, c, r, replan, budget, esc.field) for o, c, r in edits[:limit])
     texts = tuple(as_text(o) for o in costed_opts) + esc.options
-    return esc.model_copy(update={"costed_options": costed_opts, "options": texts})
+    return esc.model_copy(update={"costed_options": costed_opts + esc.costed_options, "options": texts})
 
 
 def budget_escalation(req: Requirements, capex: Range, more_budget_meets: bool) -> Escalation | None:

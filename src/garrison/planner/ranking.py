@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from garrison import engines
 from garrison.catalogue import Catalogue
 from garrison.catalogue.schema import CPU
 from garrison.cost.parameters import CostParameters
@@ -105,7 +106,7 @@ def rank_key(r: Ranked) -> tuple[bool, bool, int, int, bool, bool, int]:
         r.tier,
         round(r.tco),
         not r.published,
-        r.sized.option.engine == "llama.cpp",
+        engines.get(r.sized.option.engine).fixed_slots,
         r.sized.option.tp,
     )
 

@@ -21,6 +21,7 @@ from garrison.planner.targets import Targets
 from garrison.simulate import EngineConfig, LengthDist, Slo, Workload
 from garrison.simulate.capacity import meets, replicas_for_slo, run_load_point, sweep_rates
 from garrison.simulate.results import SimSummary
+from garrison.simulate.setup import engine_config
 from garrison.sizing.efficiency import Efficiency
 from garrison.sizing.estimate import step_model_for
 from garrison.sizing.speed import RooflineStepModel
@@ -75,22 +76,9 @@ def _setup(
 ) -> tuple[RooflineStepModel, EngineConfig, Workload]:
     o = s.option
     model = step_model_for(o.spec, o.fmt, s.est, gpu=o.gpu, cpu=o.cpu, efficiency=eff, sockets=o.sockets)
-    if o.engine == "llama.cpp":
-        per_seq_ctx = s.max_model_len // max(1, s.est.concurrency)
-        engine = EngineConfig(
-            scheduler="llamacpp",
-            max_num_seqs=s.est.concurrency,
-            max_num_batched_tokens=max(s.est.max_num_batched_tokens, s.est.concurrency),
-            max_model_len=per_seq_ctx,
-        )
-    else:
-        per_seq_ctx = s.max_model_len
-        engine = EngineConfig(
-            scheduler="sglang" if o.engine == "sglang" else "vllm",
-            max_num_seqs=s.est.max_num_seqs,
-            max_num_batched_tokens=max(s.est.max_num_batched_tokens, s.est.max_num_seqs),
-            max_model_len=s.max_model_len,
-        )
+    # max_model_len is per request for every engine (a llama.cpp slot holds exactly that much)
+    engine = engine_config(o.engine, s.est.max_num_seqs, s.est.max_num_batched_tokens, s.max_model_len)
+    per_seq_ctx = s.max_model_len
     cap_out = max(2, per_seq_ctx // 4)
     workload = Workload(
         rate_per_s=rate_rpm / 60,

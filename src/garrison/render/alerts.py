@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from garrison.design import Design, ScalingTriggers
+from garrison import engines
+from garrison.design import Deployment, Design, LoadPoint, ScalingTriggers
 from garrison.errors import InputError
-from garrison.render.engines import METRICS
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def design_alerts(design: Design) -> list[Alert]:
             )
         )
     for dep in design.deployments:
-        alerts += _deployment_alerts(dep.name or dep.use_case, dep.engine, dep.triggers)
+        alerts += _deployment_alerts(dep)
     summary = "{{ $labels.job }} target {{ $labels.instance }} is down"
     alerts.append(
         Alert(
@@ -169,14 +170,135 @@ def _camel(name: str) -> str:
     return "".join(p.capitalize() for p in re.split(r"[^a-zA-Z0-9]", name) if p)
 
 
-def _deployment_alerts(job: str, engine: str, t: ScalingTriggers) -> list[Alert]:
-    m = METRICS[engine]
+def _design_point(dep: Deployment) -> LoadPoint | None:
+    """The simulated load point at the deployment's design rate (the curve's point nearest to it)."""
+    if not dep.load_curve:
+        return None
+    return min(dep.load_curve, key=lambda p: abs(p.rate_rpm - dep.requests_per_minute))
+
+
+def _nice(x: float) -> float:
+    """Round a threshold up to two significant figures (2.43 -> 2.5, 44.2 -> 45)."""
+    if x <= 0:
+        return 0.0
+    step = 10 ** (math.floor(math.log10(x)) - 1)
+    return float(round(math.ceil(x / step - 1e-9) * step, 6))
+
+
+@dataclass(frozen=True)
+class LatencyThresholds:
+    """P95 thresholds, seconds, each above what the design's own simulation gives at its design rate."""
+
+    e2e_s: float
+    ttft_s: float | None
+    itl_s: float | None
+    design_e2e_s: float | None
+    design_ttft_s: float | None
+    design_itl_s: float | None
+
+
+# an alert threshold sits this far above the simulated design-load P95, so the design load is quiet
+# with room for the simulation's error (docs/accuracy.md: TTFT within about +-25%)
+DESIGN_MARGIN = 1.25
+
+
+def latency_thresholds(dep: Deployment) -> LatencyThresholds:
+    """Thresholds from the deployment's targets and simulated load curve.
+
+    TTFT and ITL: the use case's P95 target, raised to DESIGN_MARGIN x the simulated P95 at the design
+    rate when the design runs closer to its target than that (the planner escalates a design that
+    misses its targets; an alert must not fire at the load the platform was built for).
+    End-to-end: the larger of the triggers' `p95_latency_s`, what the targets allow for a typical
+    request (TTFT + output_tokens x ITL) and DESIGN_MARGIN x the simulated P95 at the design rate.
+    """
+    pt = _design_point(dep)
+    d_e2e = pt.e2e_p95_ms / 1e3 if pt and pt.e2e_p95_ms > 0 else None
+    d_ttft = pt.ttft_p95_ms / 1e3 if pt and pt.ttft_p95_ms > 0 else None
+    d_itl = pt.itl_p95_ms / 1e3 if pt and pt.itl_p95_ms > 0 else None
+
+    def above(target_ms: float | None, design_s: float | None) -> float | None:
+        if target_ms is None:
+            return None
+        return _nice(max(target_ms / 1e3, DESIGN_MARGIN * design_s if design_s else 0.0))
+
+    allowed = None
+    if dep.ttft_p95_target_ms is not None and dep.itl_p95_target_ms is not None:
+        allowed = (dep.ttft_p95_target_ms + dep.output_tokens * dep.itl_p95_target_ms) / 1e3
+    e2e = max(dep.triggers.p95_latency_s, allowed or 0.0, DESIGN_MARGIN * d_e2e if d_e2e else 0.0)
+    return LatencyThresholds(
+        e2e_s=_nice(e2e),
+        ttft_s=above(dep.ttft_p95_target_ms, d_ttft),
+        itl_s=above(dep.itl_p95_target_ms, d_itl),
+        design_e2e_s=d_e2e,
+        design_ttft_s=d_ttft,
+        design_itl_s=d_itl,
+    )
+
+
+def queue_threshold(dep: Deployment) -> float:
+    """Queued requests per replica that mean the replicas are full: the triggers' queue depth, raised
+    above twice the simulated mean queue at the design rate (plus one) when that is higher."""
+    pt = _design_point(dep)
+    per_replica = pt.mean_waiting / max(1, dep.replicas) if pt else 0.0
+    return max(dep.triggers.queue_depth, float(math.ceil(2 * per_replica + 1)))
+
+
+def _phases(fmin: int) -> tuple[int, int]:
+    """Minutes at design load, then minutes past the trigger, for a two-phase promtool test."""
+    return fmin + 15, fmin + 15
+
+
+def _two_phase(series: list[tuple[str, str]], fmin: int, labels: dict[str, str], summary: str) -> AlertTest:
+    # quiet at the end of a design-load phase long past `for` and the 5-minute rate window; firing
+    # once the past-trigger phase has lasted `for` plus the rate window plus a margin
+    p1, _ = _phases(fmin)
+    return AlertTest(
+        input_series=tuple(series),
+        quiet_at=f"{p1}m",
+        fire_at=f"{p1 + fmin + 10}m",
+        exp_labels=labels,
+        exp_summary=_expand(summary, labels),
+    )
+
+
+def _counter(per_min_design: float, per_min_past: float, fmin: int) -> str:
+    """promtool values: a counter growing at one rate during the design phase, then at another."""
+    p1, p2 = _phases(fmin)
+    end = per_min_design * p1
+    return f"0+{_fmt(per_min_design)}x{p1} {_fmt(end + per_min_past)}+{_fmt(per_min_past)}x{p2}"
+
+
+def _gauge(design: float, past: float, fmin: int) -> str:
+    p1, p2 = _phases(fmin)
+    return f"{_fmt(design)}x{p1} {_fmt(past)}x{p2}"
+
+
+def _histogram(metric: str, job: str, design_s: float, thr: float, fmin: int) -> list[tuple[str, str]]:
+    """Buckets where every design-phase observation is at most `design_s` (below the threshold) and
+    every past-trigger observation lies in (thr, 2 thr]: P95 is below thr, then above it."""
+    design_le = min(design_s, thr * 0.9) if design_s > 0 else thr / 2
+    les = [(design_le, True), (thr, True), (2 * thr, False), (None, False)]
+    out = []
+    for le, in_design_bucket in les:
+        label = "+Inf" if le is None else _fmt(round(le, 4))
+        out.append(
+            (f'{metric}{{job="{job}", le="{label}"}}', _counter(10, 0 if in_design_bucket else 10, fmin))
+        )
+    return out
+
+
+def _deployment_alerts(dep: Deployment) -> list[Alert]:
+    job = dep.name or dep.use_case
+    t = dep.triggers
+    m = engines.launch_of(dep.engine).metrics
     fmin = duration_minutes(t.sustained_for)
-    n = fmin + 20
     out: list[Alert] = []
     prefix = _camel(job)
+    lat = latency_thresholds(dep)
+    pt = _design_point(dep)
     if m.queue:
-        q = t.queue_depth
+        q = queue_threshold(dep)
+        design_q = math.ceil(pt.mean_waiting / max(1, dep.replicas)) if pt else 0
         summary = (
             f"{job}: more than {_fmt(q)} requests queued on {{{{ $labels.instance }}}} for {t.sustained_for}"
         )
@@ -189,10 +311,10 @@ def _deployment_alerts(job: str, engine: str, t: ScalingTriggers) -> list[Alert]
                 severity="warning",
                 summary=summary,
                 labels={"deployment": job},
-                test=_test(
+                test=_two_phase(
                     [
-                        (f'{m.queue}{{job="{job}", instance="{job}-0"}}', f"{_fmt(q + 3)}x{n}"),
-                        (f'{m.queue}{{job="{job}", instance="{job}-1"}}', f"0x{n}"),
+                        (f'{m.queue}{{job="{job}", instance="{job}-0"}}', _gauge(design_q, q + 3, fmin)),
+                        (f'{m.queue}{{job="{job}", instance="{job}-1"}}', _gauge(design_q, 0, fmin)),
                     ],
                     fmin,
                     {"instance": f"{job}-0", "deployment": job, "severity": "warning"},
@@ -200,33 +322,37 @@ def _deployment_alerts(job: str, engine: str, t: ScalingTriggers) -> list[Alert]
                 ),
             )
         )
-    if m.e2e_bucket:
-        p = t.p95_latency_s
-        summary = f"{job}: P95 end-to-end latency above {_fmt(p)} s for {t.sustained_for}"
-        # buckets around the threshold: all requests land in (p, 2p], so P95 lies in that bucket
-        les = [_fmt(p / 2), _fmt(p), _fmt(2 * p), "+Inf"]
-        series = [
-            (f'{m.e2e_bucket}{{job="{job}", le="{le}"}}', f"0+{0 if i < 2 else 10}x{n}")
-            for i, le in enumerate(les)
-        ]
+    for bucket, name, what, thr, design in (
+        (m.e2e_bucket, "LatencyP95High", "end-to-end latency", lat.e2e_s, lat.design_e2e_s),
+        (m.ttft_bucket, "TtftP95High", "time to first token", lat.ttft_s, lat.design_ttft_s),
+        (m.itl_bucket, "ItlP95High", "inter-token latency", lat.itl_s, lat.design_itl_s),
+    ):
+        if not bucket or thr is None:
+            continue
+        summary = f"{job}: P95 {what} above {_fmt(thr)} s for {t.sustained_for}"
         out.append(
             Alert(
                 group=job,
-                name=f"{prefix}LatencyP95High",
+                name=f"{prefix}{name}",
                 expr=(
-                    f'histogram_quantile(0.95, sum by (le) (rate({m.e2e_bucket}{{job="{job}"}}[5m])))'
-                    f" > {_fmt(p)}"
+                    f'histogram_quantile(0.95, sum by (le) (rate({bucket}{{job="{job}"}}[5m]))) > {_fmt(thr)}'
                 ),
                 for_=t.sustained_for,
                 severity="warning",
                 summary=summary,
                 labels={"deployment": job},
-                test=_test(series, fmin, {"deployment": job, "severity": "warning"}, summary),
+                test=_two_phase(
+                    _histogram(bucket, job, design or 0.0, thr, fmin),
+                    fmin,
+                    {"deployment": job, "severity": "warning"},
+                    summary,
+                ),
             )
         )
     if m.http_requests:
         e = t.error_rate_pct
         summary = f"{job}: more than {_fmt(e)}% of requests fail (5xx) for {t.sustained_for}"
+        ok_rate = 100 - 2 * e - 10
         out.append(
             Alert(
                 group=job,
@@ -239,13 +365,10 @@ def _deployment_alerts(job: str, engine: str, t: ScalingTriggers) -> list[Alert]
                 severity="critical",
                 summary=summary,
                 labels={"deployment": job},
-                test=_test(
+                test=_two_phase(
                     [
-                        (
-                            f'{m.http_requests}{{job="{job}", status="2xx"}}',
-                            f"0+{_fmt(100 - 2 * e - 10)}x{n}",
-                        ),
-                        (f'{m.http_requests}{{job="{job}", status="5xx"}}', f"0+{_fmt(2 * e + 10)}x{n}"),
+                        (f'{m.http_requests}{{job="{job}", status="2xx"}}', _counter(100, ok_rate, fmin)),
+                        (f'{m.http_requests}{{job="{job}", status="5xx"}}', _counter(0, 2 * e + 10, fmin)),
                     ],
                     fmin,
                     {"deployment": job, "severity": "critical"},

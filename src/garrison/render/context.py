@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from garrison import engines
 from garrison.design import Deployment, Design
-from garrison.render import engines
-from garrison.render.alerts import Alert, design_alerts
+from garrison.engines import Cluster, EngineMetrics
+from garrison.render.alerts import (
+    Alert,
+    LatencyThresholds,
+    design_alerts,
+    latency_thresholds,
+    queue_threshold,
+)
 from garrison.render.images import engine_image, support_image
 
 
@@ -32,8 +41,11 @@ class Replica:
 class DeploymentView:
     """What the templates need about one deployment."""
 
-    d: Deployment
+    d: Deployment  # served_name is in d.model_name
+    served_name: str  # the `model` clients send; unique across the design
+    model_json: str  # this model as GET /v1/models/<name> returns it
     model_file: str  # folder or .gguf under /models
+    fetch_cmd: str | None  # downloads the checkpoint into MODELS_DIR (connected machine), when known
     name: str  # DNS-safe use-case name: k8s object names, compose services, Prometheus job
     image: str
     entrypoint: tuple[str, ...]
@@ -43,17 +55,23 @@ class DeploymentView:
     upstream_keepalive: bool  # gateway may pool idle connections to this engine
     health_path: str
     metrics_path: str | None
-    metrics: engines.EngineMetrics
+    metrics: EngineMetrics
     replicas: tuple[Replica, ...]
     read_only_root: bool
+    queue_threshold: float  # queued requests per replica the alerts and KEDA fire at
+    latency: LatencyThresholds  # P95 alert thresholds from the targets and the simulated load curve
+    data_dir: str | None  # writable scratch besides /tmp (TABBY_ROOT)
+    ray_cluster: bool  # multi-node replicas start a Ray cluster the leader's engine drives
     route: str  # gateway path prefix, e.g. /chat/v1/
     min_replicas: int
     max_replicas: int
     cpu_request: str
     memory_request: str
     memory_limit: str
+    model_storage: str  # the models PVC's size, a Kubernetes quantity
     shm_size: str
     multi_node: bool
+    ha: bool  # the use case asked for high availability: replicas on separate servers
     leader_args: tuple[str, ...]
     worker_args: tuple[str, ...]
 
@@ -67,8 +85,57 @@ def _memory_gib(dep: Deployment) -> int:
     return max(16, math.ceil(est.weights_gib_per_gpu * dep.gpus_per_replica * 1.2 + 8))
 
 
-def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> tuple[DeploymentView, int]:
-    engines.check_engine(dep, index)
+def _model_storage_gib(dep: Deployment) -> int:
+    # the checkpoint's download size when known, else the weights the estimate sized (per GPU x GPUs
+    # of a replica); x1.5 for tokenizer, configs and a second revision during upgrades, + 10 GiB
+    if dep.checkpoint is not None and dep.checkpoint.size_gib:
+        weights = dep.checkpoint.size_gib
+    else:
+        gpus = dep.gpus_per_replica if dep.device_kind == "gpu" else 1
+        weights = dep.estimate.memory.weights_gib * gpus
+    return math.ceil(weights * 1.5) + 10
+
+
+def served_names(design: Design) -> list[str]:
+    """The `model` name of each deployment as clients send it: the deployment's model_name, or, when
+    an earlier deployment already serves that name, model_name-use_case (routing by model needs
+    every name once)."""
+    out: list[str] = []
+    for dep in design.deployments:
+        name = dep.model_name
+        if name in out:
+            name = f"{name}-{slug(dep.use_case)}"
+        out.append(name)
+    return out
+
+
+def _fetch_cmd(dep: Deployment, model_file: str) -> str | None:
+    """`hf download` of the deployment's checkpoint (huggingface_hub CLI), pinned to its revision,
+    into the folder or file name the engine is started with."""
+    ck = dep.checkpoint
+    if ck is None:
+        return None
+    if ck.file:
+        return (
+            f"hf download {shlex.quote(ck.repo)} {shlex.quote(ck.file)} --revision {shlex.quote(ck.revision)} "
+            '--local-dir "${MODELS_DIR:-/srv/models}"'
+        )
+    return (
+        f"hf download {shlex.quote(ck.repo)} --revision {shlex.quote(ck.revision)} "
+        f'--local-dir "${{MODELS_DIR:-/srv/models}}/{model_file}"'
+    )
+
+
+def _model_object(name: str) -> dict[str, Any]:
+    # the OpenAI "model" object (GET /v1/models); created is fixed so the bundle stays deterministic
+    return {"id": name, "object": "model", "created": 0, "owned_by": "garrison"}
+
+
+def _view(
+    dep: Deployment, index: int, headroom_pct: float, gpu_offset: int, ha: bool = False
+) -> tuple[DeploymentView, int]:
+    launch = engines.launch_of(dep.engine, f"deployments[{index}].engine")
+    profile = engines.get(dep.engine)
     name = slug(dep.name or dep.use_case)
     replicas = []
     gpus = dep.gpus_per_replica if dep.device_kind == "gpu" else 0
@@ -82,35 +149,40 @@ def _view(dep: Deployment, index: int, headroom_pct: float, gpu_offset: int) -> 
     nodes = dep.nodes_per_replica
     view = DeploymentView(
         d=dep,
-        model_file=engines.model_dir_name(dep),
+        served_name=dep.model_name,
+        model_json=json.dumps(_model_object(dep.model_name), separators=(",", ":")),
+        model_file=engines.model_dir_name(dep, profile),
+        fetch_cmd=_fetch_cmd(dep, engines.model_dir_name(dep, profile)),
         name=name,
         image=engine_image(dep),
-        entrypoint=tuple(engines.engine_entrypoint(dep)),
-        args=tuple(engines.engine_args(dep)),
-        env=engines.engine_env(dep),
-        port=engines.PORTS[dep.engine],
-        upstream_keepalive=engines.UPSTREAM_KEEPALIVE[dep.engine],
-        health_path=engines.HEALTH_PATHS[dep.engine],
-        metrics_path=engines.METRICS_PATH[dep.engine],
-        metrics=engines.METRICS[dep.engine],
+        entrypoint=launch.entrypoint,
+        args=tuple(launch.args(dep, Cluster())),
+        env=dict(sorted({**engines.OFFLINE_ENV, **launch.env}.items())),
+        port=launch.port,
+        upstream_keepalive=launch.upstream_keepalive,
+        health_path=launch.health_path,
+        metrics_path=launch.metrics_path,
+        metrics=launch.metrics,
         replicas=tuple(replicas),
-        read_only_root=engines.read_only_root(dep),
+        read_only_root=launch.read_only_root,
+        queue_threshold=queue_threshold(dep),
+        latency=latency_thresholds(dep),
+        data_dir=launch.data_dir,
+        ray_cluster=launch.multi_node == "ray",
         route=f"/{name}/v1/",
         min_replicas=dep.replicas,
         max_replicas=max_r,
         cpu_request=str(max(2, min(32, dep.max_num_seqs // 8 + 2))) if dep.device_kind == "gpu" else "8",
         memory_request=f"{mem}Gi",
         memory_limit=f"{mem + 8}Gi",
+        model_storage=f"{_model_storage_gib(dep)}Gi",
         # NCCL and the engines' worker processes share tensors through /dev/shm
         shm_size=f"{max(2, 2 * dep.tp * dep.pp)}Gi",
         multi_node=nodes > 1,
-        leader_args=tuple(
-            engines.engine_args(dep, nodes=nodes, node_rank_var="0", leader="$(LWS_LEADER_ADDRESS):5000")
-        ),
+        ha=ha,
+        leader_args=tuple(launch.args(dep, Cluster(nodes, "0", "$(LWS_LEADER_ADDRESS):5000"))),
         worker_args=tuple(
-            engines.engine_args(
-                dep, nodes=nodes, node_rank_var="$(LWS_WORKER_INDEX)", leader="$(LWS_LEADER_ADDRESS):5000"
-            )
+            launch.args(dep, Cluster(nodes, "$(LWS_WORKER_INDEX)", "$(LWS_LEADER_ADDRESS):5000"))
         ),
     )
     return view, gpu_offset + dep.replicas * gpus
@@ -160,8 +232,11 @@ def build_context(design: Design) -> dict[str, Any]:
     views: list[DeploymentView] = []
     offset = 0
     headroom = design.requirements.growth.headroom_pct
-    for i, dep in enumerate(design.deployments):
-        view, offset = _view(dep, i, headroom, offset)
+    for i, (dep, served) in enumerate(zip(design.deployments, served_names(design), strict=True)):
+        if served != dep.model_name:
+            dep = dep.model_copy(update={"model_name": served})
+        ha = any(u.high_availability for u in design.requirements.use_cases if u.name == dep.use_case)
+        view, offset = _view(dep, i, headroom, offset, ha)
         views.append(view)
     names = [v.name for v in views]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -179,6 +254,21 @@ def build_context(design: Design) -> dict[str, Any]:
     for a in alerts:
         groups.setdefault(a.group, []).append(a)
     gpu_count = sum(len(r.gpu_ids) for v in views for r in v.replicas)
+    inference = [s for s in design.servers if s.role == "inference"]
+    hosts = sum(s.count for s in inference)
+    per_host = max((s.gpus_per_server for s in inference), default=0)
+    compose_fit = ""
+    if hosts > 1 or (per_host and gpu_count > per_host):
+        # one compose file runs on one host: say so rather than number GPUs the host does not have
+        what = (
+            f"{gpu_count} GPU(s) over {hosts} inference server(s) of at most {per_host} GPU(s)"
+            if gpu_count
+            else f"its replicas over {hosts} CPU server(s)"
+        )
+        compose_fit = (
+            f"the design spreads {what}; this file puts every replica on one host, so it runs as written only on a "
+            "host with all of them. Deploy multi-server designs with k8s/ (replicas spread by the HA rule)."
+        )
     return {
         "design": design,
         "req": design.requirements,
@@ -186,8 +276,12 @@ def build_context(design: Design) -> dict[str, Any]:
         "namespace": f"garrison-{slug(design.name)}"[:63].rstrip("-"),
         "deployments": views,
         "default": views[0],
+        "models_json": json.dumps(
+            {"object": "list", "data": [_model_object(v.served_name) for v in views]}, separators=(",", ":")
+        ),
         "gpu": any(v.d.device_kind == "gpu" for v in views),
         "gpu_count": gpu_count,
+        "compose_fit": compose_fit,
         "limits": gateway_limits(design),
         "nets_v4": v4,
         "nets_v6": v6,
@@ -210,5 +304,8 @@ def build_context(design: Design) -> dict[str, Any]:
             "rack_units": sum(s.rack_units * s.count for s in design.servers),
             "max_w": sum(s.power_max_w * s.count for s in design.servers),
         },
+        # the Helm release name kube-prometheus-stack selects ServiceMonitors and PrometheusRules by
+        # (its chart's default serviceMonitorSelector / ruleSelector: release: <release name>)
+        "prometheus_release": "kube-prometheus-stack",
         "domain": f"llm.{slug(design.requirements.organisation.name)}.internal",
     }

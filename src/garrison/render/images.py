@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from garrison import engines
 from garrison.design import Deployment
 
 
@@ -45,16 +46,14 @@ def has_tag(image: str) -> bool:
 
 
 def engine_image(dep: Deployment) -> str:
-    """The pinned engine image for a deployment."""
+    """The pinned engine image for a deployment, in the build its device needs."""
+    launch = engines.launch_of(dep.engine)
     if dep.engine_image and has_tag(dep.engine_image):
-        if dep.engine == "llama.cpp" and dep.device_kind == "cpu":
-            # llama.cpp publishes CPU and CUDA builds of one release as server-bN / server-cuda-bN
-            return dep.engine_image.replace(":server-cuda-", ":server-")
-        return dep.engine_image
+        return launch.image_variant(dep.engine_image, dep.device_kind, None)
     found = _catalogue_image(dep.engine)
     if found:
-        return found
-    key = "llama.cpp-cuda" if dep.engine == "llama.cpp" and dep.device_kind == "gpu" else dep.engine
+        return launch.image_variant(found, dep.device_kind, None)
+    key = launch.gpu_image_key if dep.device_kind == "gpu" and launch.gpu_image_key else launch.image_key
     return fallback_images()[key]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from garrison.cost.result import TCO, UsdRange
-from garrison.cost.text import mtok, usd
+from garrison.cost.text import horizon, mtok, usd
 from garrison.design import Deployment, Design
 from garrison.report import charts
 from garrison.report.charts import Series
@@ -299,14 +299,14 @@ def _tco(t: TCO | None, note: str) -> str:
                     f"against {t.reference or 'n/a'}",
                     f"break-even {'never' if t.breakeven_month is None else f'month {t.breakeven_month}'}; "
                     "savings "
-                    f"{'n/a' if t.savings_pct is None else f'{t.savings_pct:.0f} %'} over {t.years} year(s)",
+                    f"{'n/a' if t.savings_pct is None else f'{t.savings_pct:.0f} %'} over {horizon(t.years)}",
                 ),
             ],
             "Total cost of ownership",
         )
     )
     if t.capex_complete and t.cloud:
-        months = list(range(0, t.years * 12 + 1))
+        months = list(range(0, round(t.years * 12) + 1))
         picks = {t.cloud[0].model, t.cloud[-1].model, t.reference.split("/", 1)[-1]}
         series = [
             Series(
@@ -323,7 +323,7 @@ def _tco(t: TCO | None, note: str) -> str:
         svg = charts.line_chart(
             "tco",
             "Cumulative cost: self-hosted vs cloud APIs",
-            f"Cumulative US dollars over {t.years * 12} months: self-hosted "
+            f"Cumulative US dollars over {round(t.years * 12)} months: self-hosted "
             "(capex up front plus monthly opex) "
             "against the cheapest, reference and most expensive cloud model at the same token volume.",
             "month",
@@ -370,7 +370,7 @@ def _tco(t: TCO | None, note: str) -> str:
     if t.sensitivity:
         out.append(
             _table(
-                ("factor", "value", "USD/Mtok", f"TCO {t.years} y", "break-even month"),
+                ("factor", "value", "USD/Mtok", f"TCO over {horizon(t.years)}", "break-even month"),
                 [
                     (
                         r.factor.replace("_", " "),
@@ -417,6 +417,10 @@ def _bench(comparisons: Sequence[Comparison]) -> str:
     return _figure(svg, ("metric", "predicted", "measured", "error"), rows)
 
 
+def _yes(x: bool | None) -> str:
+    return "-" if x is None else "yes" if x else "no"
+
+
 def _range(r: UsdRange | None) -> str:
     return "n/a" if r is None else f"{usd(r.low)} - {usd(r.high)}"
 
@@ -448,7 +452,6 @@ def _num(x: float | None) -> str:
 
 def _verdict(v: Verdict, shown: int = 4) -> str:
     """The first screen: the decision, the money, what it does at the design load, risks."""
-    years = v.years or 0
     tiles = [
         _tile(
             "Hardware (capex)",
@@ -463,7 +466,7 @@ def _verdict(v: Verdict, shown: int = 4) -> str:
             f"{v.annual_opex_usd:.2f}" if v.annual_opex_usd is not None else "",
         ),
         _tile(
-            f"TCO over {years} years",
+            f"TCO over {horizon(v.years) if v.years else 'the horizon'}",
             _range(v.tco_usd),
             f"expected {usd(v.tco_usd.expected)}" if v.tco_usd else "",
             f"{v.tco_usd.expected:.2f}" if v.tco_usd else "",
@@ -684,7 +687,42 @@ def render_report(
     esc = "".join(
         f'<div class="warn"><p><strong>{_e(e.kind)}</strong> ({_e(e.field)}): {_e(e.problem)}</p><ul>'
         + "".join(f"<li>{_e(o)}</li>" for o in e.options)
-        + "</ul></div>"
+        + "</ul>"
+        + (
+            _table(
+                (
+                    "option",
+                    "what the re-plan chose",
+                    "capex",
+                    "opex/year",
+                    "meets targets",
+                    "fits budget",
+                    "resolves",
+                ),
+                [
+                    (
+                        o.option,
+                        o.summary or "-",
+                        _range(
+                            UsdRange(
+                                low=o.capex_usd.low, expected=o.capex_usd.expected, high=o.capex_usd.high
+                            )
+                        )
+                        if o.capex_usd
+                        else "-",
+                        usd(o.annual_opex_usd),
+                        _yes(o.meets_targets),
+                        _yes(o.fits_budget),
+                        _yes(o.resolves),
+                    )
+                    for o in e.costed_options
+                ],
+                "Each option re-planned and costed",
+            )
+            if e.costed_options
+            else ""
+        )
+        + "</div>"
         for e in d.escalations
     )
     sec.append(("escalations", "Escalations", esc or "<p>None: every requirement is met as stated.</p>"))

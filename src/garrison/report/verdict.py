@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from garrison.cost.result import TCO, CloudCost, UsdRange
-from garrison.cost.text import usd
+from garrison.cost.text import horizon, usd
 from garrison.design import Deployment, Design
 
 
@@ -62,7 +62,7 @@ class Verdict(_V):
     capex_usd: UsdRange | None  # None: no TCO could be computed (cost_note says why)
     capex_complete: bool
     annual_opex_usd: float | None
-    years: int | None
+    years: float | None  # the TCO horizon (1.5 = 18 months)
     tco_usd: UsdRange | None
     at_load: tuple[AtLoad, ...]
     cheapest: CloudLine | None
@@ -152,7 +152,7 @@ def _breakeven_sentence(t: TCO, ref: CloudLine | None, cheapest: CloudLine | Non
         return "not computed: hardware prices are missing (see the TCO section)"
     if ref is None:
         return "not computed: the cloud price list is empty"
-    months = t.years * 12
+    months = round(t.years * 12)
     if ref.breakeven_month is None:
         sentence = (
             f"never against {ref.name}: at this volume its bill ({usd(ref.usd_per_year)}/year) does not cover "
@@ -162,13 +162,13 @@ def _breakeven_sentence(t: TCO, ref: CloudLine | None, cheapest: CloudLine | Non
     elif ref.breakeven_month > months:
         sentence = (
             f"month {ref.breakeven_month} against {ref.name}, after the {months}-month horizon "
-            f"(savings {ref.savings_pct:.0f} % over {t.years} years)"
+            f"(savings {ref.savings_pct:.0f} % over {horizon(t.years)})"
             if ref.savings_pct is not None
             else f"month {ref.breakeven_month} against {ref.name}, after the {months}-month horizon"
         )
     else:
         sentence = f"month {ref.breakeven_month} against {ref.name}" + (
-            f" (saves {ref.savings_pct:.0f} % over {t.years} years)" if ref.savings_pct is not None else ""
+            f" (saves {ref.savings_pct:.0f} % over {horizon(t.years)})" if ref.savings_pct is not None else ""
         )
     if cheapest is not None and cheapest.name != ref.name:
         if cheapest.breakeven_month is None:
@@ -220,14 +220,14 @@ def _decision(d: Design, t: TCO | None, at_load: tuple[AtLoad, ...], ref: CloudL
         return f"Not ready to buy: {', '.join(misses)} miss their latency targets at the design load."
     if t is None or ref is None or not t.capex_complete:
         return f"Buy {buy} for {cost}; the cloud comparison is incomplete."
-    if ref.breakeven_month is not None and ref.breakeven_month <= t.years * 12:
+    if ref.breakeven_month is not None and ref.breakeven_month <= round(t.years * 12):
         return (
             f"Buy {buy} for {cost}: it meets every target at the design load and pays back in month "
             f"{ref.breakeven_month} against {ref.name}."
         )
     return (
         f"Buy {buy} for {cost} only for data control, not for cost: it meets every target at the design "
-        f"load but does not pay back within {t.years} years against {ref.name} at this volume."
+        f"load but does not pay back within {horizon(t.years)} against {ref.name} at this volume."
     )
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from garrison import engines
 from garrison.design import Deployment, Design, Estimate
 from garrison.errors import InputError
 from garrison.simulate.engine import EngineConfig
@@ -63,13 +64,9 @@ class SimulationSetup:
 
 
 def scheduler_for(engine: str) -> Literal["vllm", "sglang", "llamacpp"]:
-    """Which scheduler model an engine name maps to."""
-    e = engine.lower().replace("-", "").replace(".", "").replace("_", "")
-    if e.startswith("llamacpp") or e.startswith("llamaserver") or e == "ollama":
-        return "llamacpp"
-    if e.startswith("sglang"):
-        return "sglang"
-    return "vllm"
+    """Which scheduler model an engine name maps to (its registry profile; vLLM's for unknown names)."""
+    profile = engines.find(engine)
+    return profile.scheduler if profile is not None else "vllm"
 
 
 def _overridden(engine: EngineConfig, overrides: dict[str, int]) -> EngineConfig:
@@ -80,15 +77,13 @@ def _overridden(engine: EngineConfig, overrides: dict[str, int]) -> EngineConfig
 def engine_config(
     engine: str, max_num_seqs: int, max_num_batched_tokens: int, max_model_len: int
 ) -> EngineConfig:
-    """The simulator's settings for an engine's own: llama.cpp's `max_model_len` is n_ctx, shared by
-    `--parallel` (max_num_seqs) slots, so each slot holds n_ctx / parallel tokens."""
-    scheduler = scheduler_for(engine)
-    per_seq = max_model_len // max(1, max_num_seqs) if scheduler == "llamacpp" else max_model_len
+    """The simulator's settings for an engine's own. `max_model_len` is per request for every engine
+    (for llama.cpp: per slot, with n_ctx = max_model_len x max_num_seqs)."""
     return EngineConfig(
-        scheduler=scheduler,
+        scheduler=scheduler_for(engine),
         max_num_seqs=max_num_seqs,
         max_num_batched_tokens=max(max_num_batched_tokens, max_num_seqs),
-        max_model_len=per_seq,
+        max_model_len=max_model_len,
     )
 
 
@@ -129,7 +124,8 @@ def setup_from_design(
     """A deployment's settings (the first, or `use_case`); `model`: its roofline, when it could be rebuilt."""
     dep = pick_deployment(design, source, use_case)
     engine = _overridden(engine_for_deployment(dep), engine_overrides or {})
-    block = 1 if engine.scheduler == "llamacpp" else 16
+    profile = engines.find(dep.engine)
+    block = profile.kv_block_tokens if profile is not None else 16
     step = model or step_model_from_estimate(dep.estimate, block_size=block)
     return SimulationSetup(
         model=step,

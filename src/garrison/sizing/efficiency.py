@@ -13,7 +13,12 @@ half was not used, and docs/accuracy.md gives both halves' errors. `step_overhea
 prior (the fit cannot tell it from the per-layer cost, and the calibration set has no small-model
 vLLM runs to separate them), the others (link, NUMA, no-P2P, row split) come from the sources named
 beside them. `python -m garrison.sizing.accuracy --refit` re-runs the fit (sizing.accuracy
-.refit_defaults) and prints the factors; the defaults below are its result rounded to two digits.
+.refit_defaults) and prints the factors. The loss is flat along one ridge: more bandwidth with a
+larger per-layer cost describes the vendor tables as well as less bandwidth with a smaller one. The
+defaults below (two digits) are from a run that stopped at gpu_bw 0.79 / layer_overhead_us 17; a
+rerun started from them drifts along the ridge to 0.89 / 41 with the same errors (check half 11.0%
+against 10.6%). The lower bandwidth is kept: the H200 measurement above puts plain decoders at
+0.67-0.73, and 0.89 is a bare copy.
 """
 
 from __future__ import annotations

@@ -6,19 +6,14 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from garrison import engines
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
 from garrison.design import Estimate, MemoryBreakdown, Range
+from garrison.engines import EngineProfile
 from garrison.modelspec.params import ParamCounts, param_counts
 from garrison.modelspec.spec import ModelSpec
 from garrison.sizing.efficiency import DEFAULT_EFFICIENCY, Efficiency
-from garrison.sizing.engine_memory import (
-    SGLANG_DEFAULT_MEM_FRACTION_STATIC,
-    VLLM_DEFAULT_GPU_MEMORY_UTILIZATION,
-    EngineMemory,
-    engine_memory,
-    vllm_default_batching,
-    vllm_defaults,
-)
+from garrison.sizing.engine_memory import EngineMemory, engine_memory
 from garrison.sizing.kv_cache import kv_bytes_per_token_model, kv_layout
 from garrison.sizing.speed import Device, RooflineStepModel, SplitMode, has_p2p
 from garrison.sizing.steady_state import (
@@ -39,15 +34,15 @@ MEMORY_RANGE = (0.97, 1.03)
 class EstimateOptions:
     """Everything `garrison estimate` takes besides the model and the device."""
 
-    engine: str = "vllm"
+    engine: str = "vllm"  # a name or alias from the engine registry (garrison.engines)
     gpus: int = 1
     tp: int | None = None
     pp: int = 1
     sockets: int = 1  # CPU hosts
     gpu_memory_utilization: float | None = None
     mem_fraction_static: float | None = None
-    max_model_len: int | None = None
-    max_num_seqs: int | None = None
+    max_model_len: int | None = None  # per request (a fixed-slot engine holds this much per slot)
+    max_num_seqs: int | None = None  # fixed-slot engines (llama.cpp): the number of slots
     max_num_batched_tokens: int | None = None
     block_size: int | None = None
     input_len: int = 1024
@@ -65,36 +60,46 @@ class EstimateOptions:
     numa_distribute: bool = False
     # CUDA graphs captured at start-up (vLLM/SGLang default); False = --enforce-eager
     cuda_graphs: bool = True
-    # the engine's version where its defaults changed (vLLM: engine_memory.vllm_defaults); None =
-    # the current release
+    # the engine's release where its defaults changed (its profile's version_defaults, e.g. vLLM
+    # before 0.8); None = the current release
     engine_version: str | None = None
 
 
-def scheduler_of(engine: str, chunked_prefill: bool = True) -> Literal["vllm", "sglang", "llamacpp"]:
-    """Which scheduler an engine's batching follows (TGI and TRT-LLM batch like vLLM; vLLM without
-    chunked prefill, before 0.8, runs prefill-first steps like SGLang)."""
-    if engine == "llama.cpp":
-        return "llamacpp"
-    return "sglang" if engine == "sglang" or not chunked_prefill else "vllm"
+def scheduler_of(
+    engine: str | EngineProfile, chunked_prefill: bool = True
+) -> Literal["vllm", "sglang", "llamacpp"]:
+    """Which scheduler an engine's batching follows (its profile's; an engine release without
+    chunked prefill, e.g. vLLM before 0.5.1, runs prefill-first steps like SGLang)."""
+    profile = engines.get(engine) if isinstance(engine, str) else engine
+    if profile.scheduler == "vllm" and not chunked_prefill:
+        return "sglang"
+    return profile.scheduler
 
 
-def _split(engine: str, opts: EstimateOptions) -> SplitMode:
-    if engine != "llama.cpp":
+def _split(engine: EngineProfile, opts: EstimateOptions) -> SplitMode:
+    if engine.gpu_kernels != "ggml":  # llama.cpp's --split-mode is ggml's
         return "tp"
     return "row" if opts.split_mode == "row" else "layer"
 
 
-def _kv_dtype(opts: EstimateOptions, spec: ModelSpec | None = None) -> str:
-    """--kv-dtype, or what 'auto' means to the engine: llama.cpp f16; vLLM, SGLang and
-    TensorRT-LLM the dtype the checkpoint declares for its KV cache (ModelOpt / compressed-tensors
-    FP8 checkpoints), else the model's 16-bit dtype."""
+def _kv_dtype(opts: EstimateOptions, engine: EngineProfile, spec: ModelSpec | None = None) -> str:
+    """--kv-dtype, or what 'auto' means to the engine: the dtype the checkpoint declares for its KV
+    cache where the engine follows it (ModelOpt / compressed-tensors FP8 on vLLM, SGLang,
+    TensorRT-LLM), else the engine's default (llama.cpp f16, others the model's 16-bit dtype)."""
     if opts.kv_dtype != "auto":
         return opts.kv_dtype
-    if opts.engine == "llama.cpp":
-        return "fp16"
-    if spec is not None and spec.kv_cache_dtype:
+    if engine.checkpoint_kv_dtype and spec is not None and spec.kv_cache_dtype:
         return spec.kv_cache_dtype
-    return "bf16"
+    return engine.default_kv_dtype
+
+
+def _memory_fraction(opts: EstimateOptions, engine: EngineProfile) -> float:
+    """The engine's share knob: vLLM's utilisation or SGLang's static fraction, else its default."""
+    given = {
+        "utilisation": opts.gpu_memory_utilization,
+        "static_pool": opts.mem_fraction_static,
+    }.get(engine.memory_model)
+    return given or engine.memory_fraction
 
 
 def _tp_choices(spec: ModelSpec, gpus: int, pp: int) -> list[int]:
@@ -125,15 +130,14 @@ def _size(
     total_bytes: float,
     tp: int,
     pp: int,
-    engine: str,
-    util: float,
-    frac: float,
+    engine: EngineProfile,
+    fraction: float,
     mnbt: int,
     mns: int,
     max_len: int,
     kv_dtype: str,
     ep: bool = False,
-    cuda_graphs: bool = True,
+    cuda_graphs: bool | None = None,
 ) -> Sized:
     wb = weight_bytes(spec, counts, fmt).per_gpu(tp, pp, ep)
     mem = engine_memory(
@@ -142,14 +146,16 @@ def _size(
         total_bytes=total_bytes,
         weights_bytes=wb,
         tp=tp,
-        gpu_memory_utilization=util,
-        mem_fraction_static=frac,
+        memory_fraction=fraction,
         max_num_batched_tokens=mnbt,
         max_num_seqs=mns,
         cuda_graphs=cuda_graphs,
     )
     layout = kv_layout(spec, kv_dtype, tp, pp)
     one_seq = layout.bytes_per_seq(max_len)
+    # a fixed-slot engine allocates every slot's context at start; a batching engine needs room for
+    # at least one full-length sequence
+    need = one_seq * (mns if engine.fixed_slots else 1)
     if wb > mem.budget:
         return Sized(
             tp,
@@ -166,13 +172,18 @@ def _size(
             f"{wb / GIB:.1f}, activations {mem.activations / GIB:.1f} and runtime "
             f"{mem.runtime / GIB:.1f} GiB",
         )
-    if one_seq > mem.kv:
+    if need > mem.kv:
+        what = (
+            f"{mns} slots of {max_len} tokens need"
+            if engine.fixed_slots
+            else f"one {max_len}-token sequence needs"
+        )
         return Sized(
             tp,
             mem,
             False,
-            f"one {max_len}-token sequence needs {one_seq / GIB:.2f} GiB of KV but "
-            f"only {mem.kv / GIB:.2f} GiB is left; lower --max-model-len or add GPUs",
+            f"{what} {need / GIB:.2f} GiB of KV but only {mem.kv / GIB:.2f} GiB is left; "
+            "lower --max-model-len or add GPUs",
         )
     return Sized(tp, mem, True, "fits")
 
@@ -191,48 +202,45 @@ def estimate(
     eff = opts.efficiency
     counts = param_counts(spec)
     wbytes = weight_bytes(spec, counts, fmt)
-    kv_dtype = _kv_dtype(opts, spec)
-    engine = opts.engine
+    engine = engines.get(opts.engine, "--engine")
     assumptions: list[str] = []
     max_len = opts.max_model_len or spec.max_context
     if gpu is not None:
         total_bytes = gpu.usable_memory_gib * GIB
-        d_mnbt, d_mns = vllm_default_batching(gpu.usable_memory_gib)
+        d_mnbt, d_mns = engine.batching(gpu.usable_memory_gib)
         device_id, device_kind = gpu.id, "gpu"
     else:
         assert cpu is not None
         # a CPU host: model in system RAM; assume RAM sized to 2x weights (planner sizes it properly)
         wb_host = wbytes.total
         total_bytes = max(64 * GIB, 2 * wb_host + 16 * GIB)
-        d_mnbt, d_mns = 2048, 4
         device_id, device_kind = cpu.id, "cpu"
-        engine = "llama.cpp"
+        if not engine.runs_on_cpu:
+            engine = engines.cpu_default()
+        d_mnbt, d_mns = engine.batching(None)
         assumptions.append(f"CPU host RAM taken as {total_bytes / GIB:.0f} GiB (2x weights + 16 GiB)")
-    chunked, reserve_graphs = True, opts.cuda_graphs
-    if engine == "llama.cpp":
-        d_mnbt, d_mns = 2048, opts.concurrency or 4
-        assumptions.append("llama.cpp: KV for n_ctx = max-model-len allocated at start, shared by the slots")
-    elif engine == "vllm" and gpu is not None and opts.engine_version is not None:
-        old = vllm_defaults(opts.engine_version, gpu.usable_memory_gib, max_len)
-        d_mnbt, d_mns, chunked = old.max_num_batched_tokens, old.max_num_seqs, old.chunked_prefill
-        reserve_graphs = reserve_graphs and old.v1
-        assumptions.append(
-            f"vLLM {opts.engine_version}: "
-            + (
-                f"V0 engine, chunked prefill with a {d_mnbt}-token budget (on by itself above 32k context)"
-                if old.chunked_prefill and not old.v1
-                else "V0 engine without chunked prefill: whole prompts in prefill-first steps "
-                f"(max_num_batched_tokens {d_mnbt})"
-                if not old.chunked_prefill
-                else "V1 engine defaults"
-            )
-            + ("; CUDA graphs captured after the KV cache is sized" if not old.v1 else "")
+    kv_dtype = _kv_dtype(opts, engine, spec)
+    if engine.fixed_slots:
+        d_mns = opts.concurrency or d_mns
+    # an older release's defaults where they changed (--engine-version; the engine's profile)
+    chunked, reserve_graphs = True, (None if opts.cuda_graphs else False)
+    if opts.engine_version is not None and engine.version_defaults is not None:
+        old = engine.version_defaults(
+            opts.engine_version, gpu.usable_memory_gib if gpu is not None else None, max_len
         )
+        d_mnbt, d_mns, chunked = old.max_num_batched_tokens, old.max_num_seqs, old.chunked_prefill
+        if not old.graphs_before_kv:
+            reserve_graphs = False
+        assumptions.append(old.note)
     mnbt = opts.max_num_batched_tokens or d_mnbt
     mns = opts.max_num_seqs or d_mns
-    util = opts.gpu_memory_utilization or VLLM_DEFAULT_GPU_MEMORY_UTILIZATION
-    frac = opts.mem_fraction_static or SGLANG_DEFAULT_MEM_FRACTION_STATIC
-    block = opts.block_size or (16 if engine in ("vllm", "tgi", "trtllm") else 1)
+    if engine.fixed_slots:
+        assumptions.append(
+            f"{engine.title}: KV for n_ctx = {max_len:,} tokens per request x {mns} slots "
+            f"= {engine.context_tokens(max_len, mns):,} tokens allocated at start"
+        )
+    fraction = _memory_fraction(opts, engine)
+    block = opts.block_size or engine.kv_block_tokens
     split = _split(engine, opts)
     ep = opts.expert_parallel and spec.moe is not None
     pp = opts.pp
@@ -268,8 +276,7 @@ def estimate(
             tp,
             pp,
             engine,
-            util,
-            frac,
+            fraction,
             mnbt,
             mns,
             max_len,
@@ -289,8 +296,7 @@ def estimate(
             tp,
             pp,
             engine,
-            util,
-            frac,
+            fraction,
             mnbt,
             mns,
             max_len,
@@ -308,7 +314,7 @@ def estimate(
     kv_free = max(0.0, mem.kv)
     one_seq = layout.bytes_per_seq(max_len)
     slack = mem.kv - one_seq
-    if sized.fits and engine != "llama.cpp" and slack < (1.0 - MEMORY_RANGE[0]) * mem.budget:
+    if sized.fits and not engine.fixed_slots and slack < (1.0 - MEMORY_RANGE[0]) * mem.budget:
         # inside the memory model's error: the start-up may still fail (docs/accuracy.md)
         assumptions.append(
             f"fits by {slack / GIB:.2f} GiB per GPU: one {max_len}-token sequence needs "
@@ -318,14 +324,14 @@ def estimate(
         )
     per_token_at_max = layout.effective_bytes_per_token(max_len)
     kv_tokens = int(kv_free / per_token_at_max) if per_token_at_max > 0 else 0
-    if engine == "llama.cpp" and sized.fits:
-        # llama.cpp allocates exactly n_ctx tokens of KV at start; the rest of the device stays free
-        kv_tokens = max_len
-        allocated = layout.bytes_per_seq(max_len)
+    if engine.memory_model == "context_upfront" and sized.fits:
+        # exactly n_ctx = max_len x slots tokens of KV at start; the rest of the device stays free
+        kv_tokens = engine.context_tokens(max_len, mns)
+        allocated = layout.bytes_per_seq(max_len) * mns
         mem = replace(mem, kv=allocated, budget=mem.weights + mem.activations + mem.runtime + allocated)
     max_conc = kv_tokens / max_len if max_len else 0.0
     if gpu is not None:
-        device = Device.from_gpu(gpu, fmt, eff, engine, p2p=opts.p2p)
+        device = Device.from_gpu(gpu, fmt, eff, engine.gpu_kernels, p2p=opts.p2p)
         if tp * pp > 1 and not (has_p2p(gpu) if opts.p2p is None else opts.p2p):
             assumptions.append(
                 f"{gpu.id}: no PCIe peer-to-peer (GeForce driver), so collectives go through host memory "
@@ -356,9 +362,9 @@ def estimate(
     # The load: `concurrency` closed-loop clients per replica, or as many as the replica sustains:
     # max_num_seqs (llama.cpp: its slots), or fewer when the paged KV cache holds fewer (sizing.steady_state)
     limits = SchedulerLimits(scheduler_of(engine, chunked), mns, max(mnbt, mns))
-    slot = max_len // max(1, mns) if engine == "llama.cpp" else None
+    slot = max_len if engine.fixed_slots else None  # each slot holds one max_model_len request
     sustain = float(mns)
-    if engine != "llama.cpp":
+    if not engine.fixed_slots:
         sustain = min(sustain, kv_resident_sequences(kv_tokens, block, opts.input_len, opts.output_len))
     clients = float(opts.concurrency) if opts.concurrency is not None else max(1.0, math.floor(sustain))
     st = steady_state(model, limits, opts.input_len, opts.output_len, clients, slot_tokens=slot)
@@ -366,9 +372,9 @@ def estimate(
     itl = st.itl_s
     ttft = st.ttft_s
     out_tps_replica = st.output_tokens_per_s
-    if engine != "llama.cpp" and mns > sustain:
+    if not engine.fixed_slots and mns > sustain:
         assumptions.append(
-            f"{engine}: the KV cache sustains ~{sustain:.0f} sequences of {opts.input_len} + "
+            f"{engine.name}: the KV cache sustains ~{sustain:.0f} sequences of {opts.input_len} + "
             f"{opts.output_len} tokens; with more in flight (max_num_seqs {mns}) the engine preempts and "
             f"recomputes, up to {THRASH_THROUGHPUT_LOSS:.0%} less throughput in simulation: cap "
             f"max_num_seqs near {sustain:.0f} for the numbers shown"
@@ -378,12 +384,12 @@ def estimate(
         f"({device.mem_bw_bytes_s / 1e9 / peak_bw:.2f} of the datasheet), {device.flops_s / 1e12:,.1f} "
         f"TFLOPS in GEMMs, {device.step_overhead_s * 1e3:g} ms per step",
         f"KV cache {kv_dtype}; weights {fmt.id} at {fmt.bits_per_weight} bits per weight (incl. scales)",
-        f"{engine}: max_num_seqs {mns}, max_num_batched_tokens {mnbt}"
-        + (f", gpu_memory_utilization {util}" if engine in ("vllm", "tgi") else "")
-        + (f", mem_fraction_static {frac}" if engine == "sglang" else ""),
+        f"{engine.name}: max_num_seqs {mns}, max_num_batched_tokens {mnbt}"
+        + (f", gpu_memory_utilization {fraction:g}" if engine.memory_model == "utilisation" else "")
+        + (f", mem_fraction_static {fraction:g}" if engine.memory_model == "static_pool" else ""),
         f"speed at {conc} closed-loop client(s) per replica in the steady state the batching simulator "
         f"reaches ({st.running:.0f} running, limited by {st.limited_by.replace('_', ' ')}); TTFT includes "
-        "the wait behind other prompts' chunks and, past the limit, the queue",
+        "the wait behind other prompts' chunks and the step in progress and, past the limit, the queue",
         "MoE experts touched per step assume uniform routing (upper bound on bytes)",
     ]
     if ep:
@@ -413,7 +419,7 @@ def estimate(
     lo_s, hi_s = SPEED_RANGE
     lo_m, hi_m = MEMORY_RANGE
     # past the sustainable clients the engine thrashes: the low end of throughput covers it
-    lo_tps = lo_s * (1 - THRASH_THROUGHPUT_LOSS) if clients > sustain and engine != "llama.cpp" else lo_s
+    lo_tps = lo_s * (1 - THRASH_THROUGHPUT_LOSS) if clients > sustain and not engine.fixed_slots else lo_s
     ranges = {
         "output_tokens_per_s": Range(low=out_tps * lo_tps, expected=out_tps, high=out_tps * hi_s),
         "ttft_ms": Range(low=ttft * 1e3 * lo_s, expected=ttft * 1e3, high=ttft * 1e3 * hi_s),
@@ -430,7 +436,7 @@ def estimate(
         model=spec.name,
         device=device_id,
         device_kind=device_kind,
-        engine=engine,
+        engine=engine.name,
         quant=fmt.id,
         kv_dtype=kv_dtype,
         gpus=gpus if gpu is not None else 0,
@@ -478,8 +484,9 @@ def step_model_for(
     llama.cpp's split mode is read back from the estimate's shape (layer split: pp > 1; row: tp > 1).
     """
     counts = param_counts(spec)
+    engine = engines.get(est.engine)
     device = (
-        Device.from_gpu(gpu, fmt, efficiency, est.engine, p2p=p2p)
+        Device.from_gpu(gpu, fmt, efficiency, engine.gpu_kernels, p2p=p2p)
         if gpu is not None
         else Device.from_cpu(cpu, sockets, efficiency, numa_distribute)
         if cpu is not None
@@ -487,9 +494,9 @@ def step_model_for(
     )
     if device is None:
         raise ValueError("step_model_for needs a gpu or a cpu")
-    block = 16 if est.engine in ("vllm", "tgi", "trtllm") else 1
+    block = engine.kv_block_tokens
     split: SplitMode = "tp"
-    if est.engine == "llama.cpp":
+    if engine.gpu_kernels == "ggml":
         split = "row" if est.tp > 1 else "layer"
     return RooflineStepModel(
         spec,
@@ -509,17 +516,19 @@ def step_model_for(
 
 
 def scheduler_limits(est: Estimate) -> tuple[SchedulerLimits, int | None]:
-    """The scheduler settings of an estimate's replica, and llama.cpp's per-slot context (else None)."""
+    """The scheduler settings of an estimate's replica, and a fixed-slot engine's per-slot context
+    (its max_model_len: llama.cpp holds one request per slot; else None)."""
+    engine = engines.get(est.engine)
     limits = SchedulerLimits(
-        scheduler_of(est.engine), est.max_num_seqs, max(est.max_num_batched_tokens, est.max_num_seqs)
+        scheduler_of(engine), est.max_num_seqs, max(est.max_num_batched_tokens, est.max_num_seqs)
     )
-    slot = est.max_model_len // max(1, est.max_num_seqs) if est.engine == "llama.cpp" else None
+    slot = est.max_model_len if engine.fixed_slots else None
     return limits, slot
 
 
 def saturating_clients(est: Estimate, block: int = 16) -> float:
     """The most closed-loop clients one replica of `est` sustains (its max_num_seqs or the KV limit)."""
-    if est.engine == "llama.cpp":
+    if engines.get(est.engine).fixed_slots:
         return float(est.max_num_seqs)
     return min(
         float(est.max_num_seqs),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from garrison import engines
 from garrison.catalogue import Catalogue
 from garrison.catalogue.schema import QuantFormat
 from garrison.errors import GarrisonError
@@ -26,5 +27,5 @@ def native_format(spec: ModelSpec, cat: Catalogue) -> QuantFormat:
         family="gguf",
         bits_per_weight=min(32.0, max(0.5, bits)),
         compute="fp16",
-        engines=("llama.cpp",),
+        engines=(engines.gguf_default().name,),
     )

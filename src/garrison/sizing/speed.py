@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from garrison.catalogue.schema import CPU, GPU, QuantFormat
+from garrison.engines.profile import GpuKernels
 from garrison.modelspec.params import ParamCounts
 from garrison.modelspec.spec import ModelSpec
 from garrison.sizing.cpu import cpu_decode_bandwidth, cpu_prefill_flops
@@ -79,10 +80,10 @@ class Device:
 
     @staticmethod
     def from_gpu(
-        gpu: GPU, fmt: QuantFormat, eff: Efficiency, engine: str = "vllm", p2p: bool | None = None
+        gpu: GPU, fmt: QuantFormat, eff: Efficiency, kernels: GpuKernels = "native", p2p: bool | None = None
     ) -> Device:
         direct = gpu.interconnect.kind in ("nvlink", "infinity-fabric", "unified")
-        if engine == "llama.cpp":
+        if kernels == "ggml":  # llama.cpp
             # block-quantised weights are unpacked in the mat-vec kernels, which reach less of the
             # bandwidth than plain 16-bit rows; prompts run at the FP16-accumulate rate
             quantised = fmt.family not in ("float",)
@@ -106,7 +107,7 @@ class Device:
             flops_s=flops,
             link_bytes_s=link,
             link_latency_s=latency,
-            step_overhead_s=(eff.llamacpp_step_overhead_ms if engine == "llama.cpp" else eff.step_overhead_ms)
+            step_overhead_s=(eff.llamacpp_step_overhead_ms if kernels == "ggml" else eff.step_overhead_ms)
             * 1e-3,
         )
 

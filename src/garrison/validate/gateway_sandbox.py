@@ -107,6 +107,8 @@ def prepare_gateway(
             if conf.count(old) != 1:
                 raise ValueError(f"nginx.conf: expected one `{old}`")
             conf = conf.replace(old, new)
+        # the local status listener also answers /v1/models and unknown models ($model_pool's default)
+        conf = conf.replace("127.0.0.1:8081", f"127.0.0.1:{ports.status}")
         # the redirect keeps the test's HTTPS port (production: 443, so no port in the URL)
         conf = conf.replace(
             "return 301 https://$host$request_uri;", f"return 301 https://$host:{ports.https}$request_uri;"

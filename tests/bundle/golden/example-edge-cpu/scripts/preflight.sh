@@ -24,7 +24,7 @@ check() {
 }
 # shellcheck disable=SC2317  # called through check
 mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
-check "model for helpdesk: $models/"'qwen3-8b-q8_0.gguf' test -e "$models/"'qwen3-8b-q8_0.gguf'
+check "model for helpdesk: $models/"'Qwen3-8B-Q8_0.gguf' test -e "$models/"'Qwen3-8B-Q8_0.gguf'
 check "secrets outside the bundle: no $here/compose/.env" test ! -e "$here/compose/.env"
 check "settings file $env_file is mode 600" mode_is "$env_file" 600
 check "API keys file $keys is mode 600" mode_is "$keys" 600
