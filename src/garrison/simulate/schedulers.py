@@ -154,8 +154,14 @@ class SglangScheduler(Scheduler):
         return ceil_div(rep.to_fill[i], rep.bs)
 
 
+# scheduler kind (EngineProfile.scheduler) -> its policy; llama.cpp's slots batch like vLLM
+POLICIES: dict[str, type[Scheduler]] = {
+    "vllm": VllmScheduler,
+    "llamacpp": VllmScheduler,
+    "sglang": SglangScheduler,
+}
+
+
 def scheduler_for(kind: str, max_num_batched_tokens: int, chunked_prefill: bool) -> Scheduler:
     """The policy object of a scheduler kind (vllm, llamacpp, sglang)."""
-    if kind == "sglang":
-        return SglangScheduler(max_num_batched_tokens, chunked_prefill)
-    return VllmScheduler(max_num_batched_tokens, chunked_prefill)
+    return POLICIES.get(kind, VllmScheduler)(max_num_batched_tokens, chunked_prefill)

@@ -85,8 +85,9 @@ def engine_memory(
 
     utilisation (vLLM): kv = utilisation x total - weights - activation peak - non-torch - CUDA graphs
     (vllm/v1/worker/gpu_worker.py `determine_available_memory`).
-    static_pool (SGLang): the static pool is mem_fraction_static x (total - context and communicators);
-    kv = pool - weights; activations and
+    static_pool (SGLang): the static pool is mem_fraction_static x total; kv = pool - weights - the
+    fraction of the context and communicators (SGLang takes its share of what is free once they are
+    up); activations and
     graphs live in the remaining (1 - fraction) (sglang/srt/model_executor/model_runner.py
     `profile_max_num_token`).
     context_upfront (llama.cpp): no fraction; the whole device minus weights, compute buffers and context.
@@ -95,10 +96,10 @@ def engine_memory(
         # SGLang measures the memory it may use after the CUDA context and the communicators are up
         # (ModelRunner.init_torch_distributed), and keeps (1 - fraction) of that free
         started = runtime_bytes(engine, tp, cuda_graphs=False)
-        budget = memory_fraction * (total_bytes - started)
+        budget = memory_fraction * total_bytes
         act = activation_peak_bytes(spec, max_num_batched_tokens, max_num_seqs, tp)
         rt = runtime_bytes(engine, tp, cuda_graphs)
-        kv = budget - weights_bytes
+        kv = budget - weights_bytes - memory_fraction * started
         # the rest must hold activations and graphs, or SGLang OOMs at first big batch
         if total_bytes - budget < act + rt:
             kv -= act + rt - (total_bytes - budget)

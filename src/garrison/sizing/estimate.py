@@ -65,15 +65,17 @@ class EstimateOptions:
     engine_version: str | None = None
 
 
+# a mixing scheduler without chunked prefill runs prefill-first steps, as SGLang's does
+_WITHOUT_CHUNKS: dict[str, Literal["vllm", "sglang", "llamacpp"]] = {"vllm": "sglang"}
+
+
 def scheduler_of(
     engine: str | EngineProfile, chunked_prefill: bool = True
 ) -> Literal["vllm", "sglang", "llamacpp"]:
     """Which scheduler an engine's batching follows (its profile's; an engine release without
     chunked prefill, e.g. vLLM before 0.5.1, runs prefill-first steps like SGLang)."""
     profile = engines.get(engine) if isinstance(engine, str) else engine
-    if profile.scheduler == "vllm" and not chunked_prefill:
-        return "sglang"
-    return profile.scheduler
+    return profile.scheduler if chunked_prefill else _WITHOUT_CHUNKS.get(profile.scheduler, profile.scheduler)
 
 
 def _split(engine: EngineProfile, opts: EstimateOptions) -> SplitMode:

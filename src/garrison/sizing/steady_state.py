@@ -144,9 +144,7 @@ def steady_state(
         # a slot cannot hold the request; the simulator truncates its output at the slot's end
         out = max(1, slot_tokens - inp)
     budget = max(1, limits.max_num_batched_tokens)
-    if limits.scheduler == "sglang":
-        return _sglang(model, running, want, limited_by, inp, out, budget)
-    return _mixed(model, running, want, limited_by, inp, out, budget)
+    return _POLICY.get(limits.scheduler, _mixed)(model, running, want, limited_by, inp, out, budget)
 
 
 def _mixed(
@@ -285,6 +283,10 @@ def _sglang(
         output_tokens_per_s=req_per_s * out,
         prefill_steps=prefill_steps,
     )
+
+
+# scheduler kind (EngineProfile.scheduler) -> its steady state; vLLM and llama.cpp mix chunks
+_POLICY = {"vllm": _mixed, "llamacpp": _mixed, "sglang": _sglang}
 
 
 def ttft_for_prompt_s(model: StepTimeModel, state: SteadyState, prompt_len: int, budget: int) -> float:
