@@ -16,7 +16,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from garrison import __version__
@@ -145,11 +144,9 @@ def tool_plan(
     if requirements_path:
         req = load_requirements(requirements_path)
     else:
-        try:
-            doc = yaml.safe_load(requirements_yaml)
-        except yaml.YAMLError as e:
-            raise InputError("requirements_yaml", f"not YAML ({e})", "pass valid YAML text") from None
-        req = parse_requirements(doc)
+        from garrison.input_limits import yaml_document
+
+        req = parse_requirements(yaml_document(requirements_yaml, "requirements_yaml"))
     design = plan(
         req,
         catalogue=load_catalogue(),

@@ -14,16 +14,27 @@ Modality = Literal["text", "image"]
 Engine = Literal["vllm", "sglang", "llama.cpp", "tgi", "trtllm", "localai", "tabby"]
 
 
+# Bounds: every number is finite (no .inf/.nan) and within a physical range, every list and text is
+# bounded, so no input can make the planner loop for hours (see garrison.input_limits for the file).
+# Each (use case, model) pair is its own deployment, sized and simulated in turn (about 1-2 s each):
+# at most 16 in all keeps a plan under a minute; plan a larger estate site by site.
+MAX_USE_CASES = 16
+MAX_MODELS_PER_USE_CASE = 8
+MAX_DEPLOYMENTS = 16
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelRef(Strict):
     """A model: a catalogue id, a local HF folder or .gguf file, or `recommend`."""
 
-    id: str | None = None  # catalogue id or alias, e.g. "qwen3-32b"
-    path: str | None = None  # local folder with config.json, or a .gguf file
-    quant: str | None = None  # pin a weight format (fp8, awq, Q4_K_M, ...); None lets the planner choose
+    id: str | None = Field(default=None, max_length=256)  # catalogue id or alias, e.g. "qwen3-32b"
+    path: str | None = Field(default=None, max_length=4096)  # local folder with config.json, or a .gguf file
+    quant: str | None = Field(
+        default=None, max_length=64
+    )  # pin a weight format (fp8, awq, Q4_K_M, ...); None lets the planner choose
 
     @model_validator(mode="after")
     def _one_of(self) -> ModelRef:
@@ -53,7 +64,8 @@ class Load(Strict):
     requests_per_minute: float | None = Field(default=None, gt=0, le=10_000_000)
     input_tokens: int = Field(default=1024, ge=1, le=10_000_000)
     output_tokens: int = Field(default=256, ge=1, le=1_000_000)
-    tokens_per_day: float | None = Field(default=None, gt=0)  # batch: the daily volume to finish
+    # batch: the daily volume to finish; 1e11 tokens/day is 1.2 M tokens/s, thousands of GPUs
+    tokens_per_day: float | None = Field(default=None, gt=0, le=1e11)
 
 
 class UseCase(Strict):
@@ -61,7 +73,7 @@ class UseCase(Strict):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     kind: UseCaseKind
-    models: tuple[ModelRef | str, ...] = Field(min_length=1)
+    models: tuple[ModelRef | str, ...] = Field(min_length=1, max_length=MAX_MODELS_PER_USE_CASE)
     context_length: int = Field(default=8192, ge=256, le=10_000_000)
     load: Load = Load()
     latency: Latency = Latency()
@@ -71,8 +83,9 @@ class UseCase(Strict):
     # e.g. llama3.1): `recommend` only considers models under one of them, and an explicitly named model
     # under another licence is an input error. Empty: any licence (each deployment still names its own).
     licences: tuple[str, ...] = ()
-    # Lowest acceptable score on the catalogue's quality index (data/model_quality.yaml) when the
-    # planner recommends a model: it then picks the least expensive model at or above this score.
+    # Lowest acceptable score when the planner recommends a model, on the quality index that applies to
+    # this use case (data/model_quality.yaml: general intelligence for chat/batch/agentic code, HumanEval-FIM
+    # for code with `fim: true`): it then picks the least expensive model at or above this score.
     quality_floor: float | None = Field(default=None, ge=0, le=100)
     inputs: tuple[Modality, ...] = ("text",)  # what requests carry: text, images
 
@@ -105,8 +118,8 @@ class UseCase(Strict):
 
 
 class Budget(Strict):
-    capex_usd: float | None = Field(default=None, gt=0)
-    opex_usd_per_year: float | None = Field(default=None, gt=0)
+    capex_usd: float | None = Field(default=None, gt=0, le=1e11)
+    opex_usd_per_year: float | None = Field(default=None, gt=0, le=1e11)
 
 
 class Power(Strict):
@@ -120,9 +133,9 @@ class Security(Strict):
     air_gapped: bool = False
     vlan_segmented: bool = False
     zero_trust_gateway: bool = False
-    internal_networks: tuple[str, ...] = ("10.0.0.0/8",)
-    compliance: tuple[str, ...] = ()
-    data_residency: str | None = None
+    internal_networks: tuple[str, ...] = Field(default=("10.0.0.0/8",), max_length=64)
+    compliance: tuple[str, ...] = Field(default=(), max_length=32)
+    data_residency: str | None = Field(default=None, max_length=200)
 
     @field_validator("internal_networks")
     @classmethod
@@ -179,7 +192,7 @@ class Site(Strict):
 
 
 class Organisation(Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
     team_size: int = Field(ge=1, le=10_000_000)
 
 
@@ -210,14 +223,14 @@ class Requirements(Strict):
 
     schema_version: Literal[1] = 1
     organisation: Organisation
-    use_cases: tuple[UseCase, ...] = Field(min_length=1)
+    use_cases: tuple[UseCase, ...] = Field(min_length=1, max_length=MAX_USE_CASES)
     budget: Budget = Budget()
     power: Power = Power()
     security: Security = Security()
     growth: Growth = Growth()
     hardware: Hardware = Hardware()
     site: Site = Site()
-    compliance_notes: str = ""
+    compliance_notes: str = Field(default="", max_length=20_000)
     handoff: Handoff | None = None  # set when the requirements came from an agent's hand-off
 
     @model_validator(mode="after")
@@ -226,6 +239,12 @@ class Requirements(Strict):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"use case names must be unique; repeated: {', '.join(sorted(dup))}")
+        pairs = sum(len(u.models) for u in self.use_cases)
+        if pairs > MAX_DEPLOYMENTS:
+            raise ValueError(
+                f"{pairs} models across the use cases; at most {MAX_DEPLOYMENTS} are planned at once "
+                "(plan a larger platform in parts, e.g. one requirements file per site or team)"
+            )
         if self.hardware.owned_only and not (self.hardware.owned_gpus or self.hardware.cpu_only):
             raise ValueError(
                 "hardware.owned_only needs hardware.owned_gpus (the GPUs to plan on) or hardware.cpu_only"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from garrison.errors import InputError
+from garrison.input_limits import MAX_DOCUMENT_BYTES, yaml_document
+from garrison.names import check_names
 from garrison.requirements import Requirements
 
 
@@ -37,9 +38,11 @@ def parse_requirements(doc: Any) -> Requirements:
 
         doc = from_handoff(doc)
     try:
-        return Requirements.model_validate(doc)
+        req = Requirements.model_validate(doc)
     except ValidationError as e:
         raise validation_to_input_error(e) from None
+    check_names(req, "")
+    return req
 
 
 def load_requirements(path: str | Path) -> Requirements:
@@ -47,14 +50,10 @@ def load_requirements(path: str | Path) -> Requirements:
     p = Path(path)
     if not p.is_file():
         raise InputError(str(path), "no such file", "give the path of a requirements YAML file")
+    if p.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise InputError(str(path), "too large for a requirements file", "check the path")
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(str(path), "not a text file", "give a YAML file") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(
-            str(path), f"invalid YAML{where}", "fix the syntax (indentation, colons, quotes)"
-        ) from None
-    return parse_requirements(doc)
+    return parse_requirements(yaml_document(text, str(path)))

@@ -68,6 +68,11 @@ def test_case_plans_as_expected(name: str, planned: Callable[[str], Design]) -> 
         assert sum(s.power_max_w * s.count for s in d.servers) <= exp["power_max_kw"] * 1000
     if "gpus_per_server" in exp:
         assert {s.gpus_per_server for s in d.servers if s.gpu} == {exp["gpus_per_server"]}
+    if "capex_below_case" in exp:  # the same requirements with another hardware choice cost more
+        other = planned(exp["capex_below_case"])
+        assert d.costs.capex_usd.high < other.costs.capex_usd.low, (d.costs.capex_usd, other.costs.capex_usd)
+    if exp.get("multi_node_network"):  # replicas across nodes get one fast NIC per GPU
+        assert all("400G" in s.network for s in d.servers if s.gpu), [s.network for s in d.servers]
     deps = {dep.name: dep for dep in d.deployments}
     for dep_name, want in exp.get("deployments", {}).items():
         assert dep_name in deps, list(deps)
@@ -84,6 +89,12 @@ def test_case_plans_as_expected(name: str, planned: Callable[[str], Design]) -> 
             assert dep.licence in want["licence_in"]
         if "replicas_min" in want:
             assert dep.replicas >= want["replicas_min"]
+        if "device_in" in want:
+            assert dep.device in want["device_in"]
+        if "nodes_per_replica" in want:
+            assert dep.nodes_per_replica == want["nodes_per_replica"]
+        if "max_model_len_min" in want:
+            assert dep.max_model_len >= want["max_model_len_min"]
         if "checkpoint_repo" in want:
             assert dep.checkpoint is not None and dep.checkpoint.repo == want["checkpoint_repo"]
         text = "\n".join(dep.reasons)

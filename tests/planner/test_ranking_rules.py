@@ -108,16 +108,17 @@ def test_rule_licence_filter(cat: Catalogue) -> None:
         quick_plan(_req(models=["google/gemma-3-27b-it"], licences=["apache-2.0", "mit"]), cat)
 
 
-@pytest.mark.parametrize(("floor", "model"), [(20, "gpt-oss-20b"), (30, "gpt-oss-120b")])
+@pytest.mark.parametrize(("floor", "model"), [(20, "gpt-oss-20b"), (30, "gemma-4-31b-it")])
 def test_rule_recommendation_picks_the_smallest_model_meeting_the_floor(
     cat: Catalogue, floor: float, model: str
 ) -> None:
     d = quick_plan(_req(models=["recommend"], licences=["apache-2.0", "mit"], quality_floor=floor), cat)
     dep = d.deployments[0]
     assert dep.model_id == model
-    score = cat.quality[model].score
+    score = cat.quality["aa-intelligence-v4"][model].score
     assert score >= floor
     assert f"at least the quality floor {floor:g}" in dep.reasons[0]
+    assert "quality index used: Artificial Analysis Intelligence Index v4" in dep.reasons[1]
 
 
 def test_recommendation_with_a_budget_takes_the_best_model_that_fits(cat: Catalogue) -> None:
@@ -126,7 +127,8 @@ def test_recommendation_with_a_budget_takes_the_best_model_that_fits(cat: Catalo
     )
     dep = d.deployments[0]
     assert "fits the 60,000 USD budget" in dep.reasons[0]
-    scored = [m for m, q in cat.quality.items() if q.score > cat.quality[dep.model_id].score]
+    aa = cat.quality["aa-intelligence-v4"]
+    scored = [m for m, q in aa.items() if q.score > aa[dep.model_id].score]
     # every higher-scoring model was either filtered out or over the budget
     assert all(m not in {x.model_id for x in d.deployments} for m in scored)
 
@@ -135,4 +137,74 @@ def test_recommendation_for_fim_never_offers_a_model_without_fim(cat: Catalogue)
     d = quick_plan(_req(kind="code", fim=True, models=["recommend"]), cat)
     dep = d.deployments[0]
     assert cat.models[dep.model_id].fim
-    assert "no model on the quality index qualifies" in dep.reasons[0]
+    # ranked on the FIM index, never on the general one (their scores are not comparable)
+    assert "HumanEval-FIM" in dep.reasons[0] and "Artificial Analysis" not in dep.reasons[0]
+    assert "quality index used: HumanEval-FIM" in dep.reasons[1]
+
+
+def _fim_scores(cat: Catalogue) -> dict[str, float]:
+    return {m: q.score for m, q in cat.quality["humaneval-fim"].items()}
+
+
+@pytest.mark.parametrize("floor", [83.0, 85.0, 88.0])
+def test_rule_fim_recommendation_picks_the_smallest_good_enough_fim_model(
+    cat: Catalogue, floor: float
+) -> None:
+    """Code completion with FIM: the least expensive FIM model at or above the floor on the FIM index."""
+    req = _req(
+        kind="code",
+        fim=True,
+        models=["recommend"],
+        licences=["apache-2.0", "mit"],
+        quality_floor=floor,
+        load={"users": 40},
+        latency={"ttft_p95_ms": 500, "itl_p95_ms": 30},
+    )
+    d = quick_plan(req, cat)
+    dep = d.deployments[0]
+    fim = _fim_scores(cat)
+    assert dep.model_id in fim and fim[dep.model_id] >= floor, (dep.model_id, fim)
+    assert cat.models[dep.model_id].fim and cat.models[dep.model_id].licence_id in ("apache-2.0", "mit")
+    assert f"at least the quality floor {floor:g}" in dep.reasons[0]
+    # nothing smaller that is good enough was passed over: every FIM model under an accepted licence that
+    # scores at least the floor and has fewer parameters costs at least as much
+    picked = cat.models[dep.model_id]
+    for m, score in fim.items():
+        e = cat.models[m]
+        if (
+            score >= floor
+            and e.licence_id in ("apache-2.0", "mit")
+            and e.params_total_b < picked.params_total_b
+        ):
+            alt = quick_plan(
+                req.model_copy(
+                    update={
+                        "use_cases": (
+                            req.use_cases[0].model_copy(update={"models": (m,), "quality_floor": None}),
+                        )
+                    }
+                ),
+                cat,
+            )
+            assert alt.costs.tco_usd.expected >= d.costs.tco_usd.expected, (m, dep.model_id)
+
+
+def test_fim_floor_above_every_score_falls_back_to_unscored_and_says_so(cat: Catalogue) -> None:
+    d = quick_plan(
+        _req(kind="code", fim=True, models=["recommend"], licences=["apache-2.0", "mit"], quality_floor=99),
+        cat,
+    )
+    dep = d.deployments[0]
+    assert cat.models[dep.model_id].fim
+    assert dep.model_id not in _fim_scores(cat)
+    assert "unscored" in dep.reasons[0]
+
+
+def test_fim_recommendation_never_offers_a_non_production_licence(cat: Catalogue) -> None:
+    """Codestral 22B is under the Mistral Non-Production License: only when the use case names it."""
+    base = {"kind": "code", "fim": True, "models": ["recommend"], "quality_floor": 82.0}
+    d = quick_plan(_req(**base), cat)
+    assert d.deployments[0].licence != "mnpl"
+    assert "excluded (licence forbids production use" in "\n".join(d.deployments[0].reasons)
+    allowed = quick_plan(_req(**base, licences=["mnpl"]), cat)
+    assert allowed.deployments[0].model_id == "codestral-22b"

@@ -17,7 +17,11 @@ from tco.browser import CHROMIUM, open_page
 from tco.conftest import H100, make_deployment, make_design, make_gpu, make_price
 
 ROOT = Path(__file__).resolve().parents[2]
-ANALYST = ROOT / "tests" / "handoff" / "data" / "analyst.yaml"
+PLANNED = [
+    ROOT / "tests" / "handoff" / "data" / "analyst.yaml",  # an analyst's hand-off, two deployments
+    ROOT / "examples" / "enterprise-150.yaml",  # three deployments, four server lines
+    ROOT / "examples" / "airgapped-regulated.yaml",
+]
 
 PROBES = {
     "viewport": "window.innerHeight",
@@ -68,12 +72,13 @@ def _assert_first_screen(v: dict[str, object]) -> None:
         assert phrase in text, f"the first screen does not say {phrase!r}"
 
 
-def test_planned_handoff_report_first_screen(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", PLANNED, ids=[p.stem for p in PLANNED])
+def test_planned_report_first_screen(path: Path, tmp_path: Path) -> None:
     from garrison.cli.plan_cmd import run_plan
 
-    design = run_plan(ANALYST)
+    design = run_plan(path)
     html = report_files(design)["report.html"]
-    v = _open(html, tmp_path, "analyst")
+    v = _open(html, tmp_path, path.stem)
     _assert_first_screen(v)
     text = str(v["verdict_text"])
     lines = [line for line in text.splitlines() if line.strip()]

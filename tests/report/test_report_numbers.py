@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from garrison.cost.text import horizon, usd
+from garrison.report.verdict import breakeven_words
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = [
@@ -103,7 +104,7 @@ def test_cli_design_json_tco_report_and_handoff_agree(path: Path, tmp_path: Path
     cloud = sorted(tco["cloud"], key=lambda c: c["usd_per_year"])
     for role, c in (("cheapest", cloud[0]), ("strongest", cloud[-1])):
         name, bill = f"{c['provider']}/{c['model']}", usd(c["usd_per_year"])
-        be = "never pays back" if c["breakeven_month"] is None else f"break-even month {c['breakeven_month']}"
+        be = breakeven_words(c["breakeven_month"])
         assert f"{role} cloud {name}: {bill}/year, {be}" in summary
         assert f"{role.capitalize()} cloud: {name} {bill}/year {be}" in report
         assert pm["cloud_comparison"][role]["name"] == name

@@ -7,7 +7,10 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bundle.designs import cpu_llamacpp_design
+from garrison.errors import InputError
 from garrison.render import render_bundle, write_bundle
 
 
@@ -61,8 +64,12 @@ def test_preflight_passes_on_a_good_site_and_fails_on_secrets_in_the_bundle(tmp_
     assert r.returncode == 1 and "FAIL  settings file" in r.stdout
 
 
-def test_a_hostile_model_path_runs_nothing(tmp_path: Path) -> None:
+def test_a_hostile_model_path_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hostile = "/srv/models/x'$(touch pwned)'`touch pwned`;touch pwned;'.gguf"
+    with pytest.raises(InputError, match="model_path"):  # the name policy refuses it at intake
+        _site(tmp_path / "refused", hostile)
+    # and were it let through, the script's quoting still keeps it data (defence in depth)
+    monkeypatch.setattr("garrison.render.bundle.check_names", lambda *a, **k: None)
     bundle, env = _site(tmp_path, hostile)
     r = _preflight(bundle, env)
     assert r.returncode == 1 and "FAIL  model for assistant" in r.stdout, r.stdout + r.stderr

@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 import yaml
 
+from garrison.errors import InputError
+from garrison.input_limits import yaml_documents
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _MODEL_FLAGS = {"--model", "-m", "--model-path", "--model-id"}
@@ -230,9 +233,9 @@ def lint_files(files: Mapping[str, str]) -> list[Finding]:
         if not path.endswith((".yaml", ".yml")):
             continue
         try:
-            docs = [d for d in yaml.safe_load_all(files[path]) if d is not None]
-        except yaml.YAMLError:
-            continue  # templated or not YAML; the bundle's own validators judge syntax
+            docs = [d for d in yaml_documents(files[path], path) if d is not None]
+        except InputError:
+            continue  # templated, not YAML, or beyond the parser's limits; the validators judge syntax
         for c in _containers(path, docs, files, _config_maps(docs)):
             findings += _image_findings(c)
             for rule in _rules():
@@ -266,10 +269,17 @@ def lint_files(files: Mapping[str, str]) -> list[Finding]:
 
 
 def lint_dir(root: Path) -> list[Finding]:
-    """Findings for a bundle written to disk."""
+    """Findings for a bundle written to disk; a path that is not a bundle folder is an InputError."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(str(root), "no such folder", "give the folder `garrison render` wrote")
     files = {
         p.relative_to(root).as_posix(): p.read_text(errors="replace")
         for p in sorted(root.rglob("*"))
         if p.is_file() and (p.suffix in (".yaml", ".yml", ".env") or p.name == ".env")
     }
+    if not files:
+        raise InputError(
+            str(root), "holds no compose, Kubernetes or .env files", "give the folder `garrison render` wrote"
+        )
     return lint_files(files)

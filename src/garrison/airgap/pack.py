@@ -475,31 +475,44 @@ def pack(
     reused = written = 0
     done_pieces: list[Piece] = []
     files: list[FileEntry] = []
-    for it in items:
-        ident = _identity(it)
-        whole = hashlib.sha256()
-        src_path = it.source
-        if it.data is not None:
-            src_path = out_dir / STAGING / "data" / it.path
-            write_atomic(src_path, it.data)
-        assert src_path is not None
-        for p in by_file[it.path]:
-            dst = out_dir / p.stored
-            prev = state.get(p.stored)
-            if prev and prev.get("identity") == ident and dst.is_file() and dst.stat().st_size == p.size:
-                hash_into(src_path, p.offset, p.size, whole)
-                digest = prev["sha256"]
-                reused += 1
-                rep.advance(p.size)
-            else:
-                digest = copy_range_hashed(src_path, dst, p.offset, p.size, whole, rep.advance)
-                written += p.size
-                state[p.stored] = {"identity": ident, "sha256": digest}
-                write_atomic(out_dir / STATE_NAME, json.dumps({"pieces": state}).encode())
-            done_pieces.append(p.model_copy(update={"sha256": digest}))
-        files.append(
-            FileEntry(path=it.path, size=it.size, sha256=whole.hexdigest(), role=it.role, origin=it.origin)
-        )
+    try:
+        for it in items:
+            ident = _identity(it)
+            whole = hashlib.sha256()
+            src_path = it.source
+            if it.data is not None:
+                src_path = out_dir / STAGING / "data" / it.path
+                write_atomic(src_path, it.data)
+            assert src_path is not None
+            for p in by_file[it.path]:
+                dst = out_dir / p.stored
+                prev = state.get(p.stored, {})
+                kept = _reusable(dst, p, prev, ident, whole, rep)
+                if kept is not None:
+                    whole = kept
+                    digest = prev["sha256"]
+                    reused += 1
+                    rep.advance(p.size)
+                else:
+                    digest = copy_range_hashed(src_path, dst, p.offset, p.size, whole, rep.advance)
+                    written += p.size
+                    state[p.stored] = {"identity": ident, "sha256": digest}
+                    write_atomic(out_dir / STATE_NAME, json.dumps({"pieces": state}).encode())
+                done_pieces.append(p.model_copy(update={"sha256": digest}))
+            files.append(
+                FileEntry(
+                    path=it.path, size=it.size, sha256=whole.hexdigest(), role=it.role, origin=it.origin
+                )
+            )
+    except KeyboardInterrupt:
+        rep.finish()
+        finished = {p.stored for p in done_pieces}
+        left = [p for p in pieces if p.stored not in finished]
+        raise PackInterrupted(
+            f"{out_dir}: interrupted: {len(left)} of {len(pieces)} pieces ({_gib(sum(p.size for p in left))} "
+            f"of {_gib(total)}) are left to copy; run the same `garrison airgap pack {source} --out "
+            f"{out_dir}` command again to resume (finished pieces are checked against their SHA-256 and kept)"
+        ) from None
     rep.finish()
 
     # pieces from an earlier, differently split attempt that this layout no longer uses
@@ -539,6 +552,34 @@ def pack(
     return PackResult(out_dir, manifest, reused, written)
 
 
+class PackInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a pack, with what is left and how to resume (the CLI prints it, exit 130).
+
+    Still a KeyboardInterrupt, so callers that stop on Ctrl-C keep doing so."""
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def _reusable(
+    dst: Path, p: Piece, prev: dict[str, str], ident: str, whole: hashlib._Hash, rep: Reporter
+) -> hashlib._Hash | None:
+    """The whole-file hash advanced over `dst` when the finished piece there can be kept, else None.
+
+    A piece is kept only if its source is unchanged and its bytes still hash to the SHA-256 recorded
+    when it was written: a flipped bit or an edited volume is copied again, never shipped.
+    """
+    if prev.get("identity") != ident or not dst.is_file() or dst.stat().st_size != p.size:
+        return None
+    piece, trial = hashlib.sha256(), whole.copy()
+    hash_into(dst, 0, p.size, piece, trial)
+    if piece.hexdigest() != prev.get("sha256"):
+        rep.note(f"{p.stored} no longer matches its recorded SHA-256; copying it again")
+        return None
+    return trial
+
+
 def _lint_bundle(bundle: dict[str, str]) -> list[str]:
     if not bundle:
         return []
@@ -547,4 +588,4 @@ def _lint_bundle(bundle: dict[str, str]) -> list[str]:
     return [f.one_line() for f in lint_files(bundle)]
 
 
-__all__ = ["PackResult", "load_input", "pack", "parse_size", "plan_pieces", "sha256_file"]
+__all__ = ["PackInterrupted", "PackResult", "load_input", "pack", "parse_size", "plan_pieces", "sha256_file"]

@@ -78,8 +78,8 @@ def copy_range_hashed(
     return h.hexdigest()
 
 
-def hash_into(src: Path, offset: int, length: int, whole: hashlib._Hash) -> None:
-    """Feed `length` bytes of `src` from `offset` into `whole` (used when a piece is already done)."""
+def hash_into(src: Path, offset: int, length: int, whole: hashlib._Hash, *more: hashlib._Hash) -> None:
+    """Feed `length` bytes of `src` from `offset` into `whole` (and `more`), streamed."""
     buf = bytearray(CHUNK_BYTES)
     view = memoryview(buf)
     with src.open("rb", buffering=0) as f:
@@ -90,6 +90,8 @@ def hash_into(src: Path, offset: int, length: int, whole: hashlib._Hash) -> None
             if not n:
                 raise OSError(f"{src} shrank while packing")
             whole.update(view[:n])
+            for h in more:
+                h.update(view[:n])
             left -= n
 
 

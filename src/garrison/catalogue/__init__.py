@@ -29,7 +29,9 @@ from garrison.catalogue.schema import (
     Platform,
     PriceRange,
     QualityIndex,
+    QualityIndices,
     QualityScore,
+    QualityUse,
     QuantFormat,
     Row,
 )
@@ -47,7 +49,9 @@ __all__ = [
     "Platform",
     "PriceRange",
     "QualityIndex",
+    "QualityIndices",
     "QualityScore",
+    "QualityUse",
     "QuantFormat",
     "Row",
     "as_of_key",
@@ -80,7 +84,7 @@ class Catalogue:
         platforms: dict[str, Platform],
         quant_formats: dict[str, QuantFormat],
         cloud_prices: dict[str, CloudPrice],
-        quality: QualityIndex | None = None,
+        quality: QualityIndices | None = None,
         checkpoints: tuple[CheckpointEntry, ...] = (),
         lead_times: tuple[LeadTime, ...] = (),
     ) -> None:
@@ -90,8 +94,11 @@ class Catalogue:
         self.platforms = platforms
         self.quant_formats = quant_formats
         self.cloud_prices = cloud_prices
-        self.quality_index = quality
-        self.quality: dict[str, QualityScore] = {q.model: q for q in quality.scores} if quality else {}
+        self.quality_indices: tuple[QualityIndex, ...] = quality.indices if quality else ()
+        # index id -> model id -> score
+        self.quality: dict[str, dict[str, QualityScore]] = {
+            qi.index: {q.model: q for q in qi.scores} for qi in self.quality_indices
+        }
         self.checkpoints: dict[str, tuple[CheckpointEntry, ...]] = {}
         for ck in checkpoints:
             self.checkpoints[ck.model] = (*self.checkpoints.get(ck.model, ()), ck)
@@ -143,6 +150,10 @@ class Catalogue:
         entry = entry_or_id if isinstance(entry_or_id, ModelEntry) else self.model(entry_or_id)
         return load_model_config(entry.config_file)
 
+    def quality_index_for(self, use: QualityUse) -> QualityIndex | None:
+        """The quality index that ranks models for `use` (a use-case kind, or "code-fim"), if any."""
+        return next((qi for qi in self.quality_indices if use in qi.applies_to), None)
+
 
 def as_of_key(as_of: str) -> tuple[int, int, int]:
     """Sortable (year, month, day) of an `as_of`; a quarter counts as its last month, a missing day as 0."""
@@ -176,15 +187,27 @@ def _check_refs(
     models: dict[str, ModelEntry],
     quants: dict[str, QuantFormat],
     gpus: dict[str, GPU],
-    quality: QualityIndex,
+    quality: QualityIndices,
     checkpoints: tuple[CheckpointEntry, ...],
     lead_times: tuple[LeadTime, ...],
 ) -> None:
-    for q in quality.scores:
-        if q.model not in models:
-            raise CatalogueDataError(
-                "model_quality.yaml", f"unknown model id {q.model!r}", "use a models.yaml id"
-            )
+    seen_uses: dict[str, str] = {}
+    for qi in quality.indices:
+        for use in qi.applies_to:
+            if use in seen_uses:
+                raise CatalogueDataError(
+                    "model_quality.yaml",
+                    f"{qi.index} and {seen_uses[use]} both apply to {use}",
+                    "give each kind of use one index (scores of two indices are not comparable)",
+                )
+            seen_uses[use] = qi.index
+        for q in qi.scores:
+            if q.model not in models:
+                raise CatalogueDataError(
+                    f"model_quality.yaml index {qi.index}",
+                    f"unknown model id {q.model!r}",
+                    "use a models.yaml id",
+                )
     for ck in checkpoints:
         if ck.model not in models:
             raise CatalogueDataError(
@@ -209,7 +232,7 @@ def load_catalogue() -> Catalogue:
     gpus = load_table("gpus.yaml", "gpus", GPU)
     doc = yaml.safe_load(_loader.read_data_text("model_quality.yaml"))
     try:
-        quality = QualityIndex.model_validate(doc)
+        quality = QualityIndices.model_validate(doc)
     except ValidationError as exc:
         raise CatalogueDataError("model_quality.yaml", str(exc.errors()[0]["msg"]), "fix the file") from exc
     checkpoints = _facts("checkpoints.yaml", "checkpoints", CheckpointEntry)

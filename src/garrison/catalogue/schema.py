@@ -160,15 +160,34 @@ class QualityScore(_Fact):
     approx: bool = False  # the source gives "~score"
 
 
+# What a quality index is used for: a use case's kind, or `code-fim` for code completion with
+# fill-in-the-middle (a code use case with `fim: true`).
+QualityUse = Literal["chat", "batch", "code", "code-fim"]
+
+
 class QualityIndex(BaseModel):
-    """The public benchmark index the catalogue ranks models on, and its scores."""
+    """One public benchmark index, the use cases it ranks models for, and its scores."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    index: str
+    index: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     index_name: str
     index_url: str
+    metric: str  # what a score measures, e.g. "exact match %"
+    applies_to: tuple[QualityUse, ...] = Field(min_length=1)
+    default_floor: float = Field(ge=0, le=100)  # used when a use case states no quality_floor
+    # Scores closer than this are not distinguishable on this index (its stated or computed 95 % interval);
+    # the recommendation then takes the least expensive of them.
+    tie_margin: float = Field(default=0.0, ge=0, le=20)
     scores: tuple[QualityScore, ...]
+
+
+class QualityIndices(BaseModel):
+    """data/model_quality.yaml: one index per kind of use (their scores are never compared)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    indices: tuple[QualityIndex, ...] = Field(min_length=1)
 
 
 class CheckpointEntry(_Fact):

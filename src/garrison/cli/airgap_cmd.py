@@ -8,8 +8,16 @@ from pathlib import Path
 import typer
 
 from garrison.airgap import generate_keypair, install, lint_dir, pack, verify
+from garrison.airgap.pack import PackInterrupted
 from garrison.airgap.progress import StderrReporter
-from garrison.errors import CheckFailed
+from garrison.errors import CheckFailed, GarrisonError
+
+
+class PackStopped(GarrisonError):
+    """Ctrl-C during `airgap pack`: what is left and how to resume, one line (exit 130, as for SIGINT)."""
+
+    exit_code = 130
+
 
 airgap_app = typer.Typer(help="Air-gapped installs: pack, verify, install.", no_args_is_help=True)
 
@@ -41,20 +49,23 @@ def pack_cmd(
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
 ) -> None:
     """Pack models, images, wheels and the bundle a design needs into one verifiable folder."""
-    res = pack(
-        source,
-        out,
-        model_source,
-        volume_size,
-        sign,
-        wheelhouse=not no_wheelhouse,
-        download=download,
-        image_dir=image_dir,
-        python_version=python_version,
-        platform=platform,
-        force=force,
-        reporter=StderrReporter(quiet),
-    )
+    try:
+        res = pack(
+            source,
+            out,
+            model_source,
+            volume_size,
+            sign,
+            wheelhouse=not no_wheelhouse,
+            download=download,
+            image_dir=image_dir,
+            python_version=python_version,
+            platform=platform,
+            force=force,
+            reporter=StderrReporter(quiet),
+        )
+    except PackInterrupted as e:  # typer would turn it into a silent exit 130
+        raise PackStopped("", str(e)) from None
     m = res.manifest
     summary = {
         "out": str(res.out_dir),

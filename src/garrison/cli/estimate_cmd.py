@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 import typer
 
 from garrison.errors import InputError
+from garrison.input_limits import is_finite, show_number
 
 if TYPE_CHECKING:  # the sizing core is imported when the command runs, so `--help` starts fast
     from rich.console import Console
@@ -127,9 +128,39 @@ def _custom_cpu(
     return base.model_copy(update=update) if update else base
 
 
+# Upper ends of the physical range of each numeric option (a GPU with 100 TiB, a 1 PB/s link or a
+# billion-token prompt is a typo, and unbounded values overflow the integer maths downstream).
+_OPTION_MAX: dict[str, float] = {
+    "--gpus": 100_000,
+    "--tp": 1024,
+    "--pp": 1024,
+    "--max-model-len": 100_000_000,
+    "--max-num-seqs": 1_000_000,
+    "--max-num-batched-tokens": 100_000_000,
+    "--block-size": 4096,
+    "--input-len": 100_000_000,
+    "--output-len": 100_000_000,
+    "--concurrency": 10_000_000,
+    "--memory-gib": 100_000,
+    "--bandwidth-gbs": 1_000_000,
+    "--tflops": 1_000_000,
+    "--sockets": 16,
+    "--cores": 4096,
+    "--base-ghz": 20,
+}
+
+
 def _positive(name: str, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise InputError(name, f"must be positive, got {value:g}", "give a number greater than 0")
+    if value is None:
+        return
+    if not is_finite(value):
+        raise InputError(name, f"must be a finite number, got {value:g}", "give a number greater than 0")
+    if value <= 0:
+        raise InputError(name, f"must be positive, got {show_number(value)}", "give a number greater than 0")
+    if value > _OPTION_MAX[name]:
+        raise InputError(
+            name, f"{show_number(value)} is more than {_OPTION_MAX[name]:g}", "give a realistic value"
+        )
 
 
 def run_estimate(
@@ -208,8 +239,8 @@ def run_estimate(
         ("--gpu-memory-utilization", gpu_memory_utilization),
         ("--mem-fraction-static", mem_fraction_static),
     ):
-        if frac is not None and not 0 < frac <= 1:
-            raise InputError(name, f"must be in (0, 1], got {frac:g}", "e.g. 0.9")
+        if frac is not None and not (is_finite(frac) and 0 < frac <= 1):
+            raise InputError(name, f"must be in (0, 1], got {show_number(frac)}", "e.g. 0.9")
     if kv_dtype not in KV_DTYPES:
         raise InputError("--kv-dtype", f"unknown {kv_dtype!r}", f"use one of {', '.join(KV_DTYPES)}")
     if gpu and cpu:

@@ -94,6 +94,7 @@ VALUES: dict[tuple[str, str], str] = {
     ("bench", "metrics_url"): "https://llm.acme.internal:8443/metrics",
     ("bench", "export_requests"): "requests.jsonl",
     ("bench", "export_csv"): "steps.csv",
+    ("bench", "workers"): "2",
     ("verify", "url"): "https://llm.acme.internal:8443",
     ("verify", "api_key"): "sk-garrison-...",
     ("verify", "design"): "bundle/design.json",

@@ -21,7 +21,7 @@ from garrison.design import Design
 from garrison.errors import EXIT_ESCALATION, GarrisonError
 from garrison.outputs import design_files, write_tree
 from garrison.planner import plan
-from garrison.report.verdict import Verdict
+from garrison.report.verdict import Verdict, breakeven_words
 from garrison.requirements import Requirements
 from garrison.requirements_file import load_requirements
 from garrison.sizing.calibration_profiles import load_efficiency
@@ -179,8 +179,9 @@ def render_verdict(v: Verdict, console: Console) -> None:
         lines.append(("cost", v.cost_note or "not computed"))
     for role, cl in (("cheapest cloud", v.cheapest), ("strongest cloud", v.strongest)):
         if cl is not None:
-            be = "never pays back" if cl.breakeven_month is None else f"break-even month {cl.breakeven_month}"
-            lines.append((role, f"{cl.name}: {usd(cl.usd_per_year)}/year, {be}"))
+            lines.append(
+                (role, f"{cl.name}: {usd(cl.usd_per_year)}/year, {breakeven_words(cl.breakeven_month)}")
+            )
     lines.append(("break-even", v.breakeven))
     for a in v.at_load:
         ttft = "-" if a.ttft_p95_ms is None else f"{a.ttft_p95_ms:,.0f}"

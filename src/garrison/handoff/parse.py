@@ -151,7 +151,7 @@ def percent(value: object) -> float | None:
     if not isinstance(value, str):
         return None
     m = re.search(r"(\d+(?:\.\d+)?)\s*%", value)
-    return float(m.group(1)) if m else None
+    return _bounded(_float(m.group(1))) if m else None
 
 
 # ------------------------------------------------------------------ money

@@ -148,6 +148,8 @@ def build_servers(
     rack_units = ch.rack_units
     if gpu is not None and gpu.segment == "apple":
         cpu_w = 0
+    # mirrored model/OS drives (RAID1) on rack servers; an owned box or an Apple machine keeps its own
+    drives = 1 if owned or (gpu is not None and gpu.segment == "apple") else parts.nvme_mirror
     gpu_price_low = gpu.price.low_usd if gpu and gpu.price else 0.0
     gpu_price_high = gpu.price.high_usd if gpu and gpu.price else 0.0
     cpu_low = cpu.price.low_usd if cpu.price else 0.0
@@ -160,7 +162,7 @@ def build_servers(
             ch.price_usd.low
             + cpu_low * cpu_sockets
             + ram * parts.memory_usd_per_gib.low
-            + nvme * parts.nvme_usd_per_tb.low
+            + drives * nvme * parts.nvme_usd_per_tb.low
             + nic.price_usd.low * nic_count
         )
     )
@@ -171,13 +173,25 @@ def build_servers(
             ch.price_usd.high
             + cpu_high * cpu_sockets
             + ram * parts.memory_usd_per_gib.high
-            + nvme * parts.nvme_usd_per_tb.high
+            + drives * nvme * parts.nvme_usd_per_tb.high
             + nic.price_usd.high * nic_count
         )
     )
     low = host_low + gpu_price_low * gpus_in_server
     high = host_high + gpu_price_high * gpus_in_server
     notes = [f"chassis: {ch.for_}"]
+    if drives > 1:
+        notes.append(f"storage: {drives}x {nvme:g} TB NVMe mirrored (RAID1); {nvme:g} TB usable")
+    if ch_name in ("workstation4", "apple") or owned:
+        notes.append(f"power supply: >= {psu_w} W (max draw {max_w:,.0f} W x {parts.psu_margin:g})")
+    else:
+        notes.append(
+            f"power supplies: N+1 redundant, >= {psu_w} W with one supply failed (max draw {max_w:,.0f} W x "
+            f"{parts.psu_margin:g})"
+        )
+    edition = parts.rack_editions.get(gpu.id) if gpu is not None and not owned else None
+    if edition is not None:
+        notes.append(f"order the {edition.order} (data/server_parts.yaml rack_editions)")
     if owned:
         low = high = 0.0
         notes = [
@@ -257,8 +271,28 @@ def gateway_servers(cpu: CPU, high_availability: bool, parts: ServerParts) -> Se
     count = 2 if high_availability else 1
     ram = 64
     max_w = ch.base_w + cpu.tdp_w + parts.nic["ethernet_2x25g"].w
-    low = ch.price_usd.low + (cpu.price.low_usd if cpu.price else 0) + ram * parts.memory_usd_per_gib.low
-    high = ch.price_usd.high + (cpu.price.high_usd if cpu.price else 0) + ram * parts.memory_usd_per_gib.high
+    nvme = parts.nvme_sizes_tb[0]
+    disks_low = parts.nvme_mirror * nvme * parts.nvme_usd_per_tb.low
+    disks_high = parts.nvme_mirror * nvme * parts.nvme_usd_per_tb.high
+    low = (
+        ch.price_usd.low
+        + (cpu.price.low_usd if cpu.price else 0)
+        + ram * parts.memory_usd_per_gib.low
+        + disks_low
+    )
+    high = (
+        ch.price_usd.high
+        + (cpu.price.high_usd if cpu.price else 0)
+        + ram * parts.memory_usd_per_gib.high
+        + disks_high
+    )
+    psu_w = int(math.ceil(max_w * parts.psu_margin / 100) * 100)
+    gw_notes = [
+        f"storage: {parts.nvme_mirror}x {nvme:g} TB NVMe mirrored (RAID1)",
+        f"power supplies: N+1 redundant, >= {psu_w} W with one supply failed",
+    ]
+    if high_availability:
+        gw_notes.append("two nodes with a floating VIP (keepalived/VRRP) when high availability is asked")
     server = Server(
         name="gateway",
         role="gateway",
@@ -268,17 +302,15 @@ def gateway_servers(cpu: CPU, high_availability: bool, parts: ServerParts) -> Se
         cpu=cpu.id,
         cpu_sockets=1,
         ram_gib=ram,
-        nvme_tb=1.92,
+        nvme_tb=nvme,
         network="2x 25GbE (user VLAN + inference VLAN) + 1GbE BMC",
-        psu_w=int(math.ceil(max_w * parts.psu_margin / 100) * 100),
+        psu_w=psu_w,
         power_typical_w=round(max_w * parts.typical_rest_utilisation, 1),
         power_max_w=round(max_w, 1),
         cooling_btu_h=round(max_w * W_TO_BTU_H, 1),
         rack_units=ch.rack_units,
         price_usd=Range(low=low, expected=(low + high) / 2, high=high),
         hosts=("gateway", "prometheus", "grafana", "open-webui"),
-        notes=("two nodes with a floating VIP (keepalived/VRRP) when high availability is asked",)
-        if high_availability
-        else (),
+        notes=tuple(gw_notes),
     )
     return ServerPlan(server=server, capex_low=low * count, capex_high=high * count)

@@ -6,6 +6,7 @@ from garrison import engines
 from garrison.catalogue import Catalogue
 from garrison.design import Alternative, Checkpoint, Deployment, Range, ScalingTriggers
 from garrison.modelspec.params import param_counts
+from garrison.names import served_name
 from garrison.planner.candidates import Option
 from garrison.planner.load import LoadTarget
 from garrison.planner.ranking import DEPRECIATION_YEARS, Ranked, describe, why_lost
@@ -74,9 +75,6 @@ def engine_reasons(r: Ranked, cat: Catalogue, uc: UseCase) -> list[str]:
     out.append(engines.get(o.engine).reasons or o.engine)
     if plat is not None and plat.maintenance != "active":
         out.append(f"note: {plat.name} is {plat.maintenance}: {plat.maintenance_note}")
-    tgi = cat.platforms.get("tgi")
-    if tgi is not None and tgi.maintenance != "active":
-        out.append(f"TGI not chosen: {tgi.maintenance} ({tgi.maintenance_note})")
     if o.gpu is not None and o.tp > 1 and o.gpu.interconnect.kind == "pcie":
         link = o.gpu.interconnect.bw_gbps_per_direction
         p2p = (
@@ -96,9 +94,13 @@ def engine_reasons(r: Ranked, cat: Catalogue, uc: UseCase) -> list[str]:
             "deployment and the card has no ECC; fine in an office or desk-side server. Set "
             "hardware.allow_consumer_gpus: false to plan without GeForce cards"
         )
-    if not uc.high_availability and r.sized.replicas == 1:
+    servers = sum(p.server.count for p in r.servers)
+    if not uc.high_availability and servers == 1:
+        what = {1: "one replica on one server", 2: "both replicas on one server"}.get(
+            r.sized.replicas, f"all {r.sized.replicas} replicas on one server"
+        )
         out.append(
-            "one replica on one server: a single point of failure (no high availability was asked); "
+            f"{what}: a single point of failure (no high availability was asked); "
             f"use_cases[{uc.name}].high_availability: true plans a second server"
         )
     if uc.kind == "code":
@@ -161,10 +163,12 @@ def build_deployment(
     image = f"{plat.image}:{plat.image_tag}" if plat and plat.image else o.engine
     image = engines.image_variant(o.engine, image, "gpu" if o.gpu else "cpu", o.gpu.vendor if o.gpu else None)
     reasons = list(extra_reasons)
-    reasons.append(
-        f"{describe(best)}: lowest {horizon_months}-month TCO ({best.tco:,.0f} USD) among {candidates} "
-        "configurations that fit and meet the targets"
+    among = (
+        f"among {candidates} configurations that fit and meet the targets"
+        if candidates != 1
+        else "(the only configuration that fits and meets the targets)"
     )
+    reasons.append(f"{describe(best)}: lowest {horizon_months}-month TCO ({best.tco:,.0f} USD) {among}")
     reasons += engine_reasons(best, cat, uc)
     unit = "GPU" if o.gpu else "host"
     reasons.append(
@@ -207,7 +211,7 @@ def build_deployment(
         use_case=uc.name,
         kind=uc.kind,
         model_id=o.model_key,
-        model_name=o.model_key.rsplit("/", 1)[-1].removesuffix(".gguf").lower(),
+        model_name=served_name(o.model_key),  # a token: routed on in nginx, passed to the engine
         model_path=None,
         engine=o.engine,
         engine_image=image,

@@ -37,7 +37,10 @@ from garrison.planner.ranking import (
     cost_option,
     describe,
     host_cpu,
+    n_plus_one,
     rank_key,
+    servers_for,
+    survivors,
 )
 from garrison.planner.simulated import SimulatedSizing, finish, verdict
 from garrison.planner.site import site_escalations
@@ -123,6 +126,15 @@ def _owned_pool(req: Requirements, cat: Catalogue, parts: ServerParts) -> OwnedP
     return OwnedPool(pool)
 
 
+def failover_rpm(uc: UseCase, load: LoadTarget, targets: Targets) -> float | None:
+    """The load a highly available deployment must still carry with one server down: today's busy hour
+    (growth headroom excluded: a failure and the full growth are not planned to coincide). None when
+    there is nothing to check (no HA, no latency target, or a load stated as concurrency)."""
+    if not uc.high_availability or not targets.any or load.design_rpm <= 0:
+        return None
+    return load.requests_per_minute
+
+
 def _check_licence(uc: UseCase, key: str, cat: Catalogue) -> None:
     """An explicitly named catalogue model under a licence the use case does not accept is an input error."""
     if not uc.licences:
@@ -183,8 +195,9 @@ def _evaluate(
         evaluated += 1
         if s is not None:
             sized_all.append(s)
+    fail = failover_rpm(uc, load, targets)
     costed = (
-        cost_option(s, ctx.req, uc, ctx.cat, ctx.parts, owned, ctx.site, ctx.budget_left, dep_name)
+        cost_option(s, ctx.req, uc, ctx.cat, ctx.parts, owned, ctx.site, ctx.budget_left, dep_name, fail)
         for s in sized_all
         if s.meets
     )
@@ -211,6 +224,8 @@ def _verify(
     best: Ranked | None = None
     refuted: list[str] = []
     outcome: dict[int, Ranked] = {}  # id(option) -> the simulated version of that ranked entry
+    fail = failover_rpm(uc, load, targets)
+    ha_notes: dict[int, str] = {}
     for r in mr.ranked[:MAX_SIMULATED]:
         if best is not None and rank_key(r) >= rank_key(best):
             break  # its analytic cost is a lower bound: simulation can only add replicas
@@ -221,8 +236,14 @@ def _verify(
             refuted.append(describe(r))
             outcome[id(r.sized.option)] = replace(r, refuted=True, simulated=True)
             continue
+        replicas = v.replicas
+        if fail is not None and not base.option.owned:
+            replicas, ha_note = _simulated_n_plus_one(
+                ctx, replace(base, replicas=replicas), load, targets, fail
+            )
+            ha_notes[id(r.sized.option)] = ha_note
         verified = cost_option(
-            replace(base, replicas=v.replicas),
+            replace(base, replicas=replicas),
             ctx.req,
             uc,
             ctx.cat,
@@ -251,6 +272,8 @@ def _verify(
     if best is not None:
         mr.best, mr.held = best, True
         mr.sim = finish(best.sized, load, targets, ctx.eff, best.sized.replicas, held=True)
+        if id(best.sized.option) in ha_notes:
+            mr.notes.append(ha_notes[id(best.sized.option)])
     else:  # nothing holds: report the analytic best with the simulation's verdict (an escalation follows)
         mr.best = mr.ranked[0]
         mr.sim = finish(mr.best.sized, load, targets, ctx.eff, mr.best.sized.replicas, held=False)
@@ -259,6 +282,27 @@ def _verify(
     chosen_opt = mr.best.sized.option
     rest = [outcome.get(id(r.sized.option), r) for r in mr.ranked if r.sized.option is not chosen_opt]
     mr.ranked = [mr.best, *sorted(rest, key=lambda r: (not r.refuted, rank_key(r)))]
+
+
+def _simulated_n_plus_one(
+    ctx: _Ctx, s: Sized, load: LoadTarget, targets: Targets, fail_rpm: float
+) -> tuple[int, str]:
+    """Replicas (>= s.replicas) that keep the P95 targets at today's busy-hour load with one server down,
+    by simulation, and the sentence that says so."""
+    today = replace(load, design_rpm=fail_rpm)
+    alone = verdict(replace(s, replicas=1), today, targets, ctx.eff).replicas
+    need = alone if alone is not None else s.replicas
+    r = n_plus_one(s, ctx.parts, need)
+    servers = servers_for(r, ctx.parts, True)
+    left = survivors(r, ctx.parts, True)
+    note = (
+        f"high availability (N+1): with one of the {servers} servers down, {left} replica(s) remain and "
+        f"{need} hold the P95 targets at today's busy-hour load ({fail_rpm:,.1f} req/min, before the growth "
+        "headroom; simulated)"
+    )
+    if r.replicas > s.replicas:
+        note += f"; {r.replicas} replicas where the design load alone needs {s.replicas}"
+    return r.replicas, note
 
 
 def _no_fit(uc: UseCase, mr: _ModelResult) -> Escalation:
@@ -318,12 +362,13 @@ def _recommend(
     for c in scored:
         if c.quality is not None and c.quality.score >= s.floor and c.entry.id not in by_id:
             evaluate(c)
-    if rec.choose(uc, results, s.floor, budget)[0] is None:
+    margin = s.index.tie_margin if s.index else 0.0
+    if rec.choose(uc, results, s.floor, budget, margin)[0] is None:
         for c in s.candidates:
             if c.quality is None:
                 evaluate(c)
     while True:
-        chosen, rule = rec.choose(uc, results, s.floor, budget)
+        chosen, rule = rec.choose(uc, results, s.floor, budget, margin)
         if chosen is None:
             return [], [f"recommend: {rule}"], evaluated
         mr = by_id[chosen.candidate.entry.id]
@@ -332,7 +377,11 @@ def _recommend(
             assert mr.best is not None
             final = replace(chosen, tco=mr.best.tco, capex=mr.best.capex_mid)
             results = [final if r is chosen else r for r in results]
-            return [mr], rec.explain(final, rule, results, s, _index_name(ctx.cat), budget), evaluated
+            if budget is not None and chosen.capex is not None and chosen.capex <= budget < final.capex:
+                # the simulation held only on a larger configuration, and that one is over the budget:
+                # choose again with its real cost
+                continue
+            return [mr], rec.explain(final, rule, results, s, budget), evaluated
         # the simulation refutes it: drop the model and choose again
         results = [replace(r, meets=False) if r is chosen else r for r in results]
 
@@ -360,10 +409,6 @@ def ranked_options(
     key, spec = load_model(ref)
     owned = _owned_pool(req, catalogue, parts)
     return _evaluate(ctx, uc, key, spec, ref, load, targets_for(uc), owned).ranked
-
-
-def _index_name(cat: Catalogue) -> str:
-    return cat.quality_index.index_name if cat.quality_index else "quality index"
 
 
 def plan(
@@ -414,6 +459,15 @@ def plan(
         *device_notes,
     ]
     budget_left = req.budget.capex_usd
+    if budget_left is not None and (
+        len(req.use_cases) > 1 or any(u.high_availability for u in req.use_cases)
+    ):
+        # several use cases (or HA) put two or more inference servers in the design, and then the gateway
+        # gets its own node(s): reserve their cost before the models spend the budget
+        gw = gateway_servers(
+            host_cpu(cat, parts, small=True), any(u.high_availability for u in req.use_cases), parts
+        )
+        budget_left -= (gw.capex_low + gw.capex_high) / 2
     for uc in req.use_cases:
         ctx = _Ctx(req, cat, parts, efficiency, simulate, load_model, gpus, cpus, site, budget_left)
         targets = targets_for(uc)
@@ -581,6 +635,11 @@ def plan(
             "air-gapped: models, images and wheels arrive through `garrison airgap pack`; "
             "engines run with HF_HUB_OFFLINE=1 and local model paths"
         )
+    # engines the catalogue keeps but never plans (archived or in maintenance mode), said once per design
+    # rather than under every deployment
+    for plat in sorted(cat.platforms.values(), key=lambda p: p.id):
+        if plat.kind == "engine" and plat.maintenance != "active" and deployments:
+            assumptions.append(f"{plat.name} not considered: {plat.maintenance} ({plat.maintenance_note})")
     reasons = sorted({reason for d in deployments for reason in d.reasons})
     return Design(
         garrison_version=__version__,

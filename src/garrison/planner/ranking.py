@@ -42,6 +42,8 @@ HOST_CORES_PER_GPU = 8
 HOST_CORES_MIN = 16
 # Weights below this many bits per weight count as "4-bit" for rule 3.
 FOUR_BIT_BELOW = 6.0
+# The simulator's replica cap (planner.simulated.MAX_REPLICAS): the N+1 search stops there too.
+MAX_REPLICAS = 64
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,50 @@ def fill_boards(s: Sized, parts: ServerParts, owned: OwnedPool, high_availabilit
     return s if replicas == s.replicas else replace(s, replicas=replicas)
 
 
+def servers_for(s: Sized, parts: ServerParts, high_availability: bool) -> int:
+    """Servers the (bought) replicas of `s` take: the layout build_servers makes."""
+    o = s.option
+    if o.gpu is None:
+        return s.replicas
+    per = gpus_per_chassis(o.gpu, parts)
+    if o.pp > 1:
+        return s.replicas * math.ceil(o.gpus_per_replica / per)
+    per_server = max(1, per // o.gpus_per_replica)
+    servers = math.ceil(s.replicas / per_server)
+    if high_availability and s.replicas >= 2:
+        servers = max(servers, 2)
+    return servers
+
+
+def survivors(s: Sized, parts: ServerParts, high_availability: bool) -> int:
+    """Replicas left serving when the server holding the most replicas fails (replicas spread evenly)."""
+    servers = servers_for(s, parts, high_availability)
+    if servers <= 1:
+        return 0
+    if s.option.pp > 1:  # a multi-node replica spans its own servers: one server down stops one replica
+        return s.replicas - 1
+    return s.replicas - math.ceil(s.replicas / servers)
+
+
+def n_plus_one(s: Sized, parts: ServerParts, needed: int) -> Sized:
+    """Fewest replicas >= s.replicas such that losing any one server still leaves `needed` replicas.
+
+    High availability means the service keeps its targets through a server failure at today's load,
+    not only that it stays up: two replicas that each carry half the busy hour are not HA capacity.
+    """
+    r = s.replicas
+    while survivors(replace(s, replicas=r), parts, True) < needed and r < MAX_REPLICAS:
+        r += 1
+    return s if r == s.replicas else replace(s, replicas=r)
+
+
+def failover_replicas(s: Sized, failover_rpm: float) -> int:
+    """Replicas that carry `failover_rpm` at the analytic per-replica rate (at least one)."""
+    if s.rps_per_replica <= 0:
+        return s.replicas
+    return max(1, math.ceil(failover_rpm / 60 / s.rps_per_replica))
+
+
 def cost_option(
     s: Sized,
     req: Requirements,
@@ -193,11 +239,16 @@ def cost_option(
     site: SiteCaps = SiteCaps(),
     budget_usd: float | None = None,
     deployment: str = "",
+    failover_rpm: float | None = None,
 ) -> Ranked:
     """Servers (owned ones first), capex of what must be bought, opex and TCO of one sized option.
 
-    `deployment` names the servers and what they host (the use case's name by default).
+    `deployment` names the servers and what they host (the use case's name by default). With high
+    availability and `failover_rpm` (today's busy-hour load), replicas are added until losing one server
+    still leaves enough of them for that load (n_plus_one, analytic per-replica rate).
     """
+    if uc.high_availability and failover_rpm and not s.option.owned:
+        s = n_plus_one(s, parts, failover_replicas(s, failover_rpm))
     needed = s.replicas
     s = fill_boards(s, parts, owned, uc.high_availability)
     opt = s.option
@@ -362,7 +413,11 @@ __all__ = [
     "annual_power_usd",
     "cost_option",
     "describe",
+    "failover_replicas",
     "host_cpu",
+    "n_plus_one",
     "rank_key",
+    "servers_for",
+    "survivors",
     "why_lost",
 ]

@@ -205,6 +205,7 @@ def finish(
     ok = held and (meets(summ, slo) if slo is not None else True) and not failed
     queue_rate = _trigger_rate(tuple(steps), queue_fires)
     capacity: float | None = None
+    bisected = False  # the capacity is the lower end of a bisection interval of width CAPACITY_REL_TOL
     if (
         slo is None and queue_rate is not None
     ):  # no latency target: capacity is where the queue starts to grow
@@ -213,6 +214,7 @@ def finish(
         edges = [b.breaks_at / (1 + CAPACITY_REL_TOL) for b in sweep.breaks if b.breaks_at is not None]
         if edges:
             capacity = round(min(edges) * 60, 2)
+            bisected = True
         else:  # held over the whole curve: the first extension point that breaks bounds it
             broke = _trigger_rate(tuple(steps), breaks)
             capacity = round((broke if broke is not None else steps[-1].rate) * 60, 2)
@@ -246,7 +248,15 @@ def finish(
 
     triggers = ScalingTriggers(rpm_at_queue_trigger=rpm(queue), rpm_at_latency_trigger=rpm(latency))
     notes: list[str] = []
-    cap_txt = f"; capacity within the targets ~{capacity:,.1f} req/min" if capacity is not None else ""
+    cap_txt = ""
+    if capacity is not None:
+        cap_txt = f"; capacity within the targets ~{capacity:,.1f} req/min"
+        if bisected:  # say what the number is: the safe end of the interval where the targets break
+            cap_txt = (
+                f"; capacity within the targets {capacity:,.1f} req/min (the targets break between "
+                f"{capacity:,.1f} and {capacity * (1 + CAPACITY_REL_TOL):,.1f}; the lower end is reported), "
+                f"{capacity / rate - 1:+.0%} over the design load"
+            )
     if held:
         notes.append(
             f"simulation ({SIM_REQUESTS} Poisson requests, lognormal lengths): {replicas} replica(s) hold "

@@ -36,7 +36,7 @@ def lead_weeks(servers: list[Server], cat: Catalogue) -> tuple[float | None, lis
         if lt is None:
             unknown.append(item)
             continue
-        known.append(f"{item} {lt.weeks_low:g}-{lt.weeks_high:g} weeks ({lt.source})")
+        known.append(f"{item} {lt.weeks_low:g}-{lt.weeks_high:g} weeks (as of {lt.as_of}: {lt.source})")
         worst = lt.weeks_high if worst is None else max(worst, lt.weeks_high)
     return worst, known, unknown
 
@@ -94,9 +94,15 @@ def site_escalations(
         worst, known, unknown = lead_weeks(servers, cat)
         if unknown:
             notes.append(
-                f"no sourced lead time for {', '.join(sorted(set(unknown)))} (data/lead_times.yaml): ask the "
-                "vendor for a delivery date before committing to the deadline"
+                f"no sourced lead time for {', '.join(sorted(set(unknown)))} (data/lead_times.yaml): unknown, "
+                "not assumed short; ask the vendor for a delivery date before committing to the "
+                f"{site.deadline.isoformat()} deadline"
             )
+            if worst is None:
+                notes.append(
+                    f"site.deadline {site.deadline.isoformat()} not checked: no item of this design has a sourced "
+                    "lead time"
+                )
         if today is None:
             notes.append(
                 "site.deadline not checked against lead times: the planner was given no date (today)"

@@ -51,6 +51,15 @@ class Nic(BaseModel):
     w: float
 
 
+class RackEdition(BaseModel):
+    """The variant of a workstation card to order for a rack server, and where that was read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order: str
+    source: str
+
+
 class ServerParts(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,6 +75,9 @@ class ServerParts(BaseModel):
     typical_rest_utilisation: float
     host_cpu: str
     host_cpu_small: str
+    # rack servers mirror their NVMe (RAID1): this many drives of the listed size are bought
+    nvme_mirror: int = 2
+    rack_editions: dict[str, RackEdition] = {}
 
 
 def _read(name: str) -> Any:

@@ -9,6 +9,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from garrison.design import Design
+from garrison.design_bounds import check_design, check_scale
+from garrison.names import check_names
 from garrison.outputs import design_json
 from garrison.render.context import build_context
 from garrison.render.dashboards import dashboards
@@ -35,6 +37,9 @@ def _env() -> Environment:
 
 def render_bundle(design: Design) -> dict[str, str]:
     """Render every bundle file for a design; the result is sorted by path and has no timestamps."""
+    check_design(design, "design")  # a design from outside, or one too large to render, stops here
+    check_names(design, "design")
+    check_scale(design)
     ctx = build_context(design)
     env = _env()
     files: dict[str, str] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-import re
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from garrison import engines
 from garrison.design import Deployment, Design
 from garrison.engines import Cluster, EngineMetrics
+from garrison.names import slug
 from garrison.render.alerts import (
     Alert,
     LatencyThresholds,
@@ -21,12 +21,6 @@ from garrison.render.alerts import (
     queue_threshold,
 )
 from garrison.render.images import engine_image, support_image
-
-
-def slug(text: str) -> str:
-    """A DNS-1123 label from free text (lower case, dashes, at most 40 characters)."""
-    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return (s or "garrison")[:40].rstrip("-")
 
 
 @dataclass(frozen=True)

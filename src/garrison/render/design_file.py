@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from garrison.design import DESIGN_SCHEMA_VERSION, Design
+from garrison.design_bounds import check_design
 from garrison.errors import InputError
+from garrison.input_limits import MAX_DOCUMENT_BYTES, json_document
+from garrison.names import check_names
 
 
 def parse_design(text: str, source: str = "design.json") -> Design:
     """Parse and validate design JSON text."""
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            source, f"not JSON ({e.msg} at line {e.lineno})", "pass a design.json written by garrison"
-        ) from e
+    raw = json_document(text, source, "pass a design.json written by garrison")
     if not isinstance(raw, dict):
         raise InputError(
             source, "not a design (expected a JSON object)", "pass a design.json written by garrison"
@@ -31,7 +28,7 @@ def parse_design(text: str, source: str = "design.json") -> Design:
             "re-plan the requirements with this garrison version (garrison plan)",
         )
     try:
-        return Design.model_validate(raw)
+        design = Design.model_validate(raw)
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(root)"
@@ -39,12 +36,19 @@ def parse_design(text: str, source: str = "design.json") -> Design:
         raise InputError(
             f"{source}: {loc}", f"{err['msg']}{more}", "re-plan instead of hand-editing the design"
         ) from e
+    check_design(design, source)
+    check_names(design, source)
+    return design
 
 
 def load_design(path: Path) -> Design:
     """Load a design.json file."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise InputError(
+                str(path), "too large for a design.json", "pass the design.json written by garrison plan"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
         raise InputError(str(path), "no such file", "pass the design.json written by garrison plan") from e

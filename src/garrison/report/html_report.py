@@ -15,7 +15,7 @@ from garrison.report import charts
 from garrison.report.charts import Series
 from garrison.report.concurrency import ConcurrencyPoint
 from garrison.report.success import SuccessReport
-from garrison.report.verdict import CloudLine, Verdict, build_verdict
+from garrison.report.verdict import CloudLine, Verdict, breakeven_words, build_verdict
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:60rem;
@@ -29,15 +29,16 @@ details{margin:.3rem 0 1rem}summary{cursor:pointer;color:#1f5aa6}
 .warn{background:#fff4e0;border-left:4px solid #d9731a;padding:.4rem .8rem}
 .muted{color:#5f6b73;font-size:.85rem}
 @media print{details{display:block}}
-.verdict{border:2px solid #1f5aa6;border-radius:6px;padding:.6rem 1rem;margin-top:.6rem}
-.verdict h2{border:0;margin:.1rem 0 .3rem}.verdict h3{font-size:.95rem;margin:.5rem 0 .2rem}
-.decision{font-size:1.15rem;font-weight:600;margin:.2rem 0 .5rem}
-.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(10.5rem,1fr));gap:.4rem}
-.tile{background:#f3f6fb;border-radius:4px;padding:.3rem .5rem}
-.tile .k{display:block;font-size:.75rem;color:#5f6b73}.tile .v{display:block;font-size:1.05rem;font-weight:600}
-.tile .s{display:block;font-size:.75rem}
-.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1.9fr);gap:1rem}
-.verdict ul{margin:.2rem 0;padding-left:1.1rem;font-size:.85rem}.verdict table{margin:.2rem 0;font-size:.8rem}
+.verdict{border:2px solid #1f5aa6;border-radius:6px;padding:.5rem .9rem;margin-top:.5rem}
+.verdict h2{border:0;margin:0 0 .2rem}.verdict h3{font-size:.9rem;margin:.4rem 0 .15rem}
+.decision{font-size:1.08rem;font-weight:600;margin:.1rem 0 .4rem;line-height:1.35}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.35rem}
+.tile{background:#f3f6fb;border-radius:4px;padding:.25rem .45rem}
+.tile .k{display:block;font-size:.72rem;color:#5f6b73}.tile .v{display:block;font-size:.98rem;font-weight:600}
+.tile .s{display:block;font-size:.72rem}
+.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1.9fr);gap:.9rem}
+.verdict p{margin:.35rem 0}.verdict ul{margin:.1rem 0;padding-left:1.1rem;font-size:.8rem;line-height:1.3}
+.verdict table{margin:.1rem 0;font-size:.76rem}.verdict th,.verdict td{padding:.15rem .35rem}
 .verdict td.n{white-space:nowrap}
 .ok{color:#2e7d32;font-weight:600}.bad{color:#b03a48;font-weight:600}
 header h1{margin-top:0}
@@ -437,7 +438,7 @@ def _tile(key: str, value: str, sub: str = "", data: str = "") -> str:
 def _cloud_tile(role: str, c: CloudLine | None) -> str:
     if c is None:
         return _tile(role, "n/a", "no cloud price list")
-    be = "never pays back" if c.breakeven_month is None else f"break-even month {c.breakeven_month}"
+    be = breakeven_words(c.breakeven_month)
     return _tile(f"{role}: {c.name}", f"{usd(c.usd_per_year)}/year", be, f"{c.usd_per_year:.2f}")
 
 

@@ -74,6 +74,19 @@ class Verdict(_V):
     cost_note: str = ""
 
 
+# Beyond this a break-even month says nothing a buyer can use (servers are written off in 3-5 years).
+BREAKEVEN_HORIZON_MONTHS = 120
+
+
+def breakeven_words(month: int | None) -> str:
+    """`break-even month 14`, `no break-even within 10 years`, `never pays back`."""
+    if month is None:
+        return "never pays back"
+    if month > BREAKEVEN_HORIZON_MONTHS:
+        return f"no break-even within {BREAKEVEN_HORIZON_MONTHS // 12} years"
+    return f"break-even month {month}"
+
+
 def at_design_load(dep: Deployment) -> AtLoad:
     """P95 TTFT/ITL at the design rate: the planner's SLO check when present, else the simulated load
     point nearest the design rate, else the sizing estimate (mean, not P95; said so)."""
@@ -122,7 +135,7 @@ def _buy(d: Design) -> tuple[BuyLine, ...]:
     out = []
     for s in d.servers:
         parts = [f"{s.gpus_per_server} x {s.gpu}"] if s.gpu else []
-        parts += [f"{s.cpu_sockets} x {s.cpu}", f"{s.ram_gib:,} GiB RAM", f"{s.nvme_tb:g} TB NVMe"]
+        parts += [f"{s.cpu_sockets} x {s.cpu}", f"{s.ram_gib:,} GiB RAM"]
         out.append(BuyLine(count=s.count, server=s.name, what=", ".join(parts), usd_each=_usd(s.price_usd)))
     return tuple(out)
 
@@ -173,6 +186,11 @@ def _breakeven_sentence(t: TCO, ref: CloudLine | None, cheapest: CloudLine | Non
     if cheapest is not None and cheapest.name != ref.name:
         if cheapest.breakeven_month is None:
             sentence += f"; never against the cheapest, {cheapest.name} ({usd(cheapest.usd_per_year)}/year)"
+        elif cheapest.breakeven_month > BREAKEVEN_HORIZON_MONTHS:
+            sentence += (
+                f"; not within {BREAKEVEN_HORIZON_MONTHS // 12} years against the cheapest, {cheapest.name} "
+                f"({usd(cheapest.usd_per_year)}/year)"
+            )
         else:
             sentence += f"; month {cheapest.breakeven_month} against the cheapest, {cheapest.name}"
     return sentence
@@ -225,9 +243,14 @@ def _decision(d: Design, t: TCO | None, at_load: tuple[AtLoad, ...], ref: CloudL
             f"Buy {buy} for {cost}: it meets every target at the design load and pays back in month "
             f"{ref.breakeven_month} against {ref.name}."
         )
+    pays = (
+        "never pays back"
+        if ref.breakeven_month is None
+        else f"does not pay back within {horizon(t.years)} (month {ref.breakeven_month})"
+    )
     return (
         f"Buy {buy} for {cost} only for data control, not for cost: it meets every target at the design "
-        f"load but does not pay back within {horizon(t.years)} against {ref.name} at this volume."
+        f"load but {pays} against {ref.name} at this volume."
     )
 
 

@@ -33,8 +33,7 @@ def split_round_robin(requests: Requests, replicas: int) -> list[Requests]:
             requests.output_tokens[r::replicas],
             requests.cached_tokens[r::replicas],
         )
-        for r in range(replicas)
-        if r < len(requests)
+        for r in range(min(replicas, len(requests)))  # never loop over more replicas than requests
     ]
 
 

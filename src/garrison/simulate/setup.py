@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import ValidationError
-
 from garrison import engines
 from garrison.design import Deployment, Design, Estimate
 from garrison.errors import InputError
@@ -93,15 +91,10 @@ def engine_for_deployment(dep: Deployment) -> EngineConfig:
 
 
 def read_design(text: str, source: str) -> Design:
-    """Parses a design.json."""
-    try:
-        return Design.model_validate_json(text)
-    except ValidationError as e:
-        raise InputError(
-            source,
-            f"not a Garrison design ({e.error_count()} problems)",
-            "give a design.json written by garrison plan",
-        ) from None
+    """Parses a design.json (bounded and checked like every design read from outside)."""
+    from garrison.render.design_file import parse_design
+
+    return parse_design(text, source)
 
 
 def pick_deployment(design: Design, source: str, use_case: str = "") -> Deployment:

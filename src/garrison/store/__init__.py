@@ -132,7 +132,15 @@ class Store:
     ) -> None:
         self.url = url or default_url()
         if self.url.startswith("sqlite:///"):
-            Path(self.url[len("sqlite:///") :]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.url[len("sqlite:///") :]).expanduser().parent
+            if url is None and not os.environ.get("GARRISON_DB_URL"):
+                folder.mkdir(parents=True, exist_ok=True)  # Garrison's own home, nowhere else
+            elif not folder.is_dir():
+                raise InputError(
+                    "--db",
+                    f"the folder {folder} does not exist",
+                    "create it first, or give a database URL in an existing folder",
+                )
         try:
             self.engine = create_engine(self.url)
         except (SQLAlchemyError, ImportError, ValueError) as e:

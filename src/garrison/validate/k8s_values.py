@@ -25,10 +25,10 @@ from __future__ import annotations
 import copy
 import re
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from referencing import Registry, Resource
+if TYPE_CHECKING:  # the `validate` extra: imported where used, so the base install imports this module
+    import jsonschema
 
 K8S_VERSION = "1.31.0"
 
@@ -130,7 +130,9 @@ def _definitions(version: str) -> dict[str, Any]:
 
 @cache
 def _validator(kind: str, api_version: str, version: str) -> jsonschema.protocols.Validator:
+    import jsonschema
     from kubernetes_validate.utils import schema_contents
+    from referencing import Registry, Resource
 
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     schema = schema_contents(f"{_schema_dir(version)}/{kind.lower()}-{group}.json", version)
