@@ -17,7 +17,6 @@ REQUIRED = [
     "README.md",
     "design.json",
     "hardware/README.md",
-    "compose/compose.yaml",
     "compose/.env.example",
     "k8s/base/kustomization.yaml",
     "k8s/base/networkpolicy.yaml",
@@ -50,6 +49,9 @@ def test_every_artifact_is_rendered(design: Design) -> None:
     missing = [f for f in REQUIRED if f not in files]
     assert not missing, missing
     assert list(files) == sorted(files)
+    # one compose file for a single server, else one per server (never both)
+    per_server = [p for p in files if re.fullmatch(r"compose/[a-z0-9-]+/compose\.yaml", p)]
+    assert ("compose/compose.yaml" in files) != bool(per_server), sorted(files)
 
 
 def test_rendering_is_deterministic_and_has_no_timestamps(design: Design) -> None:
@@ -68,7 +70,13 @@ def test_images_are_pinned(design: Design) -> None:
 
 
 def _compose(d: Design) -> dict:
-    return yaml.safe_load(render_bundle(d)["compose/compose.yaml"])
+    """Every compose service of the design, over its per-server files when it has several servers."""
+    files = render_bundle(d)
+    services: dict = {}
+    for path, text in files.items():
+        if path.startswith("compose/") and path.endswith("compose.yaml"):
+            services.update(yaml.safe_load(text)["services"])
+    return {"services": services}
 
 
 def test_vllm_command_line_carries_the_design_settings() -> None:
@@ -121,7 +129,7 @@ def test_multinode_uses_leaderworkerset_and_sglang_settings() -> None:
         and "--tensor-parallel-size 8" in leader["command"][-1]
     )
     assert leader["resources"]["limits"]["nvidia.com/gpu"] == "8"  # 16 GPUs over 2 nodes
-    compose = yaml.safe_load(files["compose/compose.yaml"])
+    compose = _compose(multinode_design())
     assert not any(s.startswith("frontier") for s in compose["services"])  # k8s only
     code = compose["services"]["code-0"]["command"]
     assert code[code.index("--tp-size") + 1] == "1" and "--enable-metrics" in code

@@ -233,3 +233,28 @@ def test_site_limits_and_power_price_are_told_apart() -> None:
     assert req.handoff is not None
     rec = next(f for f in req.handoff.fields if f.key == "context.deadline")
     assert rec.status == "ignored" and "not checked" in rec.result
+
+
+def test_hostile_text_is_cleaned_and_oversized_values_are_kept_as_notes() -> None:
+    long_residency = "Data must stay in the EU; " * 20  # 520 characters
+    regimes = [f"internal policy {i}" for i in range(40)]
+    req = parse_requirements(
+        {
+            "handoff": {
+                "context": {
+                    "organisation": "Contoso\u2028Legal\x07 " + "x" * 300,
+                    "selected_models": "qwen3-8b",
+                    "data_residency": long_residency,
+                    "compliance": regimes,
+                    "deadline": "2027-01-31\u200b",
+                },
+            }
+        }
+    )
+    assert req.handoff is not None
+    assert req.organisation.name.startswith("Contoso Legal xxx") and len(req.organisation.name) <= 200
+    assert req.security.data_residency is not None and len(req.security.data_residency) <= 200
+    assert any(long_residency.strip()[:100] in n for n in req.handoff.notes)  # the whole text is kept
+    assert len(req.security.compliance) == 32
+    assert any("internal policy 39" in n for n in req.handoff.notes)  # never dropped
+    assert str(req.site.deadline) == "2027-01-31"

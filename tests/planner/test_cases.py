@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from garrison.catalogue import Catalogue
-from garrison.design import Design
+from garrison.design import Deployment, Design
 from garrison.errors import InputError
 from garrison.outputs import design_files
 from garrison.planner import plan
@@ -49,6 +49,7 @@ def test_case_plans_as_expected(name: str, planned: Callable[[str], Design]) -> 
         assert dep.slo_check.rate_rpm > 0
         if exp["exit"] == 0:
             assert dep.slo_check.meets, dep.slo_check
+        _check_marginal_flag(dep)
     if exp.get("consumer_gpus") is False:
         segments = {cat_gpu_segment(s.gpu) for s in d.servers if s.gpu}
         assert "consumer" not in segments
@@ -102,6 +103,25 @@ def test_case_plans_as_expected(name: str, planned: Callable[[str], Design]) -> 
             assert needle in text, (needle, text)
         assert dep.checkpoint is not None  # every catalogue deployment names its weights
         assert dep.licence
+
+
+def _check_marginal_flag(dep: Deployment) -> None:
+    """A deployment that meets its targets by less than the simulation's resolution says so."""
+    sc = dep.slo_check
+    if sc is None or not sc.meets:
+        return
+    close = [
+        (value, target)
+        for value, target in (
+            (sc.ttft_p95_ms, dep.ttft_p95_target_ms),
+            (sc.itl_p95_ms, dep.itl_p95_target_ms),
+        )
+        if target is not None and value > target * 0.95
+    ]
+    if sc.capacity_rpm is not None and sc.capacity_rpm < sc.rate_rpm * 1.05:
+        close.append((sc.capacity_rpm, sc.rate_rpm))
+    flagged = any("marginal at the design load" in r for r in dep.reasons)
+    assert flagged == bool(close), (dep.name, close, sc)
 
 
 def cat_gpu_segment(gpu_id: str) -> str:

@@ -45,6 +45,8 @@ from garrison.handoff.intake_use_cases import (
 from garrison.handoff.keys import slot_of
 from garrison.requirements import Handoff
 
+ORG_NAME_MAX = 150  # Organisation.name allows 200; a longer "name" is a sentence, kept whole in the record
+
 
 def _entries(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str | None, Any]]]:
     """The hand-off mapping and its (path, slot, value) entries: context keys, keys beside context,
@@ -113,7 +115,7 @@ def from_handoff(doc: Mapping[str, Any], catalogue: Any | None = None) -> dict[s
     compliance_text += [f"{path}: {as_text(v)}" for path, v in slots.get("residency", [])]
     req["compliance_notes"] = "\n".join(compliance_text)
     req["handoff"] = Handoff(
-        source_agent=str(h.get("source_agent") or ""),
+        source_agent=str(h.get("source_agent") or ""),  # a name: refused by garrison.names if not one line
         request=as_text(h.get("request") or ""),
         deadline=deadline,
         availability_pct=availability,
@@ -136,7 +138,7 @@ def _organisation(it: Intake, slots: Mapping[str, list[tuple[str, Any]]]) -> tup
         for k, v in value.items():
             nk = norm_key(k)
             if nk in ("name", "organisation", "organization", "company") and isinstance(v, str) and v.strip():
-                name = " ".join(v.split())
+                name = as_text(v, limit=ORG_NAME_MAX)
                 it.parsed(f"{path}.{k}", v, f"organisation.name = {name!r}")
             elif slot_of(nk) == "team_size" or nk in ("size",):
                 n = p.count(v)
@@ -152,7 +154,7 @@ def _organisation(it: Intake, slots: Mapping[str, list[tuple[str, Any]]]) -> tup
             name = UNNAMED
         return name, team
     if isinstance(value, str) and value.strip():
-        name = " ".join(value.split())
+        name = as_text(value, limit=ORG_NAME_MAX)
         it.parsed(path, value, f"organisation.name = {name!r}")
         return name, None
     it.guessed(path, value, f"organisation.name = {UNNAMED!r} (not a name)")

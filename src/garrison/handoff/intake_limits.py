@@ -11,6 +11,9 @@ from garrison.errors import GarrisonError
 from garrison.handoff import parse as p
 from garrison.handoff.intake_record import Intake, as_text, first_entry, norm_key
 
+MAX_COMPLIANCE = 32  # Security.compliance holds at most 32 regimes; the rest go to the notes
+MAX_RESIDENCY = 200  # Security.data_residency's limit; the whole text goes to the notes
+
 
 def read_budget(it: Intake, slots: Mapping[str, list[tuple[str, Any]]]) -> dict[str, float]:
     out: dict[str, float] = {}
@@ -99,8 +102,8 @@ def read_security(it: Intake, slots: Mapping[str, list[tuple[str, Any]]]) -> dic
         for r in regimes:
             if r not in known:
                 known.append(r)
-        for v in verbatim:
-            if v not in known:
+        for v in (as_text(x, limit=200) for x in verbatim):
+            if v and v not in known:
                 known.append(v)
         if regimes:
             it.parsed(key, value, "security.compliance += " + ", ".join(regimes))
@@ -113,11 +116,18 @@ def read_security(it: Intake, slots: Mapping[str, list[tuple[str, Any]]]) -> dic
                 + " (no known regime named: kept as written)",
             )
     if known:
+        if len(known) > MAX_COMPLIANCE:
+            for extra in known[MAX_COMPLIANCE:]:
+                it.notes.append(f"compliance (more than {MAX_COMPLIANCE} listed): {extra}")
+            known = known[:MAX_COMPLIANCE]
         sec["compliance"] = known
     entry = first_entry(slots, "residency", it)
     if entry is not None:
         key, value = entry
         text = as_text(value)
+        if len(text) > MAX_RESIDENCY:
+            it.notes.append(f"{key}: {text}")
+            text = as_text(text, limit=MAX_RESIDENCY - 40)
         if text:
             sec["data_residency"] = text
             it.parsed(key, value, f"security.data_residency = {text!r}")

@@ -4,6 +4,7 @@ and the record of what happened to every value (parsed, guessed, or kept as a no
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,14 +25,27 @@ def norm_key(key: object) -> str:
 MAX_TEXT = 500  # characters of one value the record keeps
 
 
-def as_text(value: Any) -> str:
-    """A value as one line of text, the way the record keeps it (at most MAX_TEXT characters)."""
+# Unicode categories that are not printable text on one line (controls, format characters such as
+# zero-width spaces, line/paragraph separators, surrogates, private use, unassigned): garrison.names
+# refuses them in every single-line string, so the intake drops them from what it keeps.
+_NOT_TEXT = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def as_text(value: Any, limit: int = MAX_TEXT) -> str:
+    """A value as one line of printable text, the way the record keeps it (at most `limit` characters)."""
     if isinstance(value, str):
-        text = " ".join(value.split())
+        raw = value
     else:
-        dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
-        text = dumped.removesuffix("...").strip()
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"... ({len(text):,} characters)"
+        raw = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+        raw = raw.removesuffix("...").strip()
+    text = " ".join(
+        "".join(
+            " " if ch.isspace() else ch
+            for ch in raw
+            if unicodedata.category(ch) not in _NOT_TEXT or ch.isspace()
+        ).split()
+    )
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
 
 
 @dataclass

@@ -410,13 +410,15 @@ def licences(value: object) -> tuple[list[str], list[str]]:
     return ids, rest
 
 
-_SLUG = re.compile(r"[^a-z0-9]+")
+_SLUG = re.compile(r"[^a-z0-9]+")  # what a slug drops
 
 
 def slug(text: str, fallback: str, limit: int = 40) -> str:
-    """A use-case name as Garrison's schema wants it: lowercase letters, digits and dashes."""
-    s = _SLUG.sub("-", text.lower()).strip("-")[:limit].strip("-")
-    return s if s and s[0].isalnum() else fallback
+    """A use-case name by Garrison's one name policy (`garrison.names.slug`: ASCII-folded, lowercase,
+    dashes), or `fallback` when the text holds no letter or digit."""
+    from garrison.names import slug as policy_slug
+
+    return policy_slug(text, limit) if _SLUG.sub("", text.lower()) else fallback
 
 
 def kind_of(text: str) -> tuple[str, bool] | None:

@@ -16,6 +16,7 @@ from garrison.render.context import build_context
 from garrison.render.dashboards import dashboards
 
 TEMPLATE_ROOT = "bundle/"
+PER_SERVER = "compose/compose.yaml"  # rendered once per server of a multi-server design
 LATE = ("k8s/base/kustomization.yaml", "README.md")  # rendered last: they list the other files
 
 
@@ -54,6 +55,14 @@ def render_bundle(design: Design) -> dict[str, str]:
         if "__dep__" in rel:
             for view in ctx["deployments"]:
                 _put(files, rel.replace("__dep__", view.name), template.render(ctx, dep=view))
+        elif rel == PER_SERVER:
+            # one compose file per physical server; a single-server design keeps compose/compose.yaml
+            layout = ctx["layout"]
+            if layout.multi:
+                for host in layout.hosts:
+                    _put(files, f"compose/{host.name}/compose.yaml", template.render(ctx, host=host))
+            else:
+                _put(files, rel, template.render(ctx, host=layout.hosts[0]))
         else:
             _put(files, rel, template.render(ctx))
     for path, text in dashboards(ctx).items():

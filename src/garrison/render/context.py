@@ -21,6 +21,7 @@ from garrison.render.alerts import (
     queue_threshold,
 )
 from garrison.render.images import engine_image, support_image
+from garrison.render.placement import PlacedReplica, place
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class Replica:
     """One engine replica as a compose service."""
 
     service: str
-    gpu_ids: tuple[str, ...]
+    gpu_ids: tuple[str, ...]  # within its server (the leader's, for a multi-node replica)
+    host: str = ""  # the server it runs on (render/placement.py)
+    host_port: int = 0  # the port it is published on at that server's address (multi-server compose)
 
 
 @dataclass(frozen=True)
@@ -126,16 +129,16 @@ def _model_object(name: str) -> dict[str, Any]:
 
 
 def _view(
-    dep: Deployment, index: int, headroom_pct: float, gpu_offset: int, ha: bool = False
-) -> tuple[DeploymentView, int]:
+    dep: Deployment, index: int, headroom_pct: float, placed: tuple[PlacedReplica, ...], ha: bool = False
+) -> DeploymentView:
     launch = engines.launch_of(dep.engine, f"deployments[{index}].engine")
     profile = engines.get(dep.engine)
     name = slug(dep.name or dep.use_case)
-    replicas = []
-    gpus = dep.gpus_per_replica if dep.device_kind == "gpu" else 0
-    for r in range(dep.replicas):
-        ids = tuple(str(gpu_offset + r * gpus + g) for g in range(gpus))
-        replicas.append(Replica(service=f"{name}-{r}", gpu_ids=ids))
+    replicas = [
+        Replica(service=p.service, gpu_ids=p.gpu_ids, host=p.host, host_port=p.host_port)
+        for p in placed
+        if p.node == 0
+    ]
     # autoscaling ceiling: the design's replicas plus the growth headroom (needs that many spare
     # accelerators in the cluster; the capacity runbook says so)
     max_r = max(dep.replicas, math.ceil(dep.replicas * (1 + headroom_pct / 100)))
@@ -179,7 +182,7 @@ def _view(
             launch.args(dep, Cluster(nodes, "$(LWS_WORKER_INDEX)", "$(LWS_LEADER_ADDRESS):5000"))
         ),
     )
-    return view, gpu_offset + dep.replicas * gpus
+    return view
 
 
 @dataclass(frozen=True)
@@ -224,15 +227,8 @@ def _networks(design: Design) -> tuple[list[str], list[str]]:
 def build_context(design: Design) -> dict[str, Any]:
     """Everything the templates read, computed once from the design."""
     views: list[DeploymentView] = []
-    offset = 0
     headroom = design.requirements.growth.headroom_pct
-    for i, (dep, served) in enumerate(zip(design.deployments, served_names(design), strict=True)):
-        if served != dep.model_name:
-            dep = dep.model_copy(update={"model_name": served})
-        ha = any(u.high_availability for u in design.requirements.use_cases if u.name == dep.use_case)
-        view, offset = _view(dep, i, headroom, offset, ha)
-        views.append(view)
-    names = [v.name for v in views]
+    names = [slug(d.name or d.use_case) for d in design.deployments]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         from garrison.errors import InputError
@@ -242,27 +238,18 @@ def build_context(design: Design) -> dict[str, Any]:
             f"two deployments share the use case name {dup[0]!r}",
             "give each use case its own name",
         )
+    layout = place(design, names)
+    for i, (dep, served) in enumerate(zip(design.deployments, served_names(design), strict=True)):
+        if served != dep.model_name:
+            dep = dep.model_copy(update={"model_name": served})
+        ha = any(u.high_availability for u in design.requirements.use_cases if u.name == dep.use_case)
+        views.append(_view(dep, i, headroom, layout.replicas[names[i]], ha))
     v4, v6 = _networks(design)
     alerts: list[Alert] = design_alerts(design)
     groups: dict[str, list[Alert]] = {}
     for a in alerts:
         groups.setdefault(a.group, []).append(a)
-    gpu_count = sum(len(r.gpu_ids) for v in views for r in v.replicas)
-    inference = [s for s in design.servers if s.role == "inference"]
-    hosts = sum(s.count for s in inference)
-    per_host = max((s.gpus_per_server for s in inference), default=0)
-    compose_fit = ""
-    if hosts > 1 or (per_host and gpu_count > per_host):
-        # one compose file runs on one host: say so rather than number GPUs the host does not have
-        what = (
-            f"{gpu_count} GPU(s) over {hosts} inference server(s) of at most {per_host} GPU(s)"
-            if gpu_count
-            else f"its replicas over {hosts} CPU server(s)"
-        )
-        compose_fit = (
-            f"the design spreads {what}; this file puts every replica on one host, so it runs as written only on a "
-            "host with all of them. Deploy multi-server designs with k8s/ (replicas spread by the HA rule)."
-        )
+    gpu_count = sum(h.gpu_ids_used for h in layout.hosts)
     return {
         "design": design,
         "req": design.requirements,
@@ -275,7 +262,9 @@ def build_context(design: Design) -> dict[str, Any]:
         ),
         "gpu": any(v.d.device_kind == "gpu" for v in views),
         "gpu_count": gpu_count,
-        "compose_fit": compose_fit,
+        "layout": layout,
+        "multi_server": layout.multi,
+        "views_by_name": {v.name: v for v in views},
         "limits": gateway_limits(design),
         "nets_v4": v4,
         "nets_v6": v6,

@@ -293,10 +293,16 @@ def _compose_env(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     example = root / "compose" / ".env.example"
     if example.is_file():
+        n = 0
         for line in example.read_text(encoding="utf-8").splitlines():
             if "=" in line and not line.lstrip().startswith("#"):
                 k, v = line.split("=", 1)
-                env[k.strip()] = v.strip() or "validate-placeholder"
+                k = k.strip()
+                if k.startswith("GARRISON_ADDR_") and not v.strip():
+                    # server addresses: Compose checks them as IPs (ports, extra_hosts); RFC 5737 TEST-NET-1
+                    n += 1
+                    v = f"192.0.2.{n}"
+                env[k] = v.strip() or "validate-placeholder"
     return env
 
 
@@ -321,23 +327,28 @@ def compose_binary() -> str | None:
     return None
 
 
+def compose_files(root: Path) -> list[Path]:
+    """compose/compose.yaml (one server) or compose/<server>/compose.yaml (one per server)."""
+    return sorted([*(root / "compose").glob("compose.yaml"), *(root / "compose").glob("*/compose.yaml")])
+
+
 def _compose(root: Path) -> Iterator[CheckResult]:
-    f = root / "compose" / "compose.yaml"
-    if not f.is_file():
-        return
-    art = "compose/compose.yaml"
     cj = _tool("check-jsonschema")
-    if cj:
-        rc, out = _run([cj, "--builtin-schema", "vendor.compose-spec", str(f)])
-        yield _result(art, "check-jsonschema vendor.compose-spec", rc, out)
-    else:
-        yield _missing(art, "check-jsonschema")
     dc = compose_binary()
-    if dc:
-        rc, out = _run([dc, "-f", str(f), "config", "-q"], env=_compose_env(root))
-        yield _result(art, "docker compose v2 config -q", rc, out, "placeholder values from .env.example")
-    else:
-        yield CheckResult(art, "docker compose v2 config", "missing", f"install: {INSTALL['docker-compose']}")
+    for f in compose_files(root):
+        art = str(f.relative_to(root))
+        if cj:
+            rc, out = _run([cj, "--builtin-schema", "vendor.compose-spec", str(f)])
+            yield _result(art, "check-jsonschema vendor.compose-spec", rc, out)
+        else:
+            yield _missing(art, "check-jsonschema")
+        if dc:
+            rc, out = _run([dc, "-f", str(f), "config", "-q"], env=_compose_env(root))
+            yield _result(art, "docker compose v2 config -q", rc, out, "placeholder values from .env.example")
+        else:
+            yield CheckResult(
+                art, "docker compose v2 config", "missing", f"install: {INSTALL['docker-compose']}"
+            )
     if (root / "compose" / ".env").exists():
         yield CheckResult(
             "compose/.env", "bundle policy", "failed", "a real .env must never be in the bundle"

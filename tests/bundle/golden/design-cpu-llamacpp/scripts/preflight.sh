@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Before `docker compose up`: models present, keys file private, TLS pair present.
-# Usage: sudo scripts/preflight.sh   (reads the paths from $GARRISON_ENV_FILE, default /etc/garrison/compose.env)
+# Usage: sudo scripts/preflight.sh <server>   (reads the paths from $GARRISON_ENV_FILE, default /etc/garrison/compose.env)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 env_file="${GARRISON_ENV_FILE:-/etc/garrison/compose.env}"

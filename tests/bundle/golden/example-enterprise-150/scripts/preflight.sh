@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Before `docker compose up`: models present, keys file private, TLS pair present, GPUs visible.
-# Usage: sudo scripts/preflight.sh   (reads the paths from $GARRISON_ENV_FILE, default /etc/garrison/compose.env)
+# Usage: sudo scripts/preflight.sh <server>   (reads the paths from $GARRISON_ENV_FILE, default /etc/garrison/compose.env)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 env_file="${GARRISON_ENV_FILE:-/etc/garrison/compose.env}"
@@ -31,7 +31,16 @@ check "secrets outside the bundle: no $here/compose/.env" test ! -e "$here/compo
 check "settings file $env_file is mode 600" mode_is "$env_file" 600
 check "API keys file $keys is mode 600" mode_is "$keys" 600
 check "TLS pair in $tls" test -s "$tls/server.crt" -a -s "$tls/server.key"
+# GPUs this server's compose file uses: pass the server's name (compose/README.md)
+case "${1:-}" in
+    code-rtx-pro-6000-blackwell-1) need=1 ;;
+    code-rtx-pro-6000-blackwell-2) need=1 ;;
+    chat-rtx-pro-6000-blackwell-1) need=1 ;;
+    chat-rtx-pro-6000-blackwell-2) need=1 ;;
+    batch-rtx-pro-6000-blackwell-1) need=3 ;;
+    *) need=0 ;;
+esac
 # shellcheck disable=SC2317  # called through check
-gpus_visible() { [[ $(nvidia-smi -L 2>/dev/null | wc -l) -ge 7 ]]; }
-check "7 GPU(s) visible" gpus_visible
+gpus_visible() { [[ $(nvidia-smi -L 2>/dev/null | wc -l) -ge $need ]]; }
+check "$need GPU(s) visible on ${1:-this server}" gpus_visible
 exit "$fail"
