@@ -377,7 +377,7 @@ def _recommend(
             assert mr.best is not None
             final = replace(chosen, tco=mr.best.tco, capex=mr.best.capex_mid)
             results = [final if r is chosen else r for r in results]
-            if budget is not None and chosen.capex is not None and chosen.capex <= budget < final.capex:
+            if budget is not None and chosen.capex is not None and chosen.capex <= budget < mr.best.capex_mid:
                 # the simulation held only on a larger configuration, and that one is over the budget:
                 # choose again with its real cost
                 continue
