@@ -67,6 +67,14 @@ def test_negative_kv_point_is_predicted_not_to_fit() -> None:
     assert rows[("vllm-log-13", "kv_cache_gib")].predicted < 0  # measured -1.44 GiB: engine refused to start
 
 
+def test_every_point_beyond_the_targets_says_what_its_source_shows() -> None:
+    from garrison.sizing.accuracy import beyond_targets
+
+    notes = {p["id"]: p.get("note", "") for k in ("memory", "speed") for p in calibration_points()[k]}
+    over = {r.point for r in beyond_targets([r for r in compare() if r.counted])}
+    assert not [p for p in over if len(notes.get(p, "")) < 80], "explain each miss in its point's note"
+
+
 def test_docs_accuracy_table_is_regenerated() -> None:
     expected = markdown(compare(), DEFAULT_EFFICIENCY, fit_checks())
     assert DOC.read_text(encoding="utf-8").rstrip("\n") == expected.rstrip("\n"), (

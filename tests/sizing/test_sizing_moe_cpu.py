@@ -96,6 +96,26 @@ def test_cpu_prefill_uses_the_measured_kernel_rate_not_the_int8_peak() -> None:
     assert _cpu("ryzen-9-7950x").prefill_tokens_per_s == pytest.approx(157, rel=0.25)
 
 
+def test_amx_serves_only_the_weight_types_llama_cpp_repacks_for_it() -> None:
+    # ggml-cpu/amx/common.h qtype_has_amx_kernels: Q8_0 and the K-quants yes, Q5_0 / Q3_K / F16 no
+    from garrison.sizing.cpu import kernel_for
+
+    cat = load_catalogue()
+    xeon = cat.cpu("xeon-8480p")
+    assert kernel_for(xeon, "q8_0").id == "amx"
+    assert kernel_for(xeon, "q4_k_m").id == "amx"
+    assert kernel_for(xeon, "q5_0").id == "avx512"
+    assert kernel_for(xeon, "q3_k_m").id == "avx512"
+    assert kernel_for(xeon, "fp16").id == "avx512"
+    spec = load_model_spec("llama-3.1-8b-instruct")
+    opts = EstimateOptions(
+        engine="llama.cpp", max_model_len=8192, input_len=512, output_len=128, concurrency=1
+    )
+    amx = estimate(spec, cat.quant("q4_k_m"), cpu=xeon, opts=opts).prefill_tokens_per_s
+    other = estimate(spec, cat.quant("q5_0"), cpu=xeon, opts=opts).prefill_tokens_per_s
+    assert amx > 1.5 * other
+
+
 def test_cpu_decode_depends_on_cores_and_numa() -> None:
     few, many = _cpu("epyc-9124"), _cpu("epyc-9554")
     assert (

@@ -2,7 +2,8 @@
 bandwidth capped by what the cores can pull, and sockets that only help when NUMA is handled.
 
 - Prefill FLOP/s = cores x base GHz x ops per cycle of llama.cpp's kernels on the CPU's widest
-  matrix path (data/cpu_kernels.yaml, measured with llama-bench) x `cpu_compute`.
+  matrix path (data/cpu_kernels.yaml, measured with llama-bench) x `cpu_compute`. AMX serves only the
+  weight types llama.cpp repacks for it; other GGUF types take the AVX-512 path.
 - Decode bytes/s per socket = min(channels x MT/s x 8 B x `cpu_bw`, cores x `cpu_core_bw_gbps`):
   a few cores cannot saturate twelve DDR5 channels (an EPYC 9124's 16 cores are not a 9554's 64).
 - Sockets: llama.cpp's threads read weights wherever the OS placed them. Without NUMA placement a
@@ -33,6 +34,7 @@ class CpuKernel(BaseModel):
     isa: str
     ops_per_cycle: float = Field(gt=0)
     source: str = Field(min_length=3)
+    quant_types: tuple[str, ...] | None = None  # weight formats the path serves (None: every format)
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,12 +45,14 @@ def cpu_kernels() -> dict[str, CpuKernel]:
     return {r["id"]: CpuKernel.model_validate(r) for r in rows}
 
 
-def kernel_for(cpu: CPU) -> CpuKernel:
-    """The matrix path llama.cpp uses on this CPU: AMX, Zen 5 AVX-512, AVX-512, AVX-VNNI, AVX2 or NEON."""
+def kernel_for(cpu: CPU, quant: str | None = None) -> CpuKernel:
+    """The matrix path llama.cpp uses on this CPU for weights in `quant` (a format id; None: the
+    widest path): AMX, Zen 5 AVX-512, AVX-512, AVX-VNNI, AVX2 or NEON."""
     isa = set(cpu.isa)
     k = cpu_kernels()
-    if "amx_int8" in isa:
-        return k["amx"]
+    amx = k["amx"]
+    if "amx_int8" in isa and (quant is None or amx.quant_types is None or quant in amx.quant_types):
+        return amx
     if "avx512" in isa or "avx512_vnni" in isa:
         # Zen 5 (EPYC 9005, Ryzen 9000, Threadripper 9000) runs 512-bit operations full width
         zen5 = cpu.vendor == "amd" and "zen 5" in cpu.source.lower()
@@ -60,9 +64,10 @@ def kernel_for(cpu: CPU) -> CpuKernel:
     return k["neon"]
 
 
-def cpu_prefill_flops(cpu: CPU, sockets: int, eff: Efficiency) -> float:
-    """Achievable prompt-processing FLOP/s of llama.cpp on `sockets` of this CPU."""
-    return cpu.cores * sockets * cpu.base_ghz * 1e9 * kernel_for(cpu).ops_per_cycle * eff.cpu_compute
+def cpu_prefill_flops(cpu: CPU, sockets: int, eff: Efficiency, quant: str | None = None) -> float:
+    """Achievable prompt-processing FLOP/s of llama.cpp on `sockets` of this CPU (weights in `quant`)."""
+    rate = kernel_for(cpu, quant).ops_per_cycle
+    return cpu.cores * sockets * cpu.base_ghz * 1e9 * rate * eff.cpu_compute
 
 
 def cpu_decode_bandwidth(cpu: CPU, sockets: int, eff: Efficiency, numa_distribute: bool = False) -> float:

@@ -341,7 +341,7 @@ def estimate(
             )
     else:
         assert cpu is not None
-        device = Device.from_cpu(cpu, opts.sockets, eff, opts.numa_distribute)
+        device = Device.from_cpu(cpu, opts.sockets, eff, opts.numa_distribute, fmt.id)
     peak_bw = gpu.mem_bw_gbps if gpu is not None else cpu.mem_bw_gbps * opts.sockets if cpu else 1.0
     model = RooflineStepModel(
         spec,
@@ -490,7 +490,7 @@ def step_model_for(
     device = (
         Device.from_gpu(gpu, fmt, efficiency, engine.gpu_kernels, p2p=p2p)
         if gpu is not None
-        else Device.from_cpu(cpu, sockets, efficiency, numa_distribute)
+        else Device.from_cpu(cpu, sockets, efficiency, numa_distribute, fmt.id)
         if cpu is not None
         else None
     )

@@ -112,13 +112,16 @@ class Device:
         )
 
     @staticmethod
-    def from_cpu(cpu: CPU, sockets: int, eff: Efficiency, numa_distribute: bool = False) -> Device:
-        """llama.cpp on CPUs (sizing.cpu): cores, clock and kernel rate; DRAM bandwidth per socket."""
+    def from_cpu(
+        cpu: CPU, sockets: int, eff: Efficiency, numa_distribute: bool = False, quant: str | None = None
+    ) -> Device:
+        """llama.cpp on CPUs (sizing.cpu): cores, clock and kernel rate for the weights' format `quant`;
+        DRAM bandwidth per socket."""
         return Device(
             kind="cpu",
             name=cpu.id,
             mem_bw_bytes_s=cpu_decode_bandwidth(cpu, sockets, eff, numa_distribute),
-            flops_s=cpu_prefill_flops(cpu, sockets, eff),
+            flops_s=cpu_prefill_flops(cpu, sockets, eff, quant),
             link_bytes_s=0.0,
             link_latency_s=0.0,
             step_overhead_s=eff.llamacpp_step_overhead_ms * 1e-3,
