@@ -23,7 +23,7 @@ ROOT=$PWD
 source "$ROOT/scripts/lib.sh"
 
 APT_PACKAGES=(
-    nginx prometheus shellcheck nftables iptables chromium yamllint
+    nginx prometheus shellcheck nftables iptables chromium yamllint skopeo
     ninja-build cmake g++ openssl curl iproute2 util-linux python3-venv
 )
 

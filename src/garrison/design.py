@@ -80,8 +80,8 @@ class LoadPoint(Frozen):
     itl_p95_ms: float
     e2e_p95_ms: float
     output_tokens_per_s: float
-    mean_waiting: float
-    mean_running: float
+    mean_waiting: float  # time-averaged requests queued on one replica (the replicas' mean)
+    mean_running: float  # time-averaged requests running on one replica
     preemptions: int = 0
 
 

@@ -17,6 +17,7 @@ from garrison.airgap.progress import Silent
 from garrison.errors import InputError
 
 from .conftest import make_design, requirements_yaml, run_cli, run_cli_subprocess
+from .image_archives import make_image_archive
 
 
 def _sha(p: Path) -> str:
@@ -106,20 +107,22 @@ def test_design_json_without_container_runtime_is_marked_incomplete(
 
 
 FAKE_DOCKER = """#!/bin/sh
-# FAKE docker (no daemon can run here): answers the calls pack and install make.
+# FAKE docker (no daemon can run here): answers the calls pack and install make; `save` copies an
+# image archive the test made (tests/airgap/image_archives.py), `image inspect --format` reports its
+# image ID and a registry digest for the asked repository.
 echo "$@" >> "$FAKE_DOCKER_LOG"
 case "$1" in
   info) exit 0 ;;
   pull) exit 0 ;;
   image)
     case "$3" in
-      --format) echo '["vllm/vllm-openai@sha256:DIGEST"]' ;;
+      --format) printf '{"id":"%s","repo_digests":["%s@%s"]}\\n' "$FAKE_IMAGE_ID" "${5%:*}" "$FAKE_IMAGE_DIGEST" ;;
       *) echo '[{}]' ;;
     esac ;;
-  save) printf 'fake image archive for %s\\n' "$4" > "$3" ;;
+  save) cp "$FAKE_IMAGE_TAR" "$3" ;;
   load) exit 0 ;;
 esac
-""".replace("DIGEST", "1" * 64)
+"""
 
 
 def _fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -128,8 +131,12 @@ def _fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (fake_bin / "docker").write_text(FAKE_DOCKER)
     (fake_bin / "docker").chmod(0o755)
     log = tmp_path / "docker.log"
+    made = make_image_archive(tmp_path / "fake-image.tar", None)  # unnamed: stands for any image
     monkeypatch.setenv("PATH", f"{fake_bin}:/usr/bin:/bin")
     monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
+    monkeypatch.setenv("FAKE_IMAGE_TAR", str(made.path))
+    monkeypatch.setenv("FAKE_IMAGE_ID", made.config_digest)
+    monkeypatch.setenv("FAKE_IMAGE_DIGEST", made.manifest_digest)
     return log
 
 
@@ -143,9 +150,10 @@ def test_images_saved_by_digest_with_a_runtime(
     m = pack(src, tmp_path / "out", wheelhouse=False).manifest
     assert m.complete
     image = next(i for i in m.images if i.ref == "vllm/vllm-openai:v0.11.0")
-    assert image.digest == "sha256:" + "1" * 64
+    made = make_image_archive(tmp_path / "same.tar", None)  # the archive the fake saved (deterministic)
+    assert image.digest == made.manifest_digest
     assert image.saved_with == "docker"
-    assert (tmp_path / "out" / image.archive).read_text().startswith("fake image archive")
+    assert (tmp_path / "out" / image.archive).read_bytes() == made.path.read_bytes()
     assert all(i.archive and i.digest for i in m.images)
     assert "save -o" in log.read_text()
     res = install(tmp_path / "out", tmp_path / "models", venv=tmp_path / "venv")

@@ -109,6 +109,10 @@ def _workloads(files: dict[str, str], name: str) -> list[Argv]:
                     words = _engine_words([*(body.get("entrypoint") or []), *body["command"]])
                     assert words is not None
                     out.append(parse_argv(words, f"{path}:{svc}"))
+        elif path.startswith("k8s/kserve/") and path.endswith("-llminferenceservice.yaml"):
+            doc = yaml.safe_load(text)
+            if doc["metadata"]["name"] == name:
+                out.append(parse_argv(_kserve_words(doc), f"{path}:LLMInferenceService"))
         elif path.startswith("k8s/base/") and path.endswith(".yaml"):
             for doc in yaml.safe_load_all(text):
                 if not doc or doc.get("metadata", {}).get("name") != name:
@@ -137,6 +141,25 @@ def _engine_words(command: list[str]) -> list[str] | None:
     return words[1:]
 
 
+def _kserve_words(doc: dict[str, Any]) -> list[str]:
+    """The command line KServe v0.20.0's well-known template (kserve-config-llm-template) starts: `vllm
+    serve /mnt/models --served-model-name <spec.model.name> publishers/<ns>/models/<name> --port 8000
+    --tensor-parallel-size <spec.parallelism.tensor> ... "$@"`, with the container's args as "$@". A flag
+    the args repeat would be given twice (and fail the parser)."""
+    spec = doc["spec"]
+    (main,) = [c for c in spec["template"]["containers"] if c["name"] == "main"]
+    return [
+        "/mnt/models",
+        "--served-model-name",
+        spec["model"]["name"],
+        "--port",
+        "8000",
+        "--tensor-parallel-size",
+        str(spec["parallelism"]["tensor"]),
+        *[str(w) for w in main.get("args", [])],
+    ]
+
+
 def _pod_templates(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     kind = doc.get("kind")
     if kind in ("Deployment", "StatefulSet"):
@@ -150,7 +173,10 @@ def _pod_templates(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _check_vllm(a: Argv, est: Estimate, dep: Deployment) -> None:
-    assert a.positional[-1].startswith("/models/"), a.where
+    if a.where.startswith("k8s/kserve/"):  # KServe mounts the models PVC there (spec.model.uri pvc://)
+        assert a.positional == ("/mnt/models",), a.where
+    else:
+        assert a.positional[-1].startswith("/models/"), a.where
     assert a.int("--max-model-len") == est.max_model_len, a.where
     assert a.int("--max-num-seqs") == est.max_num_seqs, a.where
     assert a.int("--max-num-batched-tokens") == est.max_num_batched_tokens, a.where
@@ -236,7 +262,13 @@ def test_rendered_engine_flags_equal_the_sizing(path: Path) -> None:
         assert dep.engine in CHECKS, f"{dep.use_case}: no sized-vs-rendered check for {dep.engine}"
         lines = _workloads(files, slug(dep.name or dep.use_case))
         compose = [a for a in lines if a.where.startswith("compose/")]
-        k8s = [a for a in lines if a.where.startswith("k8s/")]
+        k8s = [a for a in lines if a.where.startswith("k8s/base/")]
+        kserve = [a for a in lines if a.where.startswith("k8s/kserve/")]
+        # KServe's LLMInferenceService beside the plain workload: vLLM, 2+ replicas, each on one node
+        llm_d = dep.engine == "vllm" and dep.replicas >= 2 and dep.nodes_per_replica == 1
+        assert len(kserve) == int(llm_d), (
+            f"{dep.use_case}: {len(kserve)} LLMInferenceService(s), want {int(llm_d)}"
+        )
         # compose runs replicas that fit one server; a replica across nodes is deployed with k8s only
         want = dep.replicas if dep.nodes_per_replica == 1 else 0
         assert len(compose) == want, f"{dep.use_case}: {len(compose)} compose services for {want}"

@@ -26,7 +26,7 @@ import yaml
 from bundle.designs import DESIGNS
 from garrison.errors import InputError
 from garrison.names import MULTI_LINE, served_name, slug
-from garrison.render import render_bundle
+from garrison.render import placement, render_bundle
 from garrison.render.design_file import parse_design
 from garrison.report import report_files
 from security.cli_runner import run_cli
@@ -145,6 +145,10 @@ def _with_free_text(raw: Any, text: str, notes: str) -> Any:
     return _set(raw, ("requirements", "compliance_notes"), notes)
 
 
+def _env_name(label: str) -> str:
+    return label.upper().replace("-", "_")
+
+
 @pytest.mark.parametrize("design", sorted(DESIGNS))
 @pytest.mark.parametrize("payload", ONE_LINE)
 def test_free_text_never_changes_a_config_file(design: str, payload: str) -> None:
@@ -152,12 +156,18 @@ def test_free_text_never_changes_a_config_file(design: str, payload: str) -> Non
     want = render_bundle(parse_design(json.dumps(_with_free_text(raw, BENIGN, BENIGN))))
     notes = payload + "\n" + MULTI_LINE_PAYLOADS[0]  # compliance notes may span lines
     got = render_bundle(parse_design(json.dumps(_with_free_text(raw, payload, notes))))
+    # a server's name becomes a DNS label (render/placement.py): its compose folder, its host name
+    server_label, benign_label = placement._label(payload), placement._label(BENIGN)
+    got = {path.replace(server_label, benign_label): text for path, text in got.items()}
     assert sorted(got) == sorted(want)
     for path in sorted(got):
         if path.endswith(DOC_SUFFIXES) or path == "design.json":
             continue
-        # the organisation's slug is the one trace free text leaves in configs (a DNS label)
-        mine = got[path].replace(slug(payload), slug(BENIGN))
+        # the organisation's slug and the servers' labels are the traces free text leaves in
+        # configs (DNS labels)
+        mine = got[path].replace(server_label, benign_label)  # first: the slug may be its prefix
+        mine = mine.replace(_env_name(server_label), _env_name(benign_label))  # GARRISON_ADDR_<SERVER>
+        mine = mine.replace(slug(payload), slug(BENIGN))
         assert _skeleton(path, mine) == _skeleton(path, want[path]), path
 
 
@@ -192,3 +202,13 @@ def test_the_issue_handoff_is_refused(tmp_path: Path) -> None:
     o = run_cli("plan", str(f), "--quiet", "--no-save", "--out", str(tmp_path / "out"))
     assert o.code == 2 and "handoff.source_agent" in o.stderr, o.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["gateway", "prometheus", "open-webui"])
+def test_a_use_case_cannot_take_a_service_name(tmp_path: Path, name: str) -> None:
+    f = tmp_path / "req.yaml"
+    f.write_text(
+        f"organisation: {{name: a, team_size: 5}}\nuse_cases:\n  - {{name: {name}, kind: chat, models: [qwen3-8b]}}\n"
+    )
+    o = run_cli("plan", str(f), "--quiet", "--no-save")
+    assert o.code == 2 and "bundle's own services" in o.stderr, o.stderr

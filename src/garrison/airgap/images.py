@@ -20,13 +20,18 @@ _IMAGE_LINE = re.compile(r"^\s*-?\s*image:\s*[\"']?([^\s\"'#]+)", re.MULTILINE)
 
 @dataclass(frozen=True)
 class SavedImage:
-    """An image saved to an archive (or not), with the digest it was pinned to."""
+    """An image saved to an archive (or not), with the digest it was pinned to.
+
+    `digest` is the registry digest the bundle pins (proven by the archive once `prove` has run);
+    `image_id` and `repo_digests` are what the saving runtime reported, checked by `prove`."""
 
     ref: str
     digest: str
     archive: Path | None
     saved_with: str
     note: str = ""
+    image_id: str = ""
+    repo_digests: tuple[str, ...] = ()
 
 
 def archive_name(ref: str) -> str:
@@ -77,31 +82,96 @@ def _digest_of(ref: str) -> str:
 
 
 def save_image(runtime: str, ref: str, dest: Path) -> SavedImage:
-    """Save `ref` to the docker-archive `dest`, pinned by digest where the runtime reports one."""
+    """Save `ref` to the archive `dest` and pin the registry digest the archive proves (`prove`).
+
+    skopeo writes an OCI archive with the registry's manifests kept byte for byte (--preserve-digests;
+    one platform of a multi-platform image), so its manifest digest is a registry digest; docker and
+    podman write `docker save` archives and report the image ID and RepoDigests, checked by `prove`.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     if runtime == "skopeo":
-        digest = (
-            _digest_of(ref)
-            or _run(["skopeo", "inspect", "--format", "{{.Digest}}", f"docker://{ref}"]).strip()
-        )
         repo = ref.split("@", 1)[0]
-        source = f"docker://{repo.rsplit(':', 1)[0] if ':' in repo.split('/')[-1] else repo}@{digest}"
-        _run(["skopeo", "copy", source, f"docker-archive:{tmp}:{repo}"])
-    else:
-        try:
-            _run([runtime, "image", "inspect", ref], timeout=60)
-        except CheckFailed:
-            _run([runtime, "pull", ref])
-        digest = _digest_of(ref)
-        if not digest:
-            out = _run([runtime, "image", "inspect", "--format", "{{json .RepoDigests}}", ref], timeout=60)
-            digests = json.loads(out.strip() or "[]") or []
-            digest = digests[0].split("@", 1)[1] if digests and "@" in digests[0] else ""
-        _run([runtime, "save", "-o", str(tmp), ref])
+        _run(["skopeo", "copy", "--preserve-digests", f"docker://{ref}", f"oci-archive:{tmp}:{repo}"])
+        tmp.replace(dest)
+        from garrison.airgap.image_archive import image_for, read_image_archive
+
+        kept = image_for(ref, read_image_archive(dest), dest).digest
+        return prove(SavedImage(ref, "", dest, runtime, "", "", (f"{repo}@{kept}",) if kept else ()))
+    try:
+        _run([runtime, "image", "inspect", ref], timeout=60)
+    except CheckFailed:
+        _run([runtime, "pull", ref])
+    out = _run([runtime, "image", "inspect", "--format", INSPECT_FORMAT, ref], timeout=60)
+    image_id, repo_digests = parse_inspect(out)
+    _run([runtime, "save", "-o", str(tmp), ref])
     tmp.replace(dest)
-    note = "" if digest else "the runtime reported no registry digest (a locally built image?)"
-    return SavedImage(ref, digest, dest, runtime, note)
+    return prove(SavedImage(ref, _digest_of(ref), dest, runtime, "", image_id, repo_digests))
+
+
+# what `docker image inspect` records for an image: its ID and the registry digests it was pulled by
+INSPECT_FORMAT = '{"id":{{json .Id}},"repo_digests":{{json .RepoDigests}}}'
+
+
+def parse_inspect(text: str) -> tuple[str, tuple[str, ...]]:
+    """(image id, registry digests) from INSPECT_FORMAT output, or from the older `.digest` files that
+    held the RepoDigests list alone; ("", ()) when unreadable."""
+    try:
+        data = json.loads(text.strip() or "[]")
+    except ValueError:
+        return "", ()
+    if isinstance(data, list):
+        return "", tuple(str(d) for d in data if "@" in str(d))
+    if isinstance(data, dict):
+        digests = data.get("repo_digests") or []
+        return str(data.get("id") or ""), tuple(str(d) for d in digests if "@" in str(d))
+    return "", ()
+
+
+def _same_repo(a: str, b: str) -> bool:
+    from garrison.airgap.image_archive import normalise
+
+    return normalise(a).rsplit(":", 1)[0] == normalise(b).rsplit(":", 1)[0]
+
+
+def prove(saved: SavedImage) -> SavedImage:
+    """Check `saved.archive` holds the image the runtime or the reference says, and pin what it proves.
+
+    Refused (CheckFailed): an archive that is no image archive, holds another image, or lacks the digest
+    the reference pins (`ref@sha256:...`) or the image ID the runtime recorded: a wrong image.
+    Pinned: the reference's digest, else the first registry digest of the image's repository that the
+    archive holds. A registry digest the archive lacks is not pinned (docker's classic image store
+    rebuilds the manifests on `docker save`, so they no longer match the registry's), and says so.
+    """
+    from garrison.airgap.image_archive import image_for, read_image_archive
+
+    assert saved.archive is not None
+    found = image_for(saved.ref, read_image_archive(saved.archive), saved.archive)
+    for claim, what in (
+        (_digest_of(saved.ref), "the reference pins"),
+        (saved.image_id, "the runtime recorded"),
+    ):
+        if claim and claim not in found.proven:
+            raise CheckFailed(
+                str(saved.archive),
+                f"holds {found.digest or 'an image'} for {saved.ref}, not {claim} that {what}: a different image",
+                f"save {saved.ref} again into {saved.archive.name} and its .digest file "
+                "(images/SAVE-IMAGES.sh), or remove a stale .digest file",
+            )
+    registry = [d.split("@", 1)[1] for d in saved.repo_digests if _same_repo(d, saved.ref)]
+    pin = _digest_of(saved.ref) or next((d for d in registry if d in found.proven), "")
+    note = saved.note
+    if not pin and registry:
+        note = (
+            f"registry digest {registry[0]} is not in the archive (the saving runtime rebuilt the "
+            "manifests; docker's containerd image store or skopeo copy --preserve-digests keep them): "
+            "the bundle keeps the tag"
+        )
+    elif not pin:
+        note = "no registry digest recorded for the archive: the bundle keeps the tag"
+    return SavedImage(
+        saved.ref, pin, saved.archive, saved.saved_with, note, saved.image_id, saved.repo_digests
+    )
 
 
 def connected_side_script(refs: Iterable[str]) -> str:
@@ -118,7 +188,7 @@ def connected_side_script(refs: Iterable[str]) -> str:
         q = shlex.quote(ref)
         lines += [
             f"docker pull {q}",
-            f"docker image inspect --format '{{{{json .RepoDigests}}}}' {q}"
+            f"docker image inspect --format {shlex.quote(INSPECT_FORMAT)} {q}"
             f" > garrison-images/{archive_name(ref)}.digest",
             f"docker save -o garrison-images/{archive_name(ref)} {q}",
         ]
@@ -126,19 +196,14 @@ def connected_side_script(refs: Iterable[str]) -> str:
 
 
 def from_archive_dir(ref: str, image_dir: Path) -> SavedImage | None:
-    """An archive for `ref` saved earlier by the connected-side script, with its recorded digest."""
+    """An archive for `ref` saved earlier by the connected-side script, checked against its `.digest`
+    file and pinned to the registry digest it proves (`prove`)."""
     tar = image_dir / archive_name(ref)
     if not tar.is_file():
         return None
-    digest = _digest_of(ref)
     side = tar.with_name(tar.name + ".digest")
-    if not digest and side.is_file():
-        try:
-            digests = json.loads(side.read_text() or "[]") or []
-            digest = digests[0].split("@", 1)[1] if digests and "@" in digests[0] else ""
-        except (ValueError, IndexError, AttributeError):
-            digest = ""
-    return SavedImage(ref, digest, tar, "archive-dir")
+    image_id, repo_digests = parse_inspect(side.read_text()) if side.is_file() else ("", ())
+    return prove(SavedImage(ref, _digest_of(ref), tar, "archive-dir", "", image_id, repo_digests))
 
 
 def load_archive(runtime: str, archive: Path) -> None:

@@ -251,13 +251,16 @@ def _model_items(models: list[src.ResolvedModel]) -> tuple[list[Item], list[Mode
     return items, entries
 
 
-def _render_bundle(design: Design | None, notes: list[str]) -> dict[str, str]:
-    """The deployment bundle as {path: text}: the renderer's when present, else what `plan --out` writes."""
+def _render_bundle(
+    design: Design | None, notes: list[str], image_digests: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The deployment bundle as {path: text}: the renderer's when present (images pinned to the digests
+    the pack's archives prove), else what `plan --out` writes."""
     if design is None:
         return {}
     render = getattr(_optional_module("garrison.render"), "render_bundle", None)
     if callable(render):
-        files = render(design)
+        files = render(design, image_digests=image_digests) if image_digests else render(design)
         return {str(k): v if isinstance(v, str) else str(v) for k, v in dict(files).items()}
     from garrison.outputs import design_files
 
@@ -357,9 +360,10 @@ def _prepare_out_dir(out_dir: Path, force: bool) -> dict[str, dict[str, str]]:
 
 
 def _stage_images(
-    refs: Sequence[str], out_dir: Path, image_dir: Path | None, reporter: Reporter
+    refs: Sequence[str], out_dir: Path, from_dir: dict[str, img.SavedImage], reporter: Reporter
 ) -> tuple[list[Item], list[ImageEntry], list[str]]:
-    """Archive every image (runtime or --image-dir); the rest become commands for a connected machine."""
+    """Archive every image (runtime or --image-dir, checked already); the rest become commands for a
+    connected machine."""
     items: list[Item] = []
     entries: list[ImageEntry] = []
     reasons: list[str] = []
@@ -367,7 +371,7 @@ def _stage_images(
     runtime_checked = False
     unsaved: list[str] = []
     for ref in refs:
-        saved = img.from_archive_dir(ref, image_dir) if image_dir else None
+        saved = from_dir.get(ref)
         staged = out_dir / STAGING / "images" / img.archive_name(ref)
         record = staged.with_name(staged.name + ".json")
         if saved is None and staged.is_file() and record.is_file():  # saved by an interrupted run
@@ -446,14 +450,25 @@ def pack(
             str(sign_key), "no such key file", "make one with `garrison airgap keygen --out NAME`"
         )
 
+    # archives from --image-dir are read and checked before anything is written: a wrong image stops here
+    from_dir: dict[str, img.SavedImage] = {}
+    if image_dir is not None:
+        for ref in refs:
+            found = img.from_archive_dir(ref, image_dir)
+            if found is not None:
+                from_dir[ref] = found
+
     # -- from here on the output folder is written --------------------------------------------
     state = _prepare_out_dir(out_dir, force)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / STATE_NAME, json.dumps({"pieces": state}).encode())
 
     items, model_entries = _model_items(models)
-    img_items, image_entries, reasons = _stage_images(refs, out_dir, image_dir, rep)
+    img_items, image_entries, reasons = _stage_images(refs, out_dir, from_dir, rep)
     items += img_items
+    pins = {e.ref: e.digest for e in image_entries if e.archive and e.digest and "@" not in e.ref}
+    if pins:  # the bundle names each packed image by the digest its archive proves
+        bundle = _render_bundle(inp.design, [], pins)
     for w in wheels:
         items.append(Item(f"wheelhouse/{w.name}", "wheel", w.stat().st_size, {"kind": "wheel"}, source=w))
     for path, text in sorted(bundle.items()):

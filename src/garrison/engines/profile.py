@@ -66,6 +66,19 @@ def same_image(image: str, device_kind: str, vendor: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class KServeTemplate:
+    """What KServe's well-known LLMInferenceService template (`kserve-config-llm-template`,
+    config/llmisvcconfig in kserve/kserve v0.20.0) already passes to the engine: it starts
+    `vllm serve /mnt/models --served-model-name <spec.model.name> publishers/<ns>/models/<name>
+    --port 8000 [--tensor-parallel-size <spec.parallelism.tensor>] [TLS flags] "$@"`, so the
+    container's `args` carry only Garrison's sized flags without these."""
+
+    port: int  # the port the template serves on and KServe's InferencePool targets
+    template_flags: tuple[str, ...]  # flags (with one value each) the template sets itself
+    model_mount: str = "/mnt/models"  # where KServe mounts spec.model.uri (read-only for pvc://)
+
+
+@dataclass(frozen=True)
 class Launch:
     """How the bundle starts the engine: container, port, probes, metrics, command line."""
 
@@ -86,6 +99,12 @@ class Launch:
     multi_node: Literal["ray", "native"] = "native"
     # Whether the gateway may keep idle connections to the engine open for reuse (nginx keepalive)
     upstream_keepalive: bool = True
+    # KServe LLMInferenceService / llm-d runs this engine from its well-known template; None: it does not
+    kserve: KServeTemplate | None = None
+    # How the engine takes the key it then requires on its API (the second lock behind the gateway):
+    # an environment variable (kept out of the command line), else a flag; neither: no static key
+    api_key_env: str | None = None
+    api_key_flag: str | None = None
 
 
 @dataclass(frozen=True)

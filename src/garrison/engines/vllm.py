@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 
 from garrison.engines.container import model_path_in_container
 from garrison.engines.parsers import parsers_for
-from garrison.engines.profile import Cluster, EngineMetrics, EngineProfile, Launch, VersionDefaults
+from garrison.engines.profile import (
+    Cluster,
+    EngineMetrics,
+    EngineProfile,
+    KServeTemplate,
+    Launch,
+    VersionDefaults,
+)
 
 if TYPE_CHECKING:
     from garrison.design import Deployment
@@ -165,7 +172,13 @@ PROFILE = EngineProfile(
         # vllm/envs.py: VLLM_NO_USAGE_STATS, VLLM_DO_NOT_TRACK; HOME for its caches on a read-only root
         env={"VLLM_NO_USAGE_STATS": "1", "VLLM_DO_NOT_TRACK": "1", "HOME": "/tmp"},
         image_key="vllm",
+        # vllm/envs.py VLLM_API_KEY (= --api-key): every /v1 route then needs "Authorization: Bearer"
+        api_key_env="VLLM_API_KEY",
         # docs.vllm.ai "Distributed inference and serving": multi-node runs over a Ray cluster
         multi_node="ray",
+        kserve=KServeTemplate(
+            port=PORT,
+            template_flags=("--served-model-name", "--host", "--port", "--tensor-parallel-size"),
+        ),
     ),
 )

@@ -273,5 +273,7 @@ def _triggers(r: Ranked) -> ScalingTriggers:
     rpm_capacity = s.rps_per_replica * 60 * s.replicas
     return ScalingTriggers(
         rpm_at_queue_trigger=round(rpm_capacity, 1),
-        rpm_at_latency_trigger=round(rpm_capacity * 1.1, 1),
+        # no simulated curve: no load is known at which the latency alerts' thresholds
+        # (garrison.alert_thresholds) are crossed
+        rpm_at_latency_trigger=None,
     )

@@ -14,12 +14,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from garrison import engines
+from garrison.alert_thresholds import design_point, latency_thresholds, queue_threshold
+from garrison.alert_thresholds import latency_fires as alert_latency_fires
+from garrison.alert_thresholds import queue_fires as alert_queue_fires
 from garrison.design import LoadPoint, ScalingTriggers, SLOCheck
 from garrison.planner.candidates import Sized
 from garrison.planner.load import LENGTH_SIGMA, LoadTarget
 from garrison.planner.targets import Targets
 from garrison.simulate import EngineConfig, LengthDist, Slo, Workload
-from garrison.simulate.capacity import meets, replicas_for_slo, run_load_point, sweep_rates
+from garrison.simulate.capacity import fewest, meets, replicas_for_slo, run_load_point, sweep_rates
 from garrison.simulate.results import SimSummary
 from garrison.simulate.setup import engine_config
 from garrison.sizing.efficiency import Efficiency
@@ -62,6 +66,8 @@ class SimulatedSizing:
     curve: tuple[LoadPoint, ...]
     triggers: ScalingTriggers
     notes: tuple[str, ...]
+    # every load simulated to find the triggers: the curve plus the loads past it (EXTEND_FACTORS)
+    trigger_steps: tuple[LoadPoint, ...] = ()
 
 
 def slo_of(targets: Targets) -> Slo:
@@ -116,7 +122,7 @@ def verdict(s: Sized, load: LoadTarget, targets: Targets, eff: Efficiency) -> Ve
                 cache[r] = run_load_point(workload, engine, model, replicas=r)
             return cache[r].rejected == 0 and cache[r].mean_waiting <= QUEUE_OK
 
-        found = _fewest(keeps_up, s.replicas)
+        found = fewest(keeps_up, s.replicas, MAX_REPLICAS)
         return Verdict(found, cache[found] if found is not None else cache[s.replicas])
     plan = replicas_for_slo(model, rate / 60, slo, engine, workload=workload, max_replicas=MAX_REPLICAS)
     if plan is None:
@@ -125,22 +131,6 @@ def verdict(s: Sized, load: LoadTarget, targets: Targets, eff: Efficiency) -> Ve
         return Verdict(plan.replicas, plan.summary)
     # the simulation may add replicas to the analytic count, never remove them (never undersize)
     return Verdict(s.replicas, run_load_point(workload, engine, model, replicas=s.replicas, slo=slo))
-
-
-def _fewest(ok: Callable[[int], bool], start: int) -> int | None:
-    """Fewest replicas >= start for which ok() holds: doubling, then bisection (None: not up to MAX_REPLICAS)."""
-    lo, hi = start - 1, start
-    while not ok(hi):
-        if hi >= MAX_REPLICAS:
-            return None
-        lo, hi = hi, min(2 * hi, MAX_REPLICAS)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 def _failed(summ: SimSummary, targets: Targets) -> tuple[str, ...]:
@@ -186,18 +176,31 @@ def finish(
     sweep = sweep_rates(model, engine, workload, rates, replicas=replicas, slo=slo, rel_tol=CAPACITY_REL_TOL)
     steps = list(sweep.steps)
     t = ScalingTriggers()
+    # the loads at which the triggers fire use the alert rules' own thresholds (garrison.alert_thresholds,
+    # from the targets and the simulated point at the design rate), so the capacity runbook and the alerts agree
+    curve = _curve(sweep.steps)
+    point = design_point(curve, round(load.design_rpm if load.design_rpm > 0 else rate, 2))
+    latency_thr = latency_thresholds(
+        targets.ttft_ms, targets.itl_ms, load.output_tokens, t.p95_latency_s, point
+    )
+    queue_thr = queue_threshold(t.queue_depth, point)
+    m = engines.launch_of(s.option.engine).metrics
+    has = (m.e2e_bucket is not None, m.ttft_bucket is not None, m.itl_bucket is not None)
 
     def queue_fires(p: SimSummary) -> bool:
-        return p.mean_waiting > t.queue_depth
+        return m.queue is not None and alert_queue_fires(queue_thr, p.mean_waiting)
 
     def latency_fires(p: SimSummary) -> bool:
-        return p.ttft_ms.p95 > t.p95_latency_s * 1000
+        return alert_latency_fires(latency_thr, p.e2e_ms.p95, p.ttft_ms.p95, p.itl_ms.p95, has)
 
     def breaks(p: SimSummary) -> bool:
         return slo is not None and not meets(p, slo)
 
     for f in EXTEND_FACTORS:
-        fired = any(queue_fires(p) for p in steps) and any(latency_fires(p) for p in steps)
+        # a trigger without an alert (an engine without that metric) never fires: nothing to look for
+        fired = (m.queue is None or any(queue_fires(p) for p in steps)) and (
+            not any(has) or any(latency_fires(p) for p in steps)
+        )
         if fired and (slo is None or any(breaks(p) for p in steps)):
             break
         extra = sweep_rates(model, engine, workload, [rate / 60 * f], replicas=replicas)
@@ -230,19 +233,6 @@ def finish(
         meets=ok,
         capacity_rpm=capacity,
         failed=failed,
-    )
-    curve = tuple(
-        LoadPoint(
-            rate_rpm=round(p.rate * 60, 3),
-            ttft_p95_ms=round(_finite(p.ttft_ms.p95), 2),
-            itl_p95_ms=round(_finite(p.itl_ms.p95), 3),
-            e2e_p95_ms=round(_finite(p.e2e_ms.p95), 2),
-            output_tokens_per_s=round(p.output_tokens_per_s, 2),
-            mean_waiting=round(p.mean_waiting, 3),
-            mean_running=round(p.mean_running, 3),
-            preemptions=p.preemptions,
-        )
-        for p in sweep.steps
     )
     queue = queue_rate
     latency = _trigger_rate(tuple(steps), latency_fires)
@@ -294,13 +284,34 @@ def finish(
                 "headroom is the only margin left, so measure the first server with `garrison bench` before "
                 "buying the rest"
             )
-    quiet = [n for n, v in (("queue-depth", queue), ("P95-latency", latency)) if v is None]
+    quiet = [
+        n
+        for n, v, alert in (("queue-depth", queue, m.queue is not None), ("P95-latency", latency, any(has)))
+        if v is None and alert
+    ]
     if quiet:
         notes.append(
             f"scaling triggers: the {' and '.join(quiet)} trigger{'s do' if len(quiet) > 1 else ' does'} not fire "
             f"below {steps[-1].rate * 60:,.1f} req/min ({steps[-1].rate * 60 / rate:g}x the design load)"
         )
-    return SimulatedSizing(replicas, rate, check, curve, triggers, tuple(notes))
+    return SimulatedSizing(replicas, rate, check, curve, triggers, tuple(notes), _curve(steps))
+
+
+def _curve(steps: tuple[SimSummary, ...] | list[SimSummary]) -> tuple[LoadPoint, ...]:
+    """The design's load curve: one rounded LoadPoint per simulated load."""
+    return tuple(
+        LoadPoint(
+            rate_rpm=round(p.rate * 60, 3),
+            ttft_p95_ms=round(_finite(p.ttft_ms.p95), 2),
+            itl_p95_ms=round(_finite(p.itl_ms.p95), 3),
+            e2e_p95_ms=round(_finite(p.e2e_ms.p95), 2),
+            output_tokens_per_s=round(p.output_tokens_per_s, 2),
+            mean_waiting=round(p.mean_waiting, 3),
+            mean_running=round(p.mean_running, 3),
+            preemptions=p.preemptions,
+        )
+        for p in steps
+    )
 
 
 def _finite(x: float) -> float:

@@ -8,6 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from garrison import engines
+from garrison.alert_thresholds import LatencyThresholds, design_point
+from garrison.alert_thresholds import latency_thresholds as _latency_thresholds
+from garrison.alert_thresholds import queue_threshold as _queue_threshold
 from garrison.design import Deployment, Design, LoadPoint, ScalingTriggers
 from garrison.errors import InputError
 
@@ -172,75 +175,23 @@ def _camel(name: str) -> str:
 
 def _design_point(dep: Deployment) -> LoadPoint | None:
     """The simulated load point at the deployment's design rate (the curve's point nearest to it)."""
-    if not dep.load_curve:
-        return None
-    return min(dep.load_curve, key=lambda p: abs(p.rate_rpm - dep.requests_per_minute))
-
-
-def _nice(x: float) -> float:
-    """Round a threshold up to two significant figures (2.43 -> 2.5, 44.2 -> 45)."""
-    if x <= 0:
-        return 0.0
-    step = 10 ** (math.floor(math.log10(x)) - 1)
-    return float(round(math.ceil(x / step - 1e-9) * step, 6))
-
-
-@dataclass(frozen=True)
-class LatencyThresholds:
-    """P95 thresholds, seconds, each above what the design's own simulation gives at its design rate."""
-
-    e2e_s: float
-    ttft_s: float | None
-    itl_s: float | None
-    design_e2e_s: float | None
-    design_ttft_s: float | None
-    design_itl_s: float | None
-
-
-# an alert threshold sits this far above the simulated design-load P95, so the design load is quiet
-# with room for the simulation's error (docs/accuracy.md: TTFT within about +-25%)
-DESIGN_MARGIN = 1.25
+    return design_point(dep.load_curve, dep.requests_per_minute)
 
 
 def latency_thresholds(dep: Deployment) -> LatencyThresholds:
-    """Thresholds from the deployment's targets and simulated load curve.
-
-    TTFT and ITL: the use case's P95 target, raised to DESIGN_MARGIN x the simulated P95 at the design
-    rate when the design runs closer to its target than that (the planner escalates a design that
-    misses its targets; an alert must not fire at the load the platform was built for).
-    End-to-end: the larger of the triggers' `p95_latency_s`, what the targets allow for a typical
-    request (TTFT + output_tokens x ITL) and DESIGN_MARGIN x the simulated P95 at the design rate.
-    """
-    pt = _design_point(dep)
-    d_e2e = pt.e2e_p95_ms / 1e3 if pt and pt.e2e_p95_ms > 0 else None
-    d_ttft = pt.ttft_p95_ms / 1e3 if pt and pt.ttft_p95_ms > 0 else None
-    d_itl = pt.itl_p95_ms / 1e3 if pt and pt.itl_p95_ms > 0 else None
-
-    def above(target_ms: float | None, design_s: float | None) -> float | None:
-        if target_ms is None:
-            return None
-        return _nice(max(target_ms / 1e3, DESIGN_MARGIN * design_s if design_s else 0.0))
-
-    allowed = None
-    if dep.ttft_p95_target_ms is not None and dep.itl_p95_target_ms is not None:
-        allowed = (dep.ttft_p95_target_ms + dep.output_tokens * dep.itl_p95_target_ms) / 1e3
-    e2e = max(dep.triggers.p95_latency_s, allowed or 0.0, DESIGN_MARGIN * d_e2e if d_e2e else 0.0)
-    return LatencyThresholds(
-        e2e_s=_nice(e2e),
-        ttft_s=above(dep.ttft_p95_target_ms, d_ttft),
-        itl_s=above(dep.itl_p95_target_ms, d_itl),
-        design_e2e_s=d_e2e,
-        design_ttft_s=d_ttft,
-        design_itl_s=d_itl,
+    """The deployment's P95 thresholds (garrison.alert_thresholds, from its targets and load curve)."""
+    return _latency_thresholds(
+        dep.ttft_p95_target_ms,
+        dep.itl_p95_target_ms,
+        dep.output_tokens,
+        dep.triggers.p95_latency_s,
+        _design_point(dep),
     )
 
 
 def queue_threshold(dep: Deployment) -> float:
-    """Queued requests per replica that mean the replicas are full: the triggers' queue depth, raised
-    above twice the simulated mean queue at the design rate (plus one) when that is higher."""
-    pt = _design_point(dep)
-    per_replica = pt.mean_waiting / max(1, dep.replicas) if pt else 0.0
-    return max(dep.triggers.queue_depth, float(math.ceil(2 * per_replica + 1)))
+    """Queued requests per replica the alert and KEDA fire at (garrison.alert_thresholds)."""
+    return _queue_threshold(dep.triggers.queue_depth, _design_point(dep))
 
 
 def _phases(fmin: int) -> tuple[int, int]:
@@ -298,7 +249,7 @@ def _deployment_alerts(dep: Deployment) -> list[Alert]:
     pt = _design_point(dep)
     if m.queue:
         q = queue_threshold(dep)
-        design_q = math.ceil(pt.mean_waiting / max(1, dep.replicas)) if pt else 0
+        design_q = math.ceil(pt.mean_waiting) if pt else 0  # per replica
         summary = (
             f"{job}: more than {_fmt(q)} requests queued on {{{{ $labels.instance }}}} for {t.sustained_for}"
         )

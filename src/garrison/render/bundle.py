@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +18,11 @@ from garrison.render.dashboards import dashboards
 
 TEMPLATE_ROOT = "bundle/"
 PER_SERVER = "compose/compose.yaml"  # rendered once per server of a multi-server design
-LATE = ("k8s/base/kustomization.yaml", "README.md")  # rendered last: they list the other files
+LATE = (
+    "k8s/base/kustomization.yaml",
+    "k8s/kserve/kustomization.yaml",
+    "README.md",
+)  # rendered last: they list the other files
 
 
 @lru_cache(maxsize=1)
@@ -36,12 +41,13 @@ def _env() -> Environment:
     return env
 
 
-def render_bundle(design: Design) -> dict[str, str]:
-    """Render every bundle file for a design; the result is sorted by path and has no timestamps."""
+def render_bundle(design: Design, image_digests: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Render every bundle file for a design; the result is sorted by path and has no timestamps.
+    `image_digests` (`image:tag -> sha256:...`) pins those images by digest (`garrison airgap pack`)."""
     check_design(design, "design")  # a design from outside, or one too large to render, stops here
     check_names(design, "design")
     check_scale(design)
-    ctx = build_context(design)
+    ctx = build_context(design, image_digests)
     env = _env()
     files: dict[str, str] = {}
     late: list[str] = []
@@ -69,6 +75,8 @@ def render_bundle(design: Design) -> dict[str, str]:
         files[path] = text
     # the k8s gateway loads the same nginx.conf (kustomize cannot read files above its root)
     files["k8s/base/gateway/nginx.conf"] = files["gateway/nginx.conf"]
+    if "k8s/kserve/gateway/upstreams.conf" in files:  # the KServe variant replaces the same ConfigMap
+        files["k8s/kserve/gateway/nginx.conf"] = files["gateway/nginx.conf"]
     files["design.json"] = design_json(design)
     for tpl in late:
         rel = tpl[len(TEMPLATE_ROOT) : -len(".j2")]

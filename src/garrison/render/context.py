@@ -6,21 +6,19 @@ import ipaddress
 import json
 import math
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from garrison import engines
+from garrison.alert_thresholds import LatencyThresholds
 from garrison.design import Deployment, Design
 from garrison.engines import Cluster, EngineMetrics
+from garrison.engines import kserve as kserve_path
+from garrison.engines.kserve import KServeFit
 from garrison.names import slug
-from garrison.render.alerts import (
-    Alert,
-    LatencyThresholds,
-    design_alerts,
-    latency_thresholds,
-    queue_threshold,
-)
-from garrison.render.images import engine_image, support_image
+from garrison.render.alerts import Alert, design_alerts, latency_thresholds, queue_threshold
+from garrison.render.images import engine_image, pinned, support_image
 from garrison.render.placement import PlacedReplica, place
 
 
@@ -59,6 +57,9 @@ class DeploymentView:
     latency: LatencyThresholds  # P95 alert thresholds from the targets and the simulated load curve
     data_dir: str | None  # writable scratch besides /tmp (TABBY_ROOT)
     ray_cluster: bool  # multi-node replicas start a Ray cluster the leader's engine drives
+    api_key_env: str | None  # the engine reads its key (the gateway's second lock) from this variable
+    api_key_flag: str | None  # ... or takes it with this flag
+    metrics_image: str  # the metrics sidecar (k8s): the gateway's nginx image
     route: str  # gateway path prefix, e.g. /chat/v1/
     min_replicas: int
     max_replicas: int
@@ -71,6 +72,9 @@ class DeploymentView:
     ha: bool  # the use case asked for high availability: replicas on separate servers
     leader_args: tuple[str, ...]
     worker_args: tuple[str, ...]
+    kserve: KServeFit  # whether k8s/kserve/ also runs it as an LLMInferenceService (llm-d), and why
+    kserve_args: tuple[str, ...]  # the sized flags that object's container carries (when kserve.use)
+    kserve_port: int  # the port KServe's template serves on (0 when not kserve.use)
 
 
 def _memory_gib(dep: Deployment) -> int:
@@ -129,7 +133,12 @@ def _model_object(name: str) -> dict[str, Any]:
 
 
 def _view(
-    dep: Deployment, index: int, headroom_pct: float, placed: tuple[PlacedReplica, ...], ha: bool = False
+    dep: Deployment,
+    index: int,
+    headroom_pct: float,
+    placed: tuple[PlacedReplica, ...],
+    ha: bool = False,
+    digests: Mapping[str, str] | None = None,
 ) -> DeploymentView:
     launch = engines.launch_of(dep.engine, f"deployments[{index}].engine")
     profile = engines.get(dep.engine)
@@ -144,6 +153,7 @@ def _view(
     max_r = max(dep.replicas, math.ceil(dep.replicas * (1 + headroom_pct / 100)))
     mem = _memory_gib(dep)
     nodes = dep.nodes_per_replica
+    kserve_fit = kserve_path.fit(dep)
     view = DeploymentView(
         d=dep,
         served_name=dep.model_name,
@@ -151,7 +161,7 @@ def _view(
         model_file=engines.model_dir_name(dep, profile),
         fetch_cmd=_fetch_cmd(dep, engines.model_dir_name(dep, profile)),
         name=name,
-        image=engine_image(dep),
+        image=pinned(engine_image(dep), digests),
         entrypoint=launch.entrypoint,
         args=tuple(launch.args(dep, Cluster())),
         env=dict(sorted({**engines.OFFLINE_ENV, **launch.env}.items())),
@@ -166,6 +176,9 @@ def _view(
         latency=latency_thresholds(dep),
         data_dir=launch.data_dir,
         ray_cluster=launch.multi_node == "ray",
+        api_key_env=launch.api_key_env,
+        api_key_flag=launch.api_key_flag,
+        metrics_image=pinned(support_image("gateway"), digests),
         route=f"/{name}/v1/",
         min_replicas=dep.replicas,
         max_replicas=max_r,
@@ -181,6 +194,9 @@ def _view(
         worker_args=tuple(
             launch.args(dep, Cluster(nodes, "$(LWS_WORKER_INDEX)", "$(LWS_LEADER_ADDRESS):5000"))
         ),
+        kserve=kserve_fit,
+        kserve_args=tuple(kserve_path.args(dep)) if kserve_fit.use else (),
+        kserve_port=kserve_path.template_of(dep).port if kserve_fit.use else 0,
     )
     return view
 
@@ -192,11 +208,23 @@ class GatewayLimits:
     rate_per_min: int
     burst: int
     body_mb: int
-    read_timeout_s: int
+    ttfb_s: int  # longest wait for a streamed response's first byte (then: the next replica)
+    response_s: int  # longest wait for a whole (non-streamed) response, and between stream chunks
+    retry_after_s: int  # when a rate-limited key may send again
+
+    @property
+    def outer_s(self) -> int:
+        """The longest the gateway waits for its local hops: every retry of either, plus slack."""
+        return max(3 * self.ttfb_s, 2 * self.response_s) + 10
+
+    @property
+    def read_timeout_s(self) -> int:
+        """What an ingress in front of the gateway waits: a little longer than the gateway does."""
+        return self.outer_s + 10
 
 
 def gateway_limits(design: Design) -> GatewayLimits:
-    """Per-key rate, burst, body size and read timeout from the design's load and limits."""
+    """Per-key rate, burst, body size, time-to-first-byte and response timeouts from the design."""
     total_rpm = sum(d.requests_per_minute for d in design.deployments)
     total_conc = sum(d.concurrent_requests for d in design.deployments)
     # one key may use at most half of the platform's designed request rate (so a runaway client
@@ -208,11 +236,50 @@ def gateway_limits(design: Design) -> GatewayLimits:
     # x2 for JSON escaping and message framing, rounded up to whole MiB, at least 1 MiB
     longest = max(d.max_model_len for d in design.deployments)
     body_mb = max(1, math.ceil(longest * 4 * 2 / 2**20))
-    # a generation may run max_model_len output tokens at the design's inter-token latency;
-    # twice that, clamped to [300 s, 3600 s]
-    worst = max(d.max_model_len * d.estimate.itl_ms / 1000 for d in design.deployments)
-    timeout = int(min(3600, max(300, math.ceil(2 * worst))))
-    return GatewayLimits(rate_per_min=rate, burst=burst, body_mb=body_mb, read_timeout_s=timeout)
+    ttfb = max(_ttfb_s(d) for d in design.deployments)
+    response = max(_response_s(d, ttfb) for d in design.deployments)
+    # limit_req refills one request every 60/rate seconds: that is when a rejected key may retry
+    retry_after = max(1, math.ceil(60 / rate))
+    return GatewayLimits(
+        rate_per_min=rate,
+        burst=burst,
+        body_mb=body_mb,
+        ttfb_s=ttfb,
+        response_s=response,
+        retry_after_s=retry_after,
+    )
+
+
+TTFB_MIN_S, TTFB_MAX_S = 10, 300
+RESPONSE_MAX_S = 1800
+
+
+def _ttfb_s(d: Deployment) -> int:
+    """Longest wait for the first byte of a streamed response from a healthy replica.
+
+    The first token follows the prefill of the prompt: at worst a full-context prompt,
+    max_model_len / prefill_tokens_per_s (the estimate's rate at the design's prompt length),
+    behind a busy batch (x3), or twice the use case's P95 TTFT target if that is longer; plus 5 s
+    of slack, clamped to [10 s, 300 s]. A replica silent for longer is taken as hung: nginx gives
+    the request to the next one and skips the hung one for 30 s (passive health).
+    """
+    prefill_rate = d.estimate.prefill_tokens_per_s
+    prefill_full_s = d.max_model_len / prefill_rate if prefill_rate > 0 else float(TTFB_MAX_S)
+    target_s = (d.ttft_p95_target_ms or 0) / 1000
+    wait = max(3 * prefill_full_s, 2 * target_s) + 5
+    return int(min(TTFB_MAX_S, max(TTFB_MIN_S, math.ceil(wait))))
+
+
+def _response_s(d: Deployment, ttfb_s: int) -> int:
+    """Longest wait for a whole non-streamed response: the first token, then a long answer.
+
+    A long answer is 8 x the use case's mean output (output lengths are skewed; 4x covers the tail
+    and 2x is slack on the inter-token latency) at the estimate's inter-token latency, clamped to
+    [time to first byte, 1800 s]. A longer non-streamed generation is cut with 504: stream it.
+    """
+    itl_s = d.estimate.itl_ms / 1000
+    wait = ttfb_s + 8 * max(d.output_tokens, 1) * itl_s
+    return int(min(RESPONSE_MAX_S, max(ttfb_s, math.ceil(wait))))
 
 
 def _networks(design: Design) -> tuple[list[str], list[str]]:
@@ -224,8 +291,9 @@ def _networks(design: Design) -> tuple[list[str], list[str]]:
     return sorted(set(v4)), sorted(set(v6))
 
 
-def build_context(design: Design) -> dict[str, Any]:
-    """Everything the templates read, computed once from the design."""
+def build_context(design: Design, image_digests: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Everything the templates read, computed once from the design; images named in `image_digests`
+    (`image:tag -> sha256:...`, what an air-gap pack's archives prove) are pinned by digest."""
     views: list[DeploymentView] = []
     headroom = design.requirements.growth.headroom_pct
     names = [slug(d.name or d.use_case) for d in design.deployments]
@@ -243,7 +311,7 @@ def build_context(design: Design) -> dict[str, Any]:
         if served != dep.model_name:
             dep = dep.model_copy(update={"model_name": served})
         ha = any(u.high_availability for u in design.requirements.use_cases if u.name == dep.use_case)
-        views.append(_view(dep, i, headroom, layout.replicas[names[i]], ha))
+        views.append(_view(dep, i, headroom, layout.replicas[names[i]], ha, image_digests))
     v4, v6 = _networks(design)
     alerts: list[Alert] = design_alerts(design)
     groups: dict[str, list[Alert]] = {}
@@ -271,7 +339,7 @@ def build_context(design: Design) -> dict[str, Any]:
         "alerts": alerts,
         "alert_groups": sorted(groups.items()),
         "images": {
-            k: support_image(k)
+            k: pinned(support_image(k), image_digests)
             for k in (
                 "gateway",
                 "gateway-exporter",
@@ -291,4 +359,15 @@ def build_context(design: Design) -> dict[str, Any]:
         # (its chart's default serviceMonitorSelector / ruleSelector: release: <release name>)
         "prometheus_release": "kube-prometheus-stack",
         "domain": f"llm.{slug(design.requirements.organisation.name)}.internal",
+        "kserve": {
+            "deployments": [v for v in views if v.kserve.use],
+            "release": kserve_path.RELEASE,
+            "api_version": kserve_path.API_VERSION,
+            # KServe's default ingress Gateway (kserve/kserve-ingress-gateway) is reached through a Service
+            # its Gateway API implementation names: Istio "<gateway>-istio" in the Gateway's namespace,
+            # Envoy Gateway "envoy-<ns>-<gateway>-<hash>" in envoy-gateway-system. k8s/kserve/ points an
+            # ExternalName Service at the Istio name; the README says where to change it.
+            "gateway_host": "kserve-ingress-gateway-istio.kserve.svc.cluster.local",
+            "gateway_namespaces": ["envoy-gateway-system", "kserve"],
+        },
     }

@@ -3,6 +3,7 @@ bundle's fallback list (src/garrison/data/bundle_images.yaml, with source and as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -60,3 +61,9 @@ def engine_image(dep: Deployment) -> str:
 def support_image(name: str) -> str:
     """A pinned image for a support service (gateway, prometheus, grafana, ...)."""
     return fallback_images()[name]
+
+
+def pinned(image: str, digests: Mapping[str, str] | None) -> str:
+    """`image@sha256:...` when `digests` knows the image's digest, else `image` unchanged."""
+    digest = (digests or {}).get(image, "")
+    return f"{image}@{digest}" if digest and "@" not in image else image

@@ -18,7 +18,7 @@ from garrison.errors import InputError
 
 SUPPORT = ("gateway", "prometheus", "grafana", "open-webui")
 # host ports the support services publish on a server: an engine never takes one of them
-RESERVED_PORTS = frozenset({22, 80, 443, 3000, 3001, 8081, 9090, 9100, 9113, 9400})
+RESERVED_PORTS = frozenset({22, 80, 443, 3000, 3001, 8081, 9090, 9100, 9113, 9180, 9400})
 
 
 def _label(text: str) -> str:

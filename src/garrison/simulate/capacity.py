@@ -115,6 +115,23 @@ class ReplicaPlan(_Frozen):
     tried: dict[int, bool]  # replica count -> met the SLO
 
 
+def fewest(ok: Callable[[int], bool], start: int, limit: int) -> int | None:
+    """Fewest n in [start, limit] for which ok(n) holds, assuming ok is monotone: doubling from
+    `start`, then bisection between the last failing and the first passing count (None: not up to `limit`)."""
+    lo, hi = start - 1, start
+    while not ok(hi):
+        if hi >= limit:
+            return None
+        lo, hi = hi, min(2 * hi, limit)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def replicas_for_slo(
     model: StepTimeModel,
     rate_per_s: float,
@@ -154,18 +171,9 @@ def replicas_for_slo(
             tried[r] = meets(s, slo)
         return tried[r]
 
-    hi = 1
-    while not ok(hi):
-        if hi >= max_replicas:
-            return None
-        hi = min(hi * 2, max_replicas)
-    lo = hi // 2  # fails (or 0)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
+    hi = fewest(ok, 1, max_replicas)
+    if hi is None:
+        return None
     return ReplicaPlan(replicas=hi, rate_per_s=load, summary=results[hi], tried=dict(sorted(tried.items())))
 
 

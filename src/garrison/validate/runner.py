@@ -148,7 +148,7 @@ def _result(artifact: str, tool: str, rc: int, out: str, ok_detail: str = "") ->
 
 
 def _nginx(root: Path) -> Iterator[CheckResult]:
-    for conf_dir in (root / "gateway", root / "k8s/base/gateway"):
+    for conf_dir in (root / "gateway", root / "k8s/base/gateway", root / "k8s/kserve/gateway"):
         art = str((conf_dir / "nginx.conf").relative_to(root))
         if not (conf_dir / "nginx.conf").is_file():
             continue
@@ -195,7 +195,7 @@ def _kubernetes(root: Path) -> Iterator[CheckResult]:
     try:
         import kubernetes_validate  # noqa: F401  (ships the schemas k8s_values reads)
 
-        from garrison.validate import k8s_values
+        from garrison.validate import crd_schemas, k8s_values
     except ImportError:
         yield _missing("k8s/", "kubernetes-validate")
         return
@@ -209,7 +209,7 @@ def _kubernetes(root: Path) -> Iterator[CheckResult]:
             return f"{label}: no schema for {doc.get('apiVersion')} {doc.get('kind')}"
         return f"{label}: " + "; ".join(errs[:3]) if errs else None
 
-    for f in sorted(base.glob("*.yaml")):
+    for f in sorted([*base.glob("*.yaml"), *(root / "k8s" / "kserve").glob("*.yaml")]):
         art = str(f.relative_to(root))
         if f.name == "kustomization.yaml":
             continue
@@ -221,7 +221,18 @@ def _kubernetes(root: Path) -> Iterator[CheckResult]:
         for doc in docs:
             kind = doc.get("kind", "")
             meta = k8s_values.metadata_errors(doc) if kind in CUSTOM_KINDS else []
-            if meta:
+            crd = crd_schemas.stored(str(doc.get("apiVersion", "")), kind)
+            if crd is not None:
+                errs = crd_schemas.crd_errors(doc) or []
+                yield CheckResult(
+                    art,
+                    f"CRD schema {crd.api_version} {kind} (KServe {crd.release}), strict",
+                    "failed" if errs else "ok",
+                    f"{kind}/{doc.get('metadata', {}).get('name')}: " + "; ".join(errs[:3])
+                    if errs
+                    else "unknown fields rejected; metadata and pod specs checked with API server value formats",
+                )
+            elif meta:
                 yield CheckResult(art, K8S_TOOL + " (metadata)", "failed", f"{kind}: " + "; ".join(meta[:3]))
             elif kind in CRD_SKIP:
                 yield CheckResult(art, K8S_TOOL + " (metadata)", "ok", "metadata checked; " + CRD_SKIP[kind])
@@ -260,7 +271,12 @@ def _kubernetes(root: Path) -> Iterator[CheckResult]:
                 err = one(doc)
                 yield CheckResult(art, K8S_TOOL, "failed" if err else "ok", err or f"{kind}")
     kubectl = _tool("kubectl")
-    overlays = sorted((root / "k8s" / "overlays").glob("*/kustomization.yaml"))
+    overlays = sorted(
+        [
+            *(root / "k8s" / "overlays").glob("*/kustomization.yaml"),
+            *(root / "k8s").glob("kserve/kustomization.yaml"),
+        ]
+    )
     for k in overlays:
         art = str(k.parent.relative_to(root))
         if not kubectl:
@@ -274,7 +290,10 @@ def _kubernetes(root: Path) -> Iterator[CheckResult]:
         built = [d for d in yaml.safe_load_all(out) if d]
         bad = []
         for doc in built:
-            if doc.get("kind") in CUSTOM_KINDS:
+            errs_crd = crd_schemas.crd_errors(doc)
+            if errs_crd is not None:
+                bad += [f"{doc['kind']}/{doc.get('metadata', {}).get('name')}: {e}" for e in errs_crd[:3]]
+            elif doc.get("kind") in CUSTOM_KINDS:
                 errs = k8s_values.metadata_errors(doc)
                 bad += [f"{doc['kind']}/{doc.get('metadata', {}).get('name')}: {e}" for e in errs[:3]]
             else:
