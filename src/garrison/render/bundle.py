@@ -15,6 +15,7 @@ from garrison.names import check_names
 from garrison.outputs import design_json
 from garrison.render.context import build_context
 from garrison.render.dashboards import dashboards
+from garrison.render.helm import helm_chart
 
 TEMPLATE_ROOT = "bundle/"
 PER_SERVER = "compose/compose.yaml"  # rendered once per server of a multi-server design
@@ -78,6 +79,8 @@ def render_bundle(design: Design, image_digests: Mapping[str, str] | None = None
     if "k8s/kserve/gateway/upstreams.conf" in files:  # the KServe variant replaces the same ConfigMap
         files["k8s/kserve/gateway/nginx.conf"] = files["gateway/nginx.conf"]
     files["design.json"] = design_json(design)
+    # the Helm chart is made from the rendered k8s/base objects: the same objects, sizing as values
+    files.update(helm_chart(files, ctx["namespace"], f"Garrison LLM platform for {design.name}"))
     for tpl in late:
         rel = tpl[len(TEMPLATE_ROOT) : -len(".j2")]
         extra: dict[str, Any] = {"files": sorted(files)}

@@ -332,6 +332,10 @@ def build_context(design: Design, image_digests: Mapping[str, str] | None = None
         "gpu_count": gpu_count,
         "layout": layout,
         "multi_server": layout.multi,
+        # the ports compose publishes for engine replicas on the servers' addresses (multi-server)
+        "engine_host_ports": sorted({r.host_port for v in views if not v.multi_node for r in v.replicas})
+        if layout.multi
+        else [],
         "views_by_name": {v.name: v for v in views},
         "limits": gateway_limits(design),
         "nets_v4": v4,

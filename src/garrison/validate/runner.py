@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +36,10 @@ INSTALL = {
     "ip6tables-restore": "apt-get install -y iptables",
     "yamllint": "pip install 'garrison[validate]' or apt-get install -y yamllint",
     "unshare": "apt-get install -y util-linux",
+    "helm": "install Helm 3 (https://helm.sh/docs/intro/install/); in a Garrison checkout: "
+    "bash -c 'source scripts/lib.sh && helm_ensure' (docs/validate.md)",
 }
+HELM_VERSION = "3.17.3"  # what scripts/lib.sh helm_ensure installs
 
 YAMLLINT_CONFIG = (
     "{extends: default, rules: {line-length: {max: 600}, document-start: disable, "
@@ -288,21 +291,68 @@ def _kubernetes(root: Path) -> Iterator[CheckResult]:
             continue
         # the overlay's output is what `kubectl apply -k` sends: its values are checked too
         built = [d for d in yaml.safe_load_all(out) if d]
-        bad = []
-        for doc in built:
-            errs_crd = crd_schemas.crd_errors(doc)
-            if errs_crd is not None:
-                bad += [f"{doc['kind']}/{doc.get('metadata', {}).get('name')}: {e}" for e in errs_crd[:3]]
-            elif doc.get("kind") in CUSTOM_KINDS:
-                errs = k8s_values.metadata_errors(doc)
-                bad += [f"{doc['kind']}/{doc.get('metadata', {}).get('name')}: {e}" for e in errs[:3]]
-            else:
-                err = one(doc)
-                if err:
-                    bad.append(err)
+        bad = _built_errors(built, one)
         yield CheckResult(
             art,
             "kubectl kustomize + " + K8S_TOOL,
+            "failed" if bad else "ok",
+            "; ".join(bad[:3]) if bad else f"renders offline; {len(built)} objects valid",
+        )
+    yield from _helm(root, one)
+
+
+def _built_errors(built: list[dict[str, Any]], one: Callable[[dict[str, Any]], str | None]) -> list[str]:
+    """Problems of the objects a tool built (kustomize, helm): strict values; metadata of custom kinds."""
+    from garrison.validate import crd_schemas, k8s_values
+
+    bad: list[str] = []
+    for doc in built:
+        errs_crd = crd_schemas.crd_errors(doc)
+        if errs_crd is not None:  # a kind whose CRD schema is stored (KServe LLMInferenceService)
+            bad += [f"{doc['kind']}/{doc.get('metadata', {}).get('name')}: {e}" for e in errs_crd[:3]]
+        elif doc.get("kind") in CUSTOM_KINDS:
+            errs = k8s_values.metadata_errors(doc)
+            bad += [f"{doc['kind']}/{doc.get('metadata', {}).get('name')}: {e}" for e in errs[:3]]
+        else:
+            err = one(doc)
+            if err:
+                bad.append(err)
+    return bad
+
+
+def helm_binary() -> str | None:
+    """The Helm CLI: $GARRISON_HELM, `helm` on PATH, else the copy scripts/lib.sh caches."""
+    explicit = os.environ.get("GARRISON_HELM")
+    if explicit and os.access(explicit, os.X_OK):
+        return explicit
+    found = _tool("helm")
+    if found:
+        return found
+    cache = Path(os.environ.get("GARRISON_CACHE") or Path.home() / ".cache" / "garrison")
+    cached = cache / "helm" / HELM_VERSION / "helm"
+    return str(cached) if os.access(cached, os.X_OK) else None
+
+
+def _helm(root: Path, one: Callable[[dict[str, Any]], str | None]) -> Iterator[CheckResult]:
+    """`helm lint --strict` of each chart, and its `helm template` output checked like the overlays."""
+    charts = sorted((root / "helm").glob("*/Chart.yaml"))
+    helm = helm_binary() if charts else None
+    for c in charts:
+        art = str(c.parent.relative_to(root))
+        if not helm:
+            yield _missing(art, "helm")
+            continue
+        rc, out = _run([helm, "lint", "--strict", str(c.parent)])
+        yield _result(art, "helm lint --strict", rc, out, "chart and values.schema.json lint clean")
+        rc, out = _run([helm, "template", "garrison", str(c.parent)])
+        if rc != 0:
+            yield _result(art, "helm template", rc, out)
+            continue
+        built = [d for d in yaml.safe_load_all(out) if d]
+        bad = _built_errors(built, one)
+        yield CheckResult(
+            art,
+            "helm template + " + K8S_TOOL,
             "failed" if bad else "ok",
             "; ".join(bad[:3]) if bad else f"renders offline; {len(built)} objects valid",
         )
@@ -410,7 +460,12 @@ def _firewall(root: Path) -> Iterator[CheckResult]:
 
 def _yamllint(root: Path) -> Iterator[CheckResult]:
     yl = _tool("yamllint")
-    files = sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")])
+    # Helm templates are Go templates, not YAML: `helm lint` and the rendered output are checked instead
+    files = sorted(
+        f
+        for f in [*root.rglob("*.yaml"), *root.rglob("*.yml")]
+        if not (f.relative_to(root).parts[0] == "helm" and "templates" in f.relative_to(root).parts)
+    )
     if not files:
         return
     if not yl:
