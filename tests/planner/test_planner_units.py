@@ -95,7 +95,9 @@ def test_cpu_sockets_follow_the_catalogue(cat: Catalogue) -> None:
         _req(
             {"hardware": {"cpu_only": True, "cpu": "epyc-9124"}},
             models=["qwen3-8b"],
-            latency={"itl_p95_ms": 500, "ttft_p95_ms": 20000},
+            # 16 Zen 4 cores prefill an 8B model at ~120 tokens/s (llama.cpp's measured kernel rate,
+            # sizing.cpu): one socket needs a loose TTFT target to stay in the ranking
+            latency={"itl_p95_ms": 500, "ttft_p95_ms": 120000},
         ),
         "x",
         ModelRef(id="qwen3-8b"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -13,7 +14,7 @@ from garrison.input_limits import is_finite, show_number
 if TYPE_CHECKING:  # the sizing core is imported when the command runs, so `--help` starts fast
     from rich.console import Console
 
-    from garrison.catalogue.schema import GPU
+    from garrison.catalogue.schema import CPU, GPU
     from garrison.design import Estimate
 
 EngineName = Literal["vllm", "sglang", "llama.cpp", "trtllm", "tgi"]
@@ -66,6 +67,67 @@ def _custom_gpu(
     return base.model_copy(update={k: v for k, v in update.items() if v})
 
 
+CPU_ISAS = ("avx2", "avx_vnni", "avx512", "avx512_zen5", "amx", "neon")
+
+
+def _custom_cpu(
+    base: CPU | None, cores: int | None, base_ghz: float | None, bw: float | None, isa: str | None
+) -> CPU | None:
+    """A CPU from `--cores/--base-ghz/--bandwidth-gbs/--isa`, or a catalogue CPU with those overridden."""
+    from garrison.catalogue.schema import CPU
+
+    if base is None and cores is None and base_ghz is None and isa is None:
+        return None
+    isa_tags = {
+        "avx2": ("avx2",),
+        "avx_vnni": ("avx2", "avx_vnni"),
+        "avx512": ("avx2", "avx512", "avx512_vnni"),
+        "avx512_zen5": ("avx2", "avx512", "avx512_vnni"),
+        "amx": ("avx2", "avx512", "avx512_vnni", "amx_int8"),
+        "neon": ("neon",),
+    }
+    if isa is not None and isa not in isa_tags:
+        raise InputError("--isa", f"unknown {isa!r}", f"use one of {', '.join(CPU_ISAS)}")
+    if base is None:
+        missing = [
+            n for n, v in (("--cores", cores), ("--base-ghz", base_ghz), ("--bandwidth-gbs", bw)) if v is None
+        ]
+        if missing:
+            raise InputError(
+                missing[0],
+                "needed to define a CPU without --cpu",
+                "give --cores, --base-ghz and --bandwidth-gbs (per socket; --isa defaults to avx2), or name a --cpu",
+            )
+        assert cores is not None and base_ghz is not None and bw is not None
+        tags = isa_tags[isa or "avx2"]
+        return CPU(
+            id="custom-cpu",
+            name="custom CPU",
+            source="command line" + (" (Zen 5)" if isa == "avx512_zen5" else ""),
+            as_of="2026",
+            vendor="amd" if isa == "avx512_zen5" else "intel",
+            cores=cores,
+            base_ghz=base_ghz,
+            memory_channels=1,
+            memory_mts=max(1000, int(bw * 125)),  # one notional channel carrying the bandwidth
+            mem_bw_gbps=bw,
+            isa=tags,
+            matmul_tflops=max(1e-3, cores * base_ghz * 64 / 1000),
+            tdp_w=100,
+            sockets_max=2,
+        )
+    update: dict[str, object] = {}
+    if cores is not None:
+        update["cores"] = cores
+    if base_ghz is not None:
+        update["base_ghz"] = base_ghz
+    if bw is not None:
+        update["mem_bw_gbps"] = bw
+    if isa is not None:
+        update["isa"] = isa_tags[isa]
+    return base.model_copy(update=update) if update else base
+
+
 # Upper ends of the physical range of each numeric option (a GPU with 100 TiB, a 1 PB/s link or a
 # billion-token prompt is a typo, and unbounded values overflow the integer maths downstream).
 _OPTION_MAX: dict[str, float] = {
@@ -82,6 +144,9 @@ _OPTION_MAX: dict[str, float] = {
     "--memory-gib": 100_000,
     "--bandwidth-gbs": 1_000_000,
     "--tflops": 1_000_000,
+    "--sockets": 16,
+    "--cores": 4096,
+    "--base-ghz": 20,
 }
 
 
@@ -122,6 +187,15 @@ def run_estimate(
     bandwidth_gbs: float | None,
     tflops: float | None,
     calibration: str = "default",
+    sockets: int = 1,
+    numa: str = "off",
+    cores: int | None = None,
+    base_ghz: float | None = None,
+    isa: str | None = None,
+    expert_parallel: bool = False,
+    split_mode: str = "layer",
+    p2p: str = "auto",
+    engine_version: str | None = None,
 ) -> Estimate:
     """Resolve names, validate numbers and run the estimate (library entry point of the command)."""
     from garrison import engines
@@ -146,8 +220,21 @@ def run_estimate(
         ("--memory-gib", memory_gib),
         ("--bandwidth-gbs", bandwidth_gbs),
         ("--tflops", tflops),
+        ("--sockets", sockets),
+        ("--cores", cores),
+        ("--base-ghz", base_ghz),
     ):
         _positive(name, value)
+    if numa not in ("off", "distribute"):
+        raise InputError("--numa", f"unknown {numa!r}", "use off or distribute")
+    if split_mode not in ("layer", "row"):
+        raise InputError("--split-mode", f"unknown {split_mode!r}", "use layer (llama.cpp default) or row")
+    if p2p not in ("auto", "yes", "no"):
+        raise InputError("--p2p", f"unknown {p2p!r}", "use auto, yes or no")
+    if engine_version is not None and not re.fullmatch(
+        r"\d{1,3}\.\d{1,3}(\.\d{1,4})?([.+-][A-Za-z0-9.]{1,20})?", engine_version
+    ):
+        raise InputError("--engine-version", f"not a version: {engine_version!r}", "e.g. 0.6.3 or 0.10.1")
     for name, frac in (
         ("--gpu-memory-utilization", gpu_memory_utilization),
         ("--mem-fraction-static", mem_fraction_static),
@@ -167,13 +254,31 @@ def run_estimate(
             f"{max_model_len} is longer than the model supports ({spec.max_context})",
             f"use at most {spec.max_context}",
         )
-    g = _custom_gpu(cat.gpu(gpu) if gpu else None, memory_gib, bandwidth_gbs, tflops)
-    c = cat.cpu(cpu) if cpu else None
+    cpu_flags = cores is not None or base_ghz is not None or isa is not None
+    if gpu and cpu_flags:
+        raise InputError(
+            "--cores", "CPU flags given with --gpu", "drop --cores/--base-ghz/--isa, or use --cpu"
+        )
+    c = (
+        _custom_cpu(cat.cpu(cpu) if cpu else None, cores, base_ghz, bandwidth_gbs, isa)
+        if (cpu or cpu_flags)
+        else None
+    )
+    g = (
+        None
+        if c is not None
+        else _custom_gpu(cat.gpu(gpu) if gpu else None, memory_gib, bandwidth_gbs, tflops)
+    )
     if g is None and c is None:
         raise InputError(
             "--gpu",
             "no device given",
-            "name a --gpu (e.g. h100) or --cpu, or define one with --memory-gib/--bandwidth-gbs/--tflops",
+            "name a --gpu (e.g. h100) or --cpu, or define one with --memory-gib/--bandwidth-gbs/--tflops "
+            "(a GPU) or --cores/--base-ghz/--bandwidth-gbs (a CPU)",
+        )
+    if c is not None and sockets > c.sockets_max:
+        raise InputError(
+            "--sockets", f"{c.id} fits {c.sockets_max} socket(s) per server", f"use --sockets {c.sockets_max}"
         )
     profile = engines.get(engine, "--engine")
     if c is not None and not profile.runs_on_cpu:
@@ -205,6 +310,12 @@ def run_estimate(
         concurrency=concurrency,
         kv_dtype=kv_dtype,
         efficiency=load_efficiency(calibration),
+        sockets=sockets,
+        numa_distribute=numa == "distribute",
+        expert_parallel=expert_parallel,
+        split_mode="row" if split_mode == "row" else "layer",
+        p2p=None if p2p == "auto" else p2p == "yes",
+        engine_version=engine_version,
     )
     return estimate(spec, fmt, gpu=g, cpu=c, opts=opts)
 
@@ -282,6 +393,32 @@ def register(app: typer.Typer) -> None:
         calibration: str = typer.Option(
             "default", "--calibration", help="Efficiency profile (garrison calibrate)."
         ),
+        sockets: int = typer.Option(1, "--sockets", help="CPU sockets in the host (llama.cpp on CPU)."),
+        numa: str = typer.Option(
+            "off", "--numa", help="off|distribute: llama.cpp's --numa placement on a multi-socket host."
+        ),
+        cores: int | None = typer.Option(None, "--cores", help="Define or override CPU cores per socket."),
+        base_ghz: float | None = typer.Option(
+            None, "--base-ghz", help="Define or override the CPU's all-core base clock, GHz."
+        ),
+        isa: str | None = typer.Option(
+            None, "--isa", help="Define or override the CPU's matrix path: " + "|".join(CPU_ISAS) + "."
+        ),
+        expert_parallel: bool = typer.Option(
+            False, "--expert-parallel", help="MoE experts split by expert over the TP ranks (vLLM EP)."
+        ),
+        split_mode: str = typer.Option(
+            "layer", "--split-mode", help="layer|row: how llama.cpp splits a model over several GPUs."
+        ),
+        p2p: str = typer.Option(
+            "auto", "--p2p", help="auto|yes|no: GPUs reach each other peer-to-peer (auto: not on GeForce)."
+        ),
+        engine_version: str | None = typer.Option(
+            None,
+            "--engine-version",
+            help="The engine's version where its defaults changed (vLLM < 0.8: V0, chunked prefill off "
+            "below 32k context). Default: the current release.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Memory per GPU, KV capacity, concurrency, prefill/decode speed, TTFT and ITL."""
@@ -308,6 +445,15 @@ def register(app: typer.Typer) -> None:
             bandwidth_gbs=bandwidth_gbs,
             tflops=tflops,
             calibration=calibration,
+            sockets=sockets,
+            numa=numa,
+            cores=cores,
+            base_ghz=base_ghz,
+            isa=isa,
+            expert_parallel=expert_parallel,
+            split_mode=split_mode,
+            p2p=p2p,
+            engine_version=engine_version,
         )
         if as_json:
             from garrison.cli.common import print_json

@@ -108,6 +108,24 @@ class Launch:
 
 
 @dataclass(frozen=True)
+class VersionDefaults:
+    """An engine release's defaults where they differ from the current one (sizing reads them)."""
+
+    # prompt chunks share steps with decodes; False: whole prompts in prefill-first steps
+    chunked_prefill: bool
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    # CUDA graphs' memory is set aside before the KV cache is sized (vLLM V1); False: captured later,
+    # out of the headroom the memory fraction leaves
+    graphs_before_kv: bool
+    note: str  # one line for the estimate's assumptions
+
+
+# (version, device memory GiB or None, max_model_len) -> that release's defaults
+VersionDefaultsFn = Callable[[str, "float | None", int], VersionDefaults]
+
+
+@dataclass(frozen=True)
 class EngineProfile:
     """One serving engine: defaults Garrison sizes with, and how the bundle runs it."""
 
@@ -123,6 +141,9 @@ class EngineProfile:
     default_kv_dtype: str  # KV dtype when the weights' dtype decides ("auto")
     weight_families: frozenset[str]  # quant_formats.yaml families it loads
     gpu_kernels: GpuKernels = "native"
+    # KV dtype 'auto' follows the dtype the checkpoint declares for its KV cache (ModelOpt
+    # `kv_cache_quant_algo`, compressed-tensors `kv_cache_scheme`): vLLM, SGLang, TensorRT-LLM
+    checkpoint_kv_dtype: bool = False
     pipeline_parallel: bool = True
     fixed_slots: bool = False  # a fixed number of slots share one context of max_model_len x slots
     single_file_model: bool = False  # loads one file (a .gguf), not a model folder
@@ -131,6 +152,8 @@ class EngineProfile:
     # (max_num_batched_tokens, max_num_seqs) the engine picks for a device of this much memory;
     # None for a CPU host
     batching: Callable[[float | None], tuple[int, int]] = field(default=lambda gib: (2048, 256))
+    # defaults of older releases where behaviour changed (`--engine-version`); None: one set
+    version_defaults: VersionDefaultsFn | None = None
     reasons: str = ""
     launch: Launch | None = None  # None: the bundle has no templates for this engine
 

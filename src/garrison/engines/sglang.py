@@ -100,6 +100,7 @@ PROFILE = EngineProfile(
     memory_fraction=0.88,
     kv_block_tokens=1,  # --page-size 1
     default_kv_dtype="bf16",
+    checkpoint_kv_dtype=True,
     weight_families=frozenset({"float", "fp8", "int8", "gptq", "awq", "mxfp4", "nvfp4"}),
     # chunked_prefill_size 8192 (4096 on small GPUs); Garrison sizes both engines with vLLM's limits
     batching=vllm.default_batching,

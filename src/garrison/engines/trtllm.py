@@ -16,6 +16,7 @@ PROFILE = EngineProfile(
     memory_fraction=0.90,
     kv_block_tokens=16,
     default_kv_dtype="bf16",
+    checkpoint_kv_dtype=True,
     weight_families=frozenset({"float", "fp8", "int8", "gptq", "awq", "nvfp4", "mxfp4"}),
     batching=vllm.default_batching,
     reasons="TensorRT-LLM: NVIDIA's compiled engines, fastest on NVIDIA GPUs",

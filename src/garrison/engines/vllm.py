@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 
 from garrison.engines.container import model_path_in_container
 from garrison.engines.parsers import parsers_for
-from garrison.engines.profile import Cluster, EngineMetrics, EngineProfile, KServeTemplate, Launch
+from garrison.engines.profile import (
+    Cluster,
+    EngineMetrics,
+    EngineProfile,
+    KServeTemplate,
+    Launch,
+    VersionDefaults,
+)
 
 if TYPE_CHECKING:
     from garrison.design import Deployment
@@ -24,6 +31,45 @@ def default_batching(device_memory_gib: float | None) -> tuple[int, int]:
     if device_memory_gib is not None and device_memory_gib >= 70:
         return 8192, 1024
     return 2048, 256
+
+
+def _version_tuple(version: str) -> tuple[int, int, int]:
+    parts = [int("".join(ch for ch in p if ch.isdigit()) or 0) for p in version.split(".")[:3]]
+    major, minor, patch = [*parts, 0, 0, 0][:3]
+    return major, minor, patch
+
+
+def version_defaults(version: str, device_memory_gib: float | None, max_model_len: int) -> VersionDefaults:
+    """vLLM's defaults by release, from its SchedulerConfig / EngineArgs of each version:
+    - before 0.5.1 no chunked prefill: max_num_batched_tokens = max(max_model_len, 2048), so a
+      whole prompt runs in one step and prompts go before decodes; max_num_seqs 256;
+    - 0.5.1 to 0.7 (the V0 engine) turn chunked prefill on by themselves only above 32k context, with
+      a budget of 512 tokens (0.5) or 2048 (0.6, 0.7); otherwise as before;
+    - from 0.8 the V1 engine: chunked prefill always, `default_batching`, CUDA graphs' memory set
+      aside before the KV cache is sized (V0 captured them afterwards, from the headroom)."""
+    ver = _version_tuple(version)
+    if ver >= (0, 8, 0):
+        mnbt, mns = default_batching(device_memory_gib)
+        return VersionDefaults(True, mnbt, mns, True, f"vLLM {version}: V1 engine defaults")
+    if ver >= (0, 5, 1) and max_model_len > 32768:
+        budget = 512 if ver < (0, 6, 0) else 2048
+        return VersionDefaults(
+            True,
+            budget,
+            256,
+            False,
+            f"vLLM {version}: V0 engine, chunked prefill with a {budget}-token budget (on by itself above "
+            "32k context); CUDA graphs captured after the KV cache is sized",
+        )
+    mnbt = max(max_model_len, 2048)
+    return VersionDefaults(
+        False,
+        mnbt,
+        256,
+        False,
+        f"vLLM {version}: V0 engine without chunked prefill: whole prompts in prefill-first steps "
+        f"(max_num_batched_tokens {mnbt}); CUDA graphs captured after the KV cache is sized",
+    )
 
 
 def quant_args(quant: str) -> list[str]:
@@ -100,8 +146,10 @@ PROFILE = EngineProfile(
     memory_fraction=0.90,  # --gpu-memory-utilization default
     kv_block_tokens=16,  # --block-size default on CUDA
     default_kv_dtype="bf16",
+    checkpoint_kv_dtype=True,
     weight_families=frozenset({"float", "fp8", "int8", "gptq", "awq", "mxfp4", "nvfp4"}),
     batching=default_batching,
+    version_defaults=version_defaults,
     reasons="vLLM: PagedAttention with continuous batching and chunked prefill carries many concurrent "
     "users; OpenAI-compatible server; Prometheus metrics (vllm:*); FP8/AWQ/GPTQ/MXFP4 support",
     launch=Launch(

@@ -597,7 +597,7 @@ def _skip_group(entry: str) -> str | None:
         return "lm_head"
     if name.endswith("embed_tokens"):
         return "embedding"
-    if name.endswith("self_attn"):
+    if name.endswith("self_attn") or re.search(r"self_attn\.(q|k|v|o|qkv)_proj$", name):
         return "attention"
     if name in ("gate", "router") or name.endswith(("mlp.gate", "mlp.router", "e_score_correction_bias")):
         return "router"
@@ -612,18 +612,38 @@ def _skip_group(entry: str) -> str | None:
     return None
 
 
-def _skip_groups(entries: Sequence[Any]) -> tuple[str, ...]:
-    """Map `modules_to_not_convert` / compressed-tensors `ignore` entries to params groups."""
-    groups = {_skip_group(e) for e in entries if isinstance(e, str)}
-    return tuple(sorted(g for g in groups if g is not None))
+_LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+
+Skip = tuple[tuple[str, ...], tuple[tuple[str, int], ...]]
+
+
+def _skip_groups(entries: Sequence[Any]) -> Skip:
+    """Map `modules_to_not_convert` / compressed-tensors `ignore` entries to params groups:
+    (groups kept 16-bit in every layer, (group, number of layers) for entries that name single
+    layers, e.g. Meta's Llama-3.1-405B FP8 keeps the first and last layers' MLPs in BF16)."""
+    whole: set[str] = set()
+    layers: dict[str, set[int]] = {}
+    for e in entries:
+        if not isinstance(e, str):
+            continue
+        group = _skip_group(e)
+        if group is None:
+            continue
+        m = _LAYER_INDEX.search(e)
+        if m is None:
+            whole.add(group)
+        else:
+            layers.setdefault(group, set()).add(int(m.group(1)))
+    per_layer = tuple(sorted((g, len(ix)) for g, ix in layers.items() if g not in whole))
+    return tuple(sorted(whole)), per_layer
 
 
 def _quant(
     qc: Mapping[str, Any] | None,
-) -> tuple[str | None, str | None, int | None, int | None, tuple[str, ...]]:
+) -> tuple[str | None, str | None, int | None, int | None, Skip]:
     """(quant_method, native_dtype, bits, group_size, skipped groups) from `quantization_config`."""
     if qc is None:
-        return None, None, None, None, ()
+        return None, None, None, None, ((), ())
     q = _Cfg(qc, "quantization_config.")
     method = q.str_("quant_method")
     if method is None:
@@ -672,6 +692,25 @@ def _quant(
             dtype = None
         return method, dtype, bits, (group if group and group > 0 else None), skip
     return method, None, None, None, skip
+
+
+def kv_cache_dtype_of(qc: Mapping[str, Any] | None) -> str | None:
+    """The KV-cache dtype a quantization config declares: compressed-tensors `kv_cache_scheme`
+    ({"num_bits": 8, "type": "float"}) or ModelOpt `kv_cache_quant_algo` ("FP8"; also in the
+    `quantization` block of hf_quant_config.json). Only FP8 is read: it is what vLLM, SGLang and
+    TensorRT-LLM load from a checkpoint."""
+    if not isinstance(qc, Mapping):
+        return None
+    scheme = qc.get("kv_cache_scheme")
+    if isinstance(scheme, Mapping) and scheme.get("num_bits") == 8 and scheme.get("type") == "float":
+        return "fp8"
+    algo = qc.get("kv_cache_quant_algo")
+    if isinstance(algo, str) and algo.lower().startswith("fp8"):
+        return "fp8"
+    inner = qc.get("quantization")
+    if isinstance(inner, Mapping) and inner is not qc:
+        return kv_cache_dtype_of(inner)
+    return None
 
 
 def _dtype(c: _Cfg) -> str:
@@ -788,8 +827,17 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
             raise _err("vision_config", f"expected an object, got {type(vision_cfg).__name__}")
         vision = vision_params(vision_cfg, hidden)
 
-    quant_method, quant_dtype, bits, group, skip = _quant(c.dict_("quantization_config"))
+    quant_method, quant_dtype, bits, group, (skip, skip_layers) = _quant(c.dict_("quantization_config"))
+    # a group named in every layer (Meta's FP8 405B lists each layer's attention) is skipped whole
+    whole = {g for g, n in skip_layers if n >= n_layers}
+    skip = tuple(sorted(set(skip) | whole))
+    skip_layers = tuple((g, n) for g, n in skip_layers if g not in whole)
     native = quant_dtype or _dtype(c)
+    # DeepSeek-V4 ships its routed experts in FP4 (e2m1 with a ue8m0 scale per 32) and the other
+    # linear layers in block FP8; `expert_dtype` says so (config.json, as packaged)
+    expert_dtype = (c.str_("expert_dtype") or "").lower()
+    expert_bits = {"fp4": 4 + 8 / 32, "mxfp4": 4 + 8 / 32, "fp8": 8 + 32 / 16384}.get(expert_dtype)
+    ratios = [r for r in (c.list_("compress_ratios") or [])[:n_layers] if isinstance(r, int)]
 
     # q_norm/k_norm exist in these modeling files even when the config has no flag for them
     qk_norm = (
@@ -855,6 +903,8 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
         quant_bits=bits,
         quant_group_size=group,
         quant_skip=skip,
+        quant_skip_layers=skip_layers,
+        kv_cache_dtype=kv_cache_dtype_of(c.dict_("quantization_config")),
         attention_bias=attention_bias,
         qk_norm=qk_norm,
         attn_output_gate=gate,
@@ -864,4 +914,6 @@ def _build(config: Mapping[str, Any], *, name: str, source: Source) -> ModelSpec
         global_kv_heads=global_kv,
         global_k_eq_v=c.bool_("attention_k_eq_v") and global_dim is not None,
         per_layer_embedding_params=per_layer_embed,
+        expert_bits=expert_bits,
+        kv_compress_ratios=tuple(ratios) if len(ratios) == n_layers and any(r > 1 for r in ratios) else (),
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from garrison.errors import InputError
-from garrison.modelspec.from_config import spec_from_config
+from garrison.modelspec.from_config import kv_cache_dtype_of, spec_from_config
 from garrison.modelspec.spec import ModelSpec
 
 _MAX_HEADER = 256 * 1024 * 1024  # a header larger than this is not a safetensors file
@@ -163,6 +163,11 @@ def spec_from_folder(path: str | Path) -> ModelSpec:
         )
     config = _load_json(config_path, "config.json")
     spec = spec_from_config(config, name=folder.name, source="hf-folder")
+    sidecar = folder / "hf_quant_config.json"  # ModelOpt checkpoints: kv_cache_quant_algo
+    if sidecar.is_file() and spec.kv_cache_dtype is None:
+        kv = kv_cache_dtype_of(_load_json(sidecar, sidecar.name))
+        if kv is not None:
+            spec = spec.model_copy(update={"kv_cache_dtype": kv})
 
     files, index_total = _weight_files(folder)
     if index_total is not None:

@@ -186,6 +186,14 @@ def param_counts(spec: ModelSpec) -> ParamCounts:
     skip = set(spec.quant_skip)
     quantizable = sum(v for k, v in groups.items() if k in QUANTIZABLE_GROUPS and k not in skip)
     quantizable_active = sum(v for k, v in active_groups.items() if k in QUANTIZABLE_GROUPS and k not in skip)
+    # groups kept 16-bit in a few layers only: that share of the group's layers
+    routed = n_layers - min(spec.moe.first_dense_layers, n_layers) if spec.moe is not None else 0
+    layers_of = {"dense_mlp": mlp_layers, "experts": routed, "shared_experts": routed}
+    for group, n in spec.quant_skip_layers:
+        if group in QUANTIZABLE_GROUPS and group not in skip:
+            share = min(1.0, n / max(1, layers_of.get(group, n_layers)))
+            quantizable -= int(groups[group] * share)
+            quantizable_active -= int(active_groups[group] * share)
     return ParamCounts(
         embedding=embedding,
         lm_head=lm_head,

@@ -112,6 +112,18 @@ class ModelSpec(BaseModel):
     # Groups the checkpoint's quantization_config keeps unquantised (modelspec.params group names:
     # attention, linear_mixers, dense_mlp, experts, shared_experts, router, embedding, lm_head, vision)
     quant_skip: tuple[str, ...] = ()
+    # the KV-cache dtype the checkpoint declares (compressed-tensors `kv_cache_scheme`, ModelOpt
+    # `kv_cache_quant_algo` in quantization_config or hf_quant_config.json); engines' KV dtype
+    # 'auto' follows it (vLLM, SGLang, TensorRT-LLM). None: the model's dtype
+    kv_cache_dtype: str | None = None
+    # groups kept unquantised in some layers only: (group, number of layers), e.g. (("dense_mlp", 2),)
+    quant_skip_layers: tuple[tuple[str, int], ...] = ()
+    # a checkpoint that stores its routed experts at another width than the rest (DeepSeek-V4
+    # `expert_dtype: fp4`): bits per expert weight including scales; None = like the other layers
+    expert_bits: float | None = Field(default=None, gt=0, le=32)
+    # DeepSeek-V4 `compress_ratios`: layer i keeps 1/ratio of its tokens' KV (ratio 0/1: all of
+    # them), next to a sliding window of recent tokens; () = no compression
+    kv_compress_ratios: tuple[int, ...] = ()
     license: str | None = None
     fim: bool = False
     params_total_b_card: float | None = None  # the model card's number, for cross-checking the count

@@ -13,8 +13,8 @@ from garrison.modelspec.spec import ModelSpec
 from garrison.planner.load import LoadTarget
 from garrison.planner.targets import Targets
 from garrison.sizing.efficiency import Efficiency
-from garrison.sizing.estimate import EstimateOptions, estimate, step_model_for
-from garrison.sizing.speed import RooflineStepModel
+from garrison.sizing.estimate import EstimateOptions, estimate, scheduler_limits, step_model_for
+from garrison.sizing.steady_state import replica_load
 
 # Formats llama.cpp runs that are not float: a model released in one of these (gpt-oss in MXFP4) is run
 # in its own format on CPU hosts and small GPUs instead of being re-quantised to Q8_0 / Q4_K_M.
@@ -53,7 +53,7 @@ class Sized:
     replicas: int
     conc_per_replica: int
     rps_per_replica: float
-    ttft_ms: float  # analytic, for the P95 prompt with conc_per_replica - 1 others decoding
+    ttft_ms: float  # steady state at conc_per_replica, for the P95 prompt (sizing.steady_state)
     itl_ms: float  # analytic, at conc_per_replica
     meets: bool
     misses: tuple[str, ...]
@@ -170,35 +170,6 @@ def enumerate_options(
                 yield Option(model_key, spec, fmt, engine, None, cpu, 0, 1, 1, sockets)
 
 
-def _max_conc_under_itl(model: RooflineStepModel, ctx: int, c_max: int, itl_target_s: float | None) -> int:
-    """Largest batch whose inter-token latency meets the target (ITL grows with batch)."""
-    if itl_target_s is None:
-        return c_max
-    if model.decode_step_s(1, ctx) > itl_target_s:
-        return 0
-    lo, hi = 1, c_max
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if model.decode_step_s(mid, ctx) <= itl_target_s:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _ttft_loaded_s(model: RooflineStepModel, conc: int, ctx: int, input_len: int, budget: int) -> float:
-    """TTFT of a new prompt while `conc - 1` others decode: its chunks share each step's token
-    budget with the decodes (vLLM V1 schedules decodes first, then prefill chunks)."""
-    others = max(0, conc - 1)
-    chunk = max(1, min(input_len, budget - others))
-    t, done = 0.0, 0
-    while done < input_len:
-        step = min(chunk, input_len - done)
-        done += step
-        t += model.step_time_s(others, others * ctx, step, done)
-    return t + model.decode_step_s(conc, ctx)
-
-
 def size_option(
     opt: Option,
     *,
@@ -239,29 +210,23 @@ def size_option(
     model = step_model_for(
         opt.spec, opt.fmt, est, gpu=opt.gpu, cpu=opt.cpu, efficiency=eff, sockets=opt.sockets
     )
-    ctx = inp + out // 2
     ttft_t, itl_t = targets.ttft_ms, targets.itl_ms
-    c_sat = est.concurrency
-    conc = _max_conc_under_itl(model, ctx, c_sat, itl_t / 1e3 if itl_t else None)
-    misses: list[str] = []
-    if conc == 0:
-        conc = 1
-        misses.append(
-            f"inter-token latency {model.decode_step_s(1, ctx) * 1e3:.0f} ms even alone > target {itl_t:g} ms"
-        )
-    budget = est.max_num_batched_tokens
-    ttft = _ttft_loaded_s(model, conc, ctx, load.input_p95, budget)
-    if ttft_t is not None:
-        while conc > 1 and ttft * 1e3 > ttft_t:
-            conc = max(1, conc * 3 // 4)
-            ttft = _ttft_loaded_s(model, conc, ctx, load.input_p95, budget)
-        if ttft * 1e3 > ttft_t:
-            misses.append(f"TTFT {ttft * 1e3:.0f} ms for the P95 prompt > target {ttft_t:g} ms")
-    itl = model.decode_step_s(conc, ctx)
-    prefill_alone = model.prefill_time_s(inp, min(inp, budget))
-    # Little's law: conc requests in flight, each for ttft + out x itl seconds; and the replica
-    # cannot take requests faster than it can do their prefill work plus their share of decode steps.
-    rps = min(conc / (ttft + out * itl), 1 / (prefill_alone + out * itl / conc))
+    # the performance model answers: requests in flight per replica within the targets (TTFT judged
+    # on the P95 prompt), in the steady state the batching simulator reaches (garrison.sizing.steady_state)
+    limits, slot = scheduler_limits(est)
+    rl = replica_load(
+        model,
+        limits,
+        input_len=inp,
+        output_len=out,
+        upper=est.concurrency,
+        itl_target_s=itl_t / 1e3 if itl_t else None,
+        ttft_target_s=ttft_t / 1e3 if ttft_t else None,
+        ttft_prompt_len=load.input_p95,
+        slot_tokens=slot,
+    )
+    conc, ttft, itl, rps = rl.clients, rl.ttft_s, rl.state.itl_s, rl.state.requests_per_s
+    misses = list(rl.misses)
     if targets.e2e_ms is not None:
         e2e = ttft + load.output_p95 * itl
         if e2e * 1e3 > targets.e2e_ms:

@@ -377,6 +377,10 @@ def _recommend(
             assert mr.best is not None
             final = replace(chosen, tco=mr.best.tco, capex=mr.best.capex_mid)
             results = [final if r is chosen else r for r in results]
+            if budget is not None and chosen.capex is not None and chosen.capex <= budget < mr.best.capex_mid:
+                # the simulation held only on a larger configuration, and that one is over the budget:
+                # choose again with its real cost
+                continue
             return [mr], rec.explain(final, rule, results, s, budget), evaluated
         # the simulation refutes it: drop the model and choose again
         results = [replace(r, meets=False) if r is chosen else r for r in results]
@@ -455,6 +459,15 @@ def plan(
         *device_notes,
     ]
     budget_left = req.budget.capex_usd
+    if budget_left is not None and (
+        len(req.use_cases) > 1 or any(u.high_availability for u in req.use_cases)
+    ):
+        # several use cases (or HA) put two or more inference servers in the design, and then the gateway
+        # gets its own node(s): reserve their cost before the models spend the budget
+        gw = gateway_servers(
+            host_cpu(cat, parts, small=True), any(u.high_availability for u in req.use_cases), parts
+        )
+        budget_left -= (gw.capex_low + gw.capex_high) / 2
     for uc in req.use_cases:
         ctx = _Ctx(req, cat, parts, efficiency, simulate, load_model, gpus, cpus, site, budget_left)
         targets = targets_for(uc)

@@ -55,8 +55,9 @@ def activation_peak_bytes(
     return max_num_batched_tokens * per_token + sampler
 
 
-def runtime_bytes(engine: EngineProfile, tp: int) -> float:
-    """Memory outside torch's allocator and CUDA graphs, per GPU.
+def runtime_bytes(engine: EngineProfile, tp: int, cuda_graphs: bool | None = None) -> float:
+    """Memory outside torch's allocator and CUDA graphs, per GPU (`cuda_graphs` None: the engine's
+    default; False: --enforce-eager, or graphs captured after the KV cache is sized).
 
     Observed in vLLM logs: non-torch memory 0.13-0.45 GiB (CUDA context excluded, NCCL buffers
     included under TP), CUDA graphs 0.4-0.6 GiB. llama.cpp: CUDA/Metal context and compute buffers.
@@ -64,7 +65,7 @@ def runtime_bytes(engine: EngineProfile, tp: int) -> float:
     if engine.memory_model == "context_upfront":
         return 0.5 * GIB
     nccl = 0.25 * GIB if tp > 1 else 0.0
-    graphs = 0.4 * GIB if engine.cuda_graphs else 0.0
+    graphs = 0.4 * GIB if (engine.cuda_graphs if cuda_graphs is None else cuda_graphs) else 0.0
     return 0.15 * GIB + nccl + graphs
 
 
@@ -78,21 +79,27 @@ def engine_memory(
     memory_fraction: float,
     max_num_batched_tokens: int,
     max_num_seqs: int,
+    cuda_graphs: bool | None = None,
 ) -> EngineMemory:
     """Per-GPU split under the engine's memory model; `memory_fraction` is the engine's share knob.
 
     utilisation (vLLM): kv = utilisation x total - weights - activation peak - non-torch - CUDA graphs
     (vllm/v1/worker/gpu_worker.py `determine_available_memory`).
-    static_pool (SGLang): the static pool is mem_fraction_static x total; kv = pool - weights; activations and
+    static_pool (SGLang): the static pool is mem_fraction_static x total; kv = pool - weights - the
+    fraction of the context and communicators (SGLang takes its share of what is free once they are
+    up); activations and
     graphs live in the remaining (1 - fraction) (sglang/srt/model_executor/model_runner.py
     `profile_max_num_token`).
     context_upfront (llama.cpp): no fraction; the whole device minus weights, compute buffers and context.
     """
     if engine.memory_model == "static_pool":
+        # SGLang measures the memory it may use after the CUDA context and the communicators are up
+        # (ModelRunner.init_torch_distributed), and keeps (1 - fraction) of that free
+        started = runtime_bytes(engine, tp, cuda_graphs=False)
         budget = memory_fraction * total_bytes
         act = activation_peak_bytes(spec, max_num_batched_tokens, max_num_seqs, tp)
-        rt = runtime_bytes(engine, tp)
-        kv = budget - weights_bytes
+        rt = runtime_bytes(engine, tp, cuda_graphs)
+        kv = budget - weights_bytes - memory_fraction * started
         # the rest must hold activations and graphs, or SGLang OOMs at first big batch
         if total_bytes - budget < act + rt:
             kv -= act + rt - (total_bytes - budget)
@@ -101,9 +108,9 @@ def engine_memory(
         budget = total_bytes
         # compute buffer for a 512-token micro-batch (n_ubatch) in fp32, and one row of logits
         act = activation_peak_bytes(spec, MICRO_BATCH, 1, tp, act_bytes=4.0)
-        rt = runtime_bytes(engine, tp)
+        rt = runtime_bytes(engine, tp, cuda_graphs)
         return EngineMemory(total_bytes, budget, weights_bytes, act, rt, budget - weights_bytes - act - rt)
     budget = memory_fraction * total_bytes
     act = activation_peak_bytes(spec, max_num_batched_tokens, max_num_seqs, tp)
-    rt = runtime_bytes(engine, tp)
+    rt = runtime_bytes(engine, tp, cuda_graphs)
     return EngineMemory(total_bytes, budget, weights_bytes, act, rt, budget - weights_bytes - act - rt)

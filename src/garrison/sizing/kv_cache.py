@@ -44,6 +44,7 @@ def kv_layout(spec: ModelSpec, kv_dtype: str, tp: int = 1, pp: int = 1) -> KVLay
     - Sliding-window layers stop growing at the window (Mistral / Gemma-3 / gpt-oss).
     - Linear-attention / SSM layers (Gated DeltaNet, Mamba, KDA) keep a fixed recurrent state plus a
       short-convolution cache per sequence; value heads split over TP like attention heads.
+    - DeepSeek-V4 compressed layers keep 1/ratio of the tokens plus a window of recent ones.
     - PP splits layers over stages; the busiest stage holds ceil(layers / pp).
     """
     kv_bytes = KV_DTYPE_BYTES[kv_dtype]
@@ -60,11 +61,21 @@ def kv_layout(spec: ModelSpec, kv_dtype: str, tp: int = 1, pp: int = 1) -> KVLay
         # with both K and V (what an engine without that optimisation allocates: the safe side).
         g_heads = max(1.0, (spec.global_kv_heads or spec.num_kv_heads) / tp)
         per_layer_full = g_heads * 2 * spec.global_head_dim * kv_bytes
-    growing = counts["full"] * per_layer_full
+    per_layer_mla = 0.0
     if spec.mla is not None:
         mla = spec.mla
-        growing += counts["mla"] * (mla.kv_lora_rank + mla.qk_rope_head_dim + mla.index_head_dim) * kv_bytes
+        per_layer_mla = (mla.kv_lora_rank + mla.qk_rope_head_dim + mla.index_head_dim) * kv_bytes
+    growing = counts["full"] * per_layer_full + counts["mla"] * per_layer_mla
     window_bytes = counts["sliding"] * per_layer_gqa if spec.sliding_window else 0.0
+    if spec.kv_compress_ratios:
+        # DeepSeek-V4: a layer with ratio r > 1 keeps one compressed entry per r tokens plus its
+        # sliding window of recent tokens uncompressed (config `compress_ratios`, `sliding_window`)
+        for kind, ratio in zip(spec.layer_kinds, spec.kv_compress_ratios, strict=True):
+            if ratio > 1 and kind in ("full", "mla"):
+                layer = per_layer_full if kind == "full" else per_layer_mla
+                growing -= layer * (1 - 1 / ratio)
+                if spec.sliding_window:
+                    window_bytes += layer
     if counts["sliding"] and not spec.sliding_window:  # no window given: it grows like full attention
         growing += counts["sliding"] * per_layer_gqa
     fixed = 0.0
