@@ -38,6 +38,10 @@ _LINE = re.compile(
     r'^(?P<handle>[0-9a-f]{8})\s+"(?P<id>[a-z0-9][a-z0-9._-]*) (?P<digest>[A-Za-z0-9_-]{22})";\s*$'
 )
 DEFAULT_FILE = Path("/etc/garrison/api_keys.map")
+# nginxinc/nginx-unprivileged runs as uid 101, gid 101 (nginx); the gateway reads the key map and
+# the TLS key as that group, so they are root-owned, group 101, mode 0640 (GARRISON_GATEWAY_GID).
+GATEWAY_GID = 101
+ENGINE_KEY_PREFIX = "sk-engine-"
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,23 @@ def read_keys(path: Path) -> dict[str, StoredKey]:
     return out
 
 
-def _write(path: Path, keys: dict[str, StoredKey]) -> None:
-    text = map_lines(keys)
+def _write(path: Path, keys: dict[str, StoredKey], gid: int | None = None) -> None:
+    write_secret(path, map_lines(keys), gid)
+
+
+def write_secret(path: Path, text: str, gid: int | None = None) -> None:
+    """Write `text` atomically: mode 0640 owned by group `gid` (the gateway container's group, so
+    nginx-unprivileged can read it without privileges), or 0600 when `gid` is None or this user
+    may not give the file to that group (`garrison keys` then says so)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
+        if gid is not None:
+            try:
+                os.fchown(fd, -1, gid)
+                os.fchmod(fd, 0o640)
+            except PermissionError:
+                pass
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -106,6 +122,12 @@ def _write(path: Path, keys: dict[str, StoredKey]) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def gateway_can_read(path: Path, gid: int) -> bool:
+    """Whether the gateway (group `gid`) can read `path`: group `gid` with group read, or world read."""
+    st = path.stat()
+    return bool(st.st_mode & 0o004) or (st.st_gid == gid and bool(st.st_mode & 0o040))
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -144,7 +166,7 @@ def _check_place(path: Path) -> None:
             )
 
 
-def add_key(path: Path, key_id: str, rotate: bool = False) -> str:
+def add_key(path: Path, key_id: str, rotate: bool = False, gid: int | None = GATEWAY_GID) -> str:
     """Add (or with `rotate`, replace) the key for `key_id`; returns the new key."""
     if not _ID.match(key_id):
         raise InputError(
@@ -165,11 +187,11 @@ def add_key(path: Path, key_id: str, rotate: bool = False) -> str:
         while stored_form(key).handle in taken:  # handles are the map's keys: never two alike
             key = generate_key()
         keys[key_id] = stored_form(key)
-        _write(path, keys)
+        _write(path, keys, gid)
     return key
 
 
-def revoke_key(path: Path, key_id: str) -> None:
+def revoke_key(path: Path, key_id: str, gid: int | None = GATEWAY_GID) -> None:
     """Remove the key of `key_id`."""
     path = Path(path)
     if not path.exists():
@@ -179,4 +201,51 @@ def revoke_key(path: Path, key_id: str) -> None:
         if key_id not in keys:
             raise InputError("--revoke", f"{key_id!r} has no key in {path}")
         del keys[key_id]
-        _write(path, keys)
+        _write(path, keys, gid)
+
+
+ENGINE_AUTH = "engine_auth.conf"
+ENGINE_KEY = "engine.key"
+ENGINE_ENV_VAR = "GARRISON_ENGINE_API_KEY"
+
+
+def engine_auth_conf(key: str) -> str:
+    """The nginx include that makes the gateway present `key` to every engine (`$engine_authorization`)."""
+    if not re.fullmatch(r"sk-engine-[A-Za-z0-9_-]{43}", key):
+        raise ValueError("not an engine key")
+    return (
+        "# garrison: the key the gateway presents to every engine (the engines' --api-key). Keep 0640 root:101.\n"
+        "map $host $engine_authorization {\n"
+        f'    default "Bearer {key}";\n'
+        "}\n"
+    )
+
+
+def _set_env_line(path: Path, name: str, value: str) -> str:
+    """`path`'s text with `name=value` replacing an existing `name=` line, or appended."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    out = [ln for ln in lines if not ln.startswith(f"{name}=")]
+    return "\n".join([*out, f"{name}={value}"]) + "\n"
+
+
+def issue_engine_key(folder: Path, env_file: Path | None, gid: int | None = GATEWAY_GID) -> str:
+    """Make the engines' shared key (the second lock behind the gateway) and write it where it is read:
+
+    - `folder/engine_auth.conf`: the gateway's nginx include (0640, group `gid`);
+    - `folder/engine.key`: the bare key, for `kubectl create secret` (0600);
+    - `env_file` (compose): its `GARRISON_ENGINE_API_KEY=` line, which the engines read (0600).
+    A new key replaces the old one: reload the gateway and restart the engines together.
+    """
+    folder = Path(folder)
+    _check_place(folder / ENGINE_AUTH)
+    if env_file is not None:
+        _check_place(Path(env_file))
+    key = ENGINE_KEY_PREFIX + secrets.token_urlsafe(32)
+    with locked(folder / ENGINE_AUTH):
+        write_secret(folder / ENGINE_KEY, key + "\n")
+        write_secret(folder / ENGINE_AUTH, engine_auth_conf(key), gid)
+        if env_file is not None:
+            env_file = Path(env_file)
+            env_file.parent.mkdir(parents=True, exist_ok=True)
+            write_secret(env_file, _set_env_line(env_file, ENGINE_ENV_VAR, key))
+    return key

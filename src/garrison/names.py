@@ -128,6 +128,11 @@ PATH_FIELDS = frozenset({"Deployment.model_id", "Deployment.model_path"})
 SLUG_FIELDS = frozenset({"Deployment.use_case", "Deployment.name", "UseCase.name"})
 DURATION_FIELDS = frozenset({"ScalingTriggers.sustained_for"})
 MULTI_LINE = frozenset({"Requirements.compliance_notes", "Handoff.request"})
+# Names the bundle gives its own services and objects: a use case may not take one (a use case called
+# "gateway" would get the gateway's pod labels, and with them its network access)
+RESERVED = frozenset(
+    {"gateway", "gateway-exporter", "open-webui", "prometheus", "grafana", "dcgm-exporter", "node-exporter"}
+)
 MAY_BE_EMPTY = frozenset({"Deployment.licence", "Deployment.engine_image", "Deployment.name"})
 
 
@@ -172,6 +177,10 @@ def check_names(model: BaseModel, source: str = "design.json") -> None:
         if pattern is not None:
             if not (text == "" and key in MAY_BE_EMPTY) and not pattern.match(text):
                 raise InputError(field, f"{text[:40]!r} is not {what}", "re-plan the requirements")
+            if key in SLUG_FIELDS and text in RESERVED:
+                raise InputError(
+                    field, f"{text!r} is the name of one of the bundle's own services", "choose another name"
+                )
         elif key not in MULTI_LINE and not is_line(text):
             raise InputError(
                 field, "must be one line of printable text (no line breaks or control characters)", "fix it"

@@ -32,6 +32,7 @@ from garrison.validate.gateway_sandbox import Ports, nginx_cmd, prepare_gateway
 pytestmark = pytest.mark.slow
 
 KEYS = {generate_key(): "alice", generate_key(): "bob", generate_key(): "carol"}
+ENGINE_KEY = "sk-engine-" + "E" * 43  # the engines require it; only the gateway presents it
 
 
 def _design(requests_per_minute: float = 20.0, concurrent_requests: int = 4) -> Any:
@@ -119,14 +120,16 @@ def gateway_factory(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Ca
         """Render `design` (default: 20 requests/minute, 4 concurrent) and start its gateway."""
         out = tmp_path / f"bundle{len(started)}"
         bundle = write_bundle(render_bundle(design if design is not None else _design()), out)
+        ports = _ports(free_port).filled()
         conf = prepare_gateway(
             bundle / "gateway",
             tmp_path / f"gw{len(started)}",
             keys=KEYS,
             servers={"up_chat": servers},
-            ports=_ports(free_port),
+            ports=ports,
+            engine_key=ENGINE_KEY,
         )
-        gw = Gateway(conf, _ports_of(conf))
+        gw = Gateway(conf, ports)
         started.append(gw)
         return gw.start()
 
@@ -135,25 +138,10 @@ def gateway_factory(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Ca
         gw.stop()
 
 
-def _ports_of(conf: Path) -> Ports:
-    text = conf.read_text()
-    import re
-
-    http, https, status = (
-        int(re.search(p, text).group(1))
-        for p in (  # type: ignore[union-attr]
-            r"listen 127\.0\.0\.1:(\d+);",
-            r"listen 127\.0\.0\.1:(\d+) ssl;",
-            r"listen 127\.0\.0\.1:(\d+);\s+access_log off;",
-        )
-    )
-    return Ports(http=http, https=https, status=status)
-
-
 def test_gateway_with_real_nginx_and_llama_server(
     llama_server: Callable[..., LlamaServer], gateway_factory: Callable[..., Gateway]
 ) -> None:
-    r0, r1 = llama_server(parallel=2), llama_server(parallel=2)
+    r0, r1 = llama_server(parallel=2, api_key=ENGINE_KEY), llama_server(parallel=2, api_key=ENGINE_KEY)
     gw = gateway_factory([f"127.0.0.1:{r0.port}", f"127.0.0.1:{r1.port}"])
     alice, bob, carol = KEYS
 
@@ -269,7 +257,7 @@ def test_gateway_streams_under_load_without_losing_a_request(
     closing and answers it 502. The rendered gateway keeps no pool for llama.cpp and retries a POST
     that fails before any answer, so none is lost. (With the old pooled, no-retry config this load
     lost requests in 2 of 3 runs; the deterministic checks are in test_bundle_render.py.)"""
-    r0 = llama_server(parallel=4)
+    r0 = llama_server(parallel=4, api_key=ENGINE_KEY)
     # 120,000 requests/minute designed: the per-key limit (1,000/s, burst 32) is not what is tested
     busy = _design(requests_per_minute=120_000.0, concurrent_requests=64)
     gw = gateway_factory([f"127.0.0.1:{r0.port}"], busy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -14,12 +15,15 @@ from garrison.errors import InputError
 from garrison.keys import add_key, read_keys, revoke_key, stored_form
 from garrison.render import render_bundle, write_bundle
 
+# root-owned and readable by the gateway's group (101) when run as root; else private to the user
+PRIVATE_MODE = 0o640 if os.geteuid() == 0 else 0o600
+
 
 def test_add_rotate_revoke(tmp_path: Path) -> None:
     f = tmp_path / "etc" / "api_keys.map"
     k1 = add_key(f, "alice")
     assert k1.startswith("sk-garrison-") and len(k1) == len("sk-garrison-") + 8 + 43
-    assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    assert stat.S_IMODE(f.stat().st_mode) == PRIVATE_MODE
     text = f.read_text()
     s1 = stored_form(k1)
     assert f'{s1.handle} "alice {s1.digest}";' in text and k1 not in text and k1[-43:] not in text
@@ -30,7 +34,7 @@ def test_add_rotate_revoke(tmp_path: Path) -> None:
     add_key(f, "bob")
     revoke_key(f, "alice")
     assert set(read_keys(f)) == {"bob"}
-    assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    assert stat.S_IMODE(f.stat().st_mode) == PRIVATE_MODE
 
 
 @pytest.mark.parametrize("bad", ['al"ice', "a b", "x;include /etc/passwd", "", "A"])

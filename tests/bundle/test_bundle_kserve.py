@@ -229,7 +229,7 @@ def test_gateway_sends_kserve_models_through_the_ingress_gateway_path(
 ) -> None:
     """Real nginx with k8s/kserve's gateway config: a request for the KServe-served model, by name on /v1
     and on its path route, reaches KServe's ingress Gateway at /<namespace>/<name>/v1/... (the path
-    KServe's managed HTTPRoute matches), without the client's API key."""
+    KServe's managed HTTPRoute matches), with the engine key instead of the client's API key."""
     require_tool("nginx")
     design = gpu_vllm_design()
     files = render_bundle(design)
@@ -262,7 +262,10 @@ def test_gateway_sends_kserve_models_through_the_ingress_gateway_path(
             assert [p for p, _, _ in stand_in.seen] == [f"/{ns}/chat/v1/chat/completions"] * 2
             for _, headers, body in stand_in.seen:
                 assert body["model"] == served
-                assert "Authorization" not in headers  # the key stops at the Garrison gateway
+                # the client's key stops at the Garrison gateway; only the engine key (`garrison keys
+                # --engine`, the second lock every engine requires) travels on
+                assert key not in headers.get("Authorization", "")
+                assert headers.get("Authorization", "").startswith("Bearer sk-engine-")
                 assert headers.get("X-Request-Id")
             # without a key nothing reaches KServe
             status, _, _ = gw.request("/v1/chat/completions", None, "POST", {"model": served, "messages": []})
@@ -271,3 +274,16 @@ def test_gateway_sends_kserve_models_through_the_ingress_gateway_path(
             gw.stop()
     finally:
         stand_in.shutdown()
+
+
+def test_an_llminferenceservice_of_a_version_without_a_stored_schema_fails(tmp_path: Path) -> None:
+    """Only the stored version is vouched for: an object of another version is a failure, never a pass."""
+    files = render_bundle(planned(next(p for p in EXAMPLES if p.stem == "enterprise-150")))
+    _write(files, tmp_path)
+    target = tmp_path / "k8s/kserve/chat-llminferenceservice.yaml"
+    target.write_text(target.read_text().replace("serving.kserve.io/v1alpha2", "serving.kserve.io/v1alpha1"))
+    rows = [
+        r for r in runner._kubernetes(tmp_path) if r.artifact == "k8s/kserve/chat-llminferenceservice.yaml"
+    ]
+    assert [r.status for r in rows] == ["failed"]
+    assert "no schema" in rows[0].detail

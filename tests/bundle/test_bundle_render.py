@@ -162,7 +162,11 @@ def test_gateway_limits_follow_the_design() -> None:
     log_format = conf[conf.index("log_format garrison_audit") : conf.index("access_log")]
     assert "$request_body" not in log_format and "$request_body" in conf
     ups = render_bundle(d)["gateway/upstreams.conf"]
-    assert "least_conn;" in ups and ups.count("max_fails=2") == 2
+    # a replica that times out, refuses or drops a request once is skipped for 30 s (passive health)
+    assert "least_conn;" in ups and ups.count("max_fails=1 fail_timeout=30s") == 2
+    # the two local hops: the first byte of a stream, and a whole answer, each bounded
+    assert f"proxy_read_timeout {lim.ttfb_s}s;" in conf and f"proxy_read_timeout {lim.response_s}s;" in conf
+    assert lim.ttfb_s <= lim.response_s < lim.outer_s < lim.read_timeout_s
 
 
 def test_gateway_pools_engine_connections_only_where_the_engine_keeps_them() -> None:

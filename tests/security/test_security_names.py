@@ -26,7 +26,7 @@ import yaml
 from bundle.designs import DESIGNS
 from garrison.errors import InputError
 from garrison.names import MULTI_LINE, served_name, slug
-from garrison.render import render_bundle
+from garrison.render import placement, render_bundle
 from garrison.render.design_file import parse_design
 from garrison.report import report_files
 from security.cli_runner import run_cli
@@ -140,14 +140,14 @@ def test_free_text_refuses_line_breaks(design: str) -> None:
                 parse_design(json.dumps(_set(raw, path, payload)))
 
 
-def _env_name(s: str) -> str:
-    return s.upper().replace("-", "_")
-
-
 def _with_free_text(raw: Any, text: str, notes: str) -> Any:
     for path in _free_text(raw):
         raw = _set(raw, path, text)
     return _set(raw, ("requirements", "compliance_notes"), notes)
+
+
+def _env_name(label: str) -> str:
+    return label.upper().replace("-", "_")
 
 
 @pytest.mark.parametrize("design", sorted(DESIGNS))
@@ -156,18 +156,19 @@ def test_free_text_never_changes_a_config_file(design: str, payload: str) -> Non
     raw = _raw(design)
     want = render_bundle(parse_design(json.dumps(_with_free_text(raw, BENIGN, BENIGN))))
     notes = payload + "\n" + MULTI_LINE_PAYLOADS[0]  # compliance notes may span lines
-    rendered = render_bundle(parse_design(json.dumps(_with_free_text(raw, payload, notes))))
-    # the slug of the free text (a DNS label: [a-z0-9-] only) is the one trace it leaves, in configs and
-    # in the per-server compose folder names (compose/<server>/, from the server's name) and in their
-    # address variables
-    got = {p.replace(slug(payload), slug(BENIGN)): t for p, t in rendered.items()}
+    got = render_bundle(parse_design(json.dumps(_with_free_text(raw, payload, notes))))
+    # a server's name becomes a DNS label (render/placement.py): its compose folder, its host name
+    server_label, benign_label = placement._label(payload), placement._label(BENIGN)
+    got = {path.replace(server_label, benign_label): text for path, text in got.items()}
     assert sorted(got) == sorted(want)
     for path in sorted(got):
         if path.endswith(DOC_SUFFIXES) or path == "design.json":
             continue
-        mine = got[path].replace(slug(payload), slug(BENIGN))
-        # ... and in the per-server address variables of compose/.env.example (GARRISON_ADDR_<SLUG>)
-        mine = mine.replace(_env_name(slug(payload)), _env_name(slug(BENIGN)))
+        # the organisation's slug and the servers' labels are the traces free text leaves in
+        # configs (DNS labels)
+        mine = got[path].replace(server_label, benign_label)  # first: the slug may be its prefix
+        mine = mine.replace(_env_name(server_label), _env_name(benign_label))  # GARRISON_ADDR_<SERVER>
+        mine = mine.replace(slug(payload), slug(BENIGN))
         assert _skeleton(path, mine) == _skeleton(path, want[path]), path
 
 
@@ -202,3 +203,13 @@ def test_the_issue_handoff_is_refused(tmp_path: Path) -> None:
     o = run_cli("plan", str(f), "--quiet", "--no-save", "--out", str(tmp_path / "out"))
     assert o.code == 2 and "handoff.source_agent" in o.stderr, o.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["gateway", "prometheus", "open-webui"])
+def test_a_use_case_cannot_take_a_service_name(tmp_path: Path, name: str) -> None:
+    f = tmp_path / "req.yaml"
+    f.write_text(
+        f"organisation: {{name: a, team_size: 5}}\nuse_cases:\n  - {{name: {name}, kind: chat, models: [qwen3-8b]}}\n"
+    )
+    o = run_cli("plan", str(f), "--quiet", "--no-save")
+    assert o.code == 2 and "bundle's own services" in o.stderr, o.stderr

@@ -13,6 +13,9 @@ from bundle.designs import cpu_llamacpp_design
 from garrison.errors import InputError
 from garrison.render import render_bundle, write_bundle
 
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="files owned by root:<gid> need root")
+GID = 4242  # a group no host account is in (101 may be a system group here)
+
 
 def _site(tmp_path: Path, model_path: str | None = None) -> tuple[Path, dict[str, str]]:
     design = cpu_llamacpp_design()
@@ -33,8 +36,22 @@ def _site(tmp_path: Path, model_path: str | None = None) -> tuple[Path, dict[str
         f"MODELS_DIR={models}\nGARRISON_API_KEYS_FILE={keys}\nGARRISON_TLS_DIR={etc / 'tls'}\n"
         "GRAFANA_ADMIN_PASSWORD=x y $(touch /nonexistent/pwn)\n"
     )
-    for f in (env_file, keys):
-        os.chmod(f, 0o600)
+    engine_auth = etc / "engine_auth.conf"
+    engine_auth.write_text("# engine key\n")
+    env_file.write_text(
+        env_file.read_text() + f"GARRISON_ENGINE_AUTH_FILE={engine_auth}\nGARRISON_GATEWAY_GID={GID}\n"
+    )
+    os.chmod(env_file, 0o600)
+    # as the gateway (uid/gid 101, no capabilities) must find them: root-owned, group 101
+    for path, mode in (
+        (keys, 0o640),
+        (engine_auth, 0o640),
+        (etc / "tls", 0o750),
+        (etc / "tls" / "server.key", 0o640),
+    ):
+        os.chown(path, 0, GID)
+        os.chmod(path, mode)
+    os.chmod(etc / "tls" / "server.crt", 0o644)
     return bundle, {"PATH": os.environ["PATH"], "GARRISON_ENV_FILE": str(env_file)}
 
 
@@ -62,6 +79,15 @@ def test_preflight_passes_on_a_good_site_and_fails_on_secrets_in_the_bundle(tmp_
     os.chmod(env["GARRISON_ENV_FILE"], 0o644)
     r = _preflight(bundle, env)
     assert r.returncode == 1 and "FAIL  settings file" in r.stdout
+    os.chmod(env["GARRISON_ENV_FILE"], 0o600)
+    keys = Path(env["GARRISON_ENV_FILE"]).parent / "api_keys.map"
+    os.chown(keys, 0, 0)  # root:root 0640: the gateway (group 101) could not read it
+    r = _preflight(bundle, env)
+    assert r.returncode == 1 and "FAIL  API key map" in r.stdout, r.stdout
+    os.chown(keys, 0, GID)
+    os.chmod(keys, 0o644)  # readable by every account on the host
+    r = _preflight(bundle, env)
+    assert r.returncode == 1 and "FAIL  API key map" in r.stdout, r.stdout
 
 
 def test_a_hostile_model_path_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

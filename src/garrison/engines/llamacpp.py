@@ -135,6 +135,8 @@ PROFILE = EngineProfile(
         ),
         env={"LLAMA_ARG_OFFLINE": "1"},
         image_key="llama.cpp",
+        # common/arg.cpp: --api-key reads LLAMA_ARG_API_KEY; /v1, /metrics, /props then need the key
+        api_key_env="LLAMA_ARG_API_KEY",
         gpu_image_key="llama.cpp-cuda",
         image_variant=image_variant,
         # llama-server (cpp-httplib) closes the connection after every streamed response without

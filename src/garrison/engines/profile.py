@@ -101,6 +101,10 @@ class Launch:
     upstream_keepalive: bool = True
     # KServe LLMInferenceService / llm-d runs this engine from its well-known template; None: it does not
     kserve: KServeTemplate | None = None
+    # How the engine takes the key it then requires on its API (the second lock behind the gateway):
+    # an environment variable (kept out of the command line), else a flag; neither: no static key
+    api_key_env: str | None = None
+    api_key_flag: str | None = None
 
 
 @dataclass(frozen=True)

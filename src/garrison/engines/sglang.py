@@ -124,5 +124,7 @@ PROFILE = EngineProfile(
         ),
         env={"SGLANG_DISABLE_TELEMETRY": "1", "HOME": "/tmp"},
         image_key="sglang",
+        # SGLang server_args.py --api-key: no environment variable, so the key is on its command line
+        api_key_flag="--api-key",
     ),
 )

@@ -124,6 +124,8 @@ PROFILE = EngineProfile(
         # vllm/envs.py: VLLM_NO_USAGE_STATS, VLLM_DO_NOT_TRACK; HOME for its caches on a read-only root
         env={"VLLM_NO_USAGE_STATS": "1", "VLLM_DO_NOT_TRACK": "1", "HOME": "/tmp"},
         image_key="vllm",
+        # vllm/envs.py VLLM_API_KEY (= --api-key): every /v1 route then needs "Authorization: Bearer"
+        api_key_env="VLLM_API_KEY",
         # docs.vllm.ai "Distributed inference and serving": multi-node runs over a Ray cluster
         multi_node="ray",
         kserve=KServeTemplate(

@@ -57,6 +57,9 @@ class DeploymentView:
     latency: LatencyThresholds  # P95 alert thresholds from the targets and the simulated load curve
     data_dir: str | None  # writable scratch besides /tmp (TABBY_ROOT)
     ray_cluster: bool  # multi-node replicas start a Ray cluster the leader's engine drives
+    api_key_env: str | None  # the engine reads its key (the gateway's second lock) from this variable
+    api_key_flag: str | None  # ... or takes it with this flag
+    metrics_image: str  # the metrics sidecar (k8s): the gateway's nginx image
     route: str  # gateway path prefix, e.g. /chat/v1/
     min_replicas: int
     max_replicas: int
@@ -173,6 +176,9 @@ def _view(
         latency=latency_thresholds(dep),
         data_dir=launch.data_dir,
         ray_cluster=launch.multi_node == "ray",
+        api_key_env=launch.api_key_env,
+        api_key_flag=launch.api_key_flag,
+        metrics_image=pinned(support_image("gateway"), digests),
         route=f"/{name}/v1/",
         min_replicas=dep.replicas,
         max_replicas=max_r,
@@ -202,11 +208,23 @@ class GatewayLimits:
     rate_per_min: int
     burst: int
     body_mb: int
-    read_timeout_s: int
+    ttfb_s: int  # longest wait for a streamed response's first byte (then: the next replica)
+    response_s: int  # longest wait for a whole (non-streamed) response, and between stream chunks
+    retry_after_s: int  # when a rate-limited key may send again
+
+    @property
+    def outer_s(self) -> int:
+        """The longest the gateway waits for its local hops: every retry of either, plus slack."""
+        return max(3 * self.ttfb_s, 2 * self.response_s) + 10
+
+    @property
+    def read_timeout_s(self) -> int:
+        """What an ingress in front of the gateway waits: a little longer than the gateway does."""
+        return self.outer_s + 10
 
 
 def gateway_limits(design: Design) -> GatewayLimits:
-    """Per-key rate, burst, body size and read timeout from the design's load and limits."""
+    """Per-key rate, burst, body size, time-to-first-byte and response timeouts from the design."""
     total_rpm = sum(d.requests_per_minute for d in design.deployments)
     total_conc = sum(d.concurrent_requests for d in design.deployments)
     # one key may use at most half of the platform's designed request rate (so a runaway client
@@ -218,11 +236,50 @@ def gateway_limits(design: Design) -> GatewayLimits:
     # x2 for JSON escaping and message framing, rounded up to whole MiB, at least 1 MiB
     longest = max(d.max_model_len for d in design.deployments)
     body_mb = max(1, math.ceil(longest * 4 * 2 / 2**20))
-    # a generation may run max_model_len output tokens at the design's inter-token latency;
-    # twice that, clamped to [300 s, 3600 s]
-    worst = max(d.max_model_len * d.estimate.itl_ms / 1000 for d in design.deployments)
-    timeout = int(min(3600, max(300, math.ceil(2 * worst))))
-    return GatewayLimits(rate_per_min=rate, burst=burst, body_mb=body_mb, read_timeout_s=timeout)
+    ttfb = max(_ttfb_s(d) for d in design.deployments)
+    response = max(_response_s(d, ttfb) for d in design.deployments)
+    # limit_req refills one request every 60/rate seconds: that is when a rejected key may retry
+    retry_after = max(1, math.ceil(60 / rate))
+    return GatewayLimits(
+        rate_per_min=rate,
+        burst=burst,
+        body_mb=body_mb,
+        ttfb_s=ttfb,
+        response_s=response,
+        retry_after_s=retry_after,
+    )
+
+
+TTFB_MIN_S, TTFB_MAX_S = 10, 300
+RESPONSE_MAX_S = 1800
+
+
+def _ttfb_s(d: Deployment) -> int:
+    """Longest wait for the first byte of a streamed response from a healthy replica.
+
+    The first token follows the prefill of the prompt: at worst a full-context prompt,
+    max_model_len / prefill_tokens_per_s (the estimate's rate at the design's prompt length),
+    behind a busy batch (x3), or twice the use case's P95 TTFT target if that is longer; plus 5 s
+    of slack, clamped to [10 s, 300 s]. A replica silent for longer is taken as hung: nginx gives
+    the request to the next one and skips the hung one for 30 s (passive health).
+    """
+    prefill_rate = d.estimate.prefill_tokens_per_s
+    prefill_full_s = d.max_model_len / prefill_rate if prefill_rate > 0 else float(TTFB_MAX_S)
+    target_s = (d.ttft_p95_target_ms or 0) / 1000
+    wait = max(3 * prefill_full_s, 2 * target_s) + 5
+    return int(min(TTFB_MAX_S, max(TTFB_MIN_S, math.ceil(wait))))
+
+
+def _response_s(d: Deployment, ttfb_s: int) -> int:
+    """Longest wait for a whole non-streamed response: the first token, then a long answer.
+
+    A long answer is 8 x the use case's mean output (output lengths are skewed; 4x covers the tail
+    and 2x is slack on the inter-token latency) at the estimate's inter-token latency, clamped to
+    [time to first byte, 1800 s]. A longer non-streamed generation is cut with 504: stream it.
+    """
+    itl_s = d.estimate.itl_ms / 1000
+    wait = ttfb_s + 8 * max(d.output_tokens, 1) * itl_s
+    return int(min(RESPONSE_MAX_S, max(ttfb_s, math.ceil(wait))))
 
 
 def _networks(design: Design) -> tuple[list[str], list[str]]:
@@ -275,6 +332,10 @@ def build_context(design: Design, image_digests: Mapping[str, str] | None = None
         "gpu_count": gpu_count,
         "layout": layout,
         "multi_server": layout.multi,
+        # the ports compose publishes for engine replicas on the servers' addresses (multi-server)
+        "engine_host_ports": sorted({r.host_port for v in views if not v.multi_node for r in v.replicas})
+        if layout.multi
+        else [],
         "views_by_name": {v.name: v for v in views},
         "limits": gateway_limits(design),
         "nets_v4": v4,

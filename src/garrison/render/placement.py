@@ -9,21 +9,21 @@ replica within that server, and the host port each engine is published on.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from garrison.design import Deployment, Design
 from garrison.errors import InputError
-from garrison.names import slug
 
 SUPPORT = ("gateway", "prometheus", "grafana", "open-webui")
 # host ports the support services publish on a server: an engine never takes one of them
-RESERVED_PORTS = frozenset({22, 80, 443, 3000, 3001, 8081, 9090, 9100, 9113, 9400})
+RESERVED_PORTS = frozenset({22, 80, 443, 3000, 3001, 8081, 9090, 9100, 9113, 9180, 9400})
 
 
 def _label(text: str) -> str:
-    # the one naming policy (garrison.names.slug), so a server's name leaves the same trace everywhere
-    return slug(text)
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return (s or "server")[:50].rstrip("-")
 
 
 @dataclass(frozen=True)
