@@ -104,8 +104,9 @@ def _find_free_text(raw: Any) -> list[Path_]:
 
 
 def _skeleton(path: str, text: str) -> Any:
-    """What a config file means: parsed YAML/JSON, or its lines without `#` comments."""
-    if path.endswith((".yaml", ".yml")):
+    """What a config file means: parsed YAML/JSON, or its lines without `#` comments (Helm templates
+    under helm/*/templates/ are Go templates, not YAML: compared as lines)."""
+    if path.endswith((".yaml", ".yml")) and not path.startswith("helm/"):
         return list(yaml.safe_load_all(text))
     if path.endswith(".json"):
         return json.loads(text)

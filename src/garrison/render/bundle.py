@@ -80,7 +80,8 @@ def render_bundle(design: Design, image_digests: Mapping[str, str] | None = None
         files["k8s/kserve/gateway/nginx.conf"] = files["gateway/nginx.conf"]
     files["design.json"] = design_json(design)
     # the Helm chart is made from the rendered k8s/base objects: the same objects, sizing as values
-    files.update(helm_chart(files, ctx["namespace"], f"Garrison LLM platform for {design.name}"))
+    # (a fixed chart name: no file path carries free text from the design)
+    files.update(helm_chart(files, "garrison", "Garrison LLM platform (the design's Kubernetes objects)"))
     for tpl in late:
         rel = tpl[len(TEMPLATE_ROOT) : -len(".j2")]
         extra: dict[str, Any] = {"files": sorted(files)}
