@@ -266,46 +266,35 @@ def estimate(
         tps = _tp_choices(spec, gpus, pp) if gpu is not None else [1]
     if not tps:
         tps = [1]
+
+    def size_at(tp: int) -> Sized:
+        return _size(
+            spec,
+            counts,
+            fmt,
+            total_bytes,
+            tp,
+            pp,
+            engine,
+            fraction,
+            mnbt,
+            mns,
+            max_len,
+            kv_dtype,
+            ep,
+            reserve_graphs,
+        )
+
     sized = None
     for tp in tps:
         if gpu is not None and tp * pp > gpus:
             continue
-        sized = _size(
-            spec,
-            counts,
-            fmt,
-            total_bytes,
-            tp,
-            pp,
-            engine,
-            fraction,
-            mnbt,
-            mns,
-            max_len,
-            kv_dtype,
-            ep,
-            reserve_graphs,
-        )
+        sized = size_at(tp)
         if sized.fits:
             break
     if sized is None:  # --tp x --pp larger than --gpus
         tp = tps[0]
-        sized = _size(
-            spec,
-            counts,
-            fmt,
-            total_bytes,
-            tp,
-            pp,
-            engine,
-            fraction,
-            mnbt,
-            mns,
-            max_len,
-            kv_dtype,
-            ep,
-            reserve_graphs,
-        )
+        sized = size_at(tp)
         sized = Sized(
             tp, sized.mem, False, f"--tp {tp} x --pp {pp} needs {tp * pp} GPUs but --gpus is {gpus}"
         )
