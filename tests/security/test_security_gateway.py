@@ -241,11 +241,12 @@ def _timed(gw: Gateway, key: str, i: int, stream: bool) -> tuple[float, float, i
     t0 = time.monotonic()
     try:
         with urllib.request.urlopen(req, context=gw.ctx, timeout=120) as r:
-            first = r.read(1)
-            waited = time.monotonic() - t0
             try:
+                first = r.read(1)
+                waited = time.monotonic() - t0
                 r.read()
-            except http.client.IncompleteRead:  # a stream cut off mid-way: -1, and when it ended
+            except http.client.IncompleteRead:  # a stream cut off mid-way (even before its first
+                # chunk: the engine had sent its headers when it stopped): -1, and when it ended
                 return t0, time.monotonic() - t0, -1, stream
             return t0, waited, r.status if first else 0, stream
     except urllib.error.HTTPError as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -283,7 +284,7 @@ def rendered_gateway(gw: Path, up: int, procs: list[subprocess.Popen[bytes]]) ->
     import ssl
 
     from conftest import make_design
-    from garrison.keys import add_key
+    from garrison.keys import ENGINE_AUTH, add_key, issue_engine_key
     from garrison.render.bundle import render_bundle
 
     gw.mkdir(parents=True)
@@ -294,15 +295,15 @@ def rendered_gateway(gw: Path, up: int, procs: list[subprocess.Popen[bytes]]) ->
     conf = files["gateway/nginx.conf"].replace("pid /tmp/nginx.pid;", f"pid {gw}/nginx.pid;")
     (gw / "nginx.conf").write_text(conf)
     ups = files["gateway/upstreams.conf"]
-    ups = "\n".join(
-        line.replace(line.split()[1], f"127.0.0.1:{up}") if line.strip().startswith("server ") else line
-        for line in ups.splitlines()
-    )
+    # every replica address (`<deployment>-<n>:<port>`, in the upstream and the metrics hop) -> the test's server
+    ups = re.sub(r"\b[a-z][a-z0-9-]*-\d+:\d+\b", f"127.0.0.1:{up}", ups)
     (gw / "upstreams.conf").write_text(ups)
     keys = gw.parent / "keys" / "api_keys.map"  # outside the bundle folder, as garrison keys insists
     alice = add_key(keys, "alice")
     bench_key = add_key(keys, "bench")
     (gw / "api_keys.map").symlink_to(keys)
+    issue_engine_key(keys.parent, None)  # `garrison keys --engine`: the key the gateway presents to engines
+    (gw / ENGINE_AUTH).symlink_to(keys.parent / ENGINE_AUTH)
     (gw / "tls").mkdir()
     self_signed_cert(gw / "tls/server.key", gw / "tls/server.crt")
 

@@ -60,6 +60,8 @@ VALUES: dict[tuple[str, str], str] = {
     ("keys", "name"): "alice",
     ("keys", "file"): "/etc/garrison/api_keys.map",
     ("keys", "revoke"): "alice",
+    ("keys", "env_file"): "/etc/garrison/compose.env",
+    ("keys", "group"): "101",
     ("bench", "url"): "https://llm.acme.internal:8443",
     ("bench", "model"): "qwen3-32b",
     ("bench", "api_key"): "sk-garrison-...",
