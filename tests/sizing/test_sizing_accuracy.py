@@ -53,7 +53,33 @@ def test_uncounted_quantities_say_why() -> None:
     rows = compare()
     left_out = [r for r in rows if not r.counted]
     assert left_out and all(r.why for r in left_out)
-    assert all(r.counted for r in rows if r.kind == "speed" and r.engine != "llama.cpp")
+    rules = ("llama.cpp build older than 2024-02", "superseded", "no room for KV at start-up")
+    assert all(any(rule in r.why for rule in rules) for r in left_out), [r.why for r in left_out]
+
+
+def test_a_superseded_build_has_a_counted_later_measurement_over_twice_as_fast() -> None:
+    """The 'superseded' rule holds only with the evidence in the file: a counted point of the same
+    engine, device and model class whose measured/predicted ratio is more than twice the old one's."""
+    pts = {p["id"]: p for p in calibration_points()["speed"]}
+    rows = compare(kinds=("speed",))
+
+    def device(r):  # noqa: ANN001, ANN202
+        return pts[r.point].get("gpu") or pts[r.point].get("cpu")
+
+    old = [r for r in rows if "superseded" in r.why]
+    assert old
+    for r in old:
+        newer = [
+            n
+            for n in rows
+            if n.counted
+            and n.engine == r.engine
+            and device(n) == device(r)
+            and n.cls == r.cls
+            and n.point != r.point
+            and (n.measured / n.predicted) > 2 * (r.measured / r.predicted)
+        ]
+        assert newer, f"{r.point} {r.quantity} is uncounted as superseded with no faster later point"
 
 
 def test_every_start_up_that_ran_out_of_memory_is_predicted_not_to_fit() -> None:

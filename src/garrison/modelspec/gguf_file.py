@@ -278,11 +278,17 @@ def _split_tensors(reader: gguf.GGUFReader, m: _Meta, file: Path) -> tuple[set[s
     return names, total
 
 
+# far above any released model (the deepest have ~130 blocks); a count past it is a corrupt header
+MAX_LAYERS = 4096
+
+
 def _build(reader: gguf.GGUFReader, m: _Meta, file: Path) -> ModelSpec:
     arch = m.arch
     names, weight_bytes = _split_tensors(reader, m, file)
     hidden = m.int_("{arch}.embedding_length")
     n_layers = m.int_("{arch}.block_count")
+    if n_layers > MAX_LAYERS:  # a corrupt count would size per-layer lists of billions of entries
+        raise InputError(f"gguf: {arch}.block_count", f"{n_layers} layers is not a real model", _fix())
     heads = m.int_("{arch}.attention.head_count")
     kv_raw = m.raw("{arch}.attention.head_count_kv")
     kv_per_layer = kv_raw if isinstance(kv_raw, list) else None

@@ -18,7 +18,8 @@ larger per-layer cost describes the vendor tables as well as less bandwidth with
 defaults below (two digits) are from a run that stopped at gpu_bw 0.79 / layer_overhead_us 17; a
 rerun started from them drifts along the ridge to 0.89 / 41 with the same errors (check half 11.0%
 against 10.6%). The lower bandwidth is kept: the H200 measurement above puts plain decoders at
-0.67-0.73, and 0.89 is a bare copy.
+0.67-0.73, and 0.89 is a bare copy. Points added after that fit (2026-12-07: SGLang v0.5.7 DeepSeek-R1 on
+8x H200, llama.cpp ROCm on Strix Halo) were not part of it, whichever half their id puts them in.
 """
 
 from __future__ import annotations
