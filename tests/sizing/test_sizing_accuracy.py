@@ -5,7 +5,15 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from garrison.sizing.accuracy import calibration_points, compare, fit_checks, markdown, split_half, summary
+from garrison.sizing.accuracy import (
+    Comparison,
+    calibration_points,
+    compare,
+    fit_checks,
+    markdown,
+    split_half,
+    summary,
+)
 from garrison.sizing.efficiency import DEFAULT_EFFICIENCY
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "accuracy.md"
@@ -63,7 +71,7 @@ def test_a_superseded_build_has_a_counted_later_measurement_over_twice_as_fast()
     pts = {p["id"]: p for p in calibration_points()["speed"]}
     rows = compare(kinds=("speed",))
 
-    def device(r):  # noqa: ANN001, ANN202
+    def device(r: Comparison) -> str | None:
         return pts[r.point].get("gpu") or pts[r.point].get("cpu")
 
     old = [r for r in rows if "superseded" in r.why]

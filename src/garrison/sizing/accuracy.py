@@ -142,6 +142,21 @@ def predict(point: dict[str, Any], eff: Efficiency = DEFAULT_EFFICIENCY) -> Esti
     return estimate(spec, fmt, gpu=cat.gpu(point["gpu"]), opts=opts)
 
 
+def _driver_sampler_gib(point: dict[str, Any], est: Estimate) -> float:
+    """What a non-driver rank of vLLM's V0 engine has more for KV than the driver, GiB per GPU.
+
+    V0 gathers the logits to the driver rank and samples there (vllm/worker/model_runner.py of
+    0.7), so only the driver's profiling run holds the sampler's fp32 (max_num_seqs x vocab)
+    buffers (sizing.engine_memory.SAMPLER_LOGIT_COPIES of them). Garrison predicts the driver, the
+    rank that bounds the engine's token count; a point whose log line is a worker's
+    (`measured_rank: worker`) is compared with the driver's prediction plus these buffers.
+    """
+    from garrison.sizing.engine_memory import SAMPLER_LOGIT_COPIES
+
+    vocab = load_model_spec(load_catalogue().model(point["model"]).id).vocab_size
+    return est.max_num_seqs * vocab * 4 * SAMPLER_LOGIT_COPIES / 2**30
+
+
 def _device_kind(point: dict[str, Any]) -> str:
     if "cpu" in point:
         return "cpu"
@@ -190,6 +205,9 @@ def compare(
             for q in fields:
                 if q in p["measured"]:
                     value, low, high = _predicted(est, q)
+                    if q == "kv_cache_gib" and p.get("measured_rank") == "worker":
+                        extra = _driver_sampler_gib(p, est)
+                        value, low, high = value + extra, low + extra, high + extra
                     measured = float(p["measured"][q])
                     why = str(uncounted.get(q, ""))
                     if not why and q in ("kv_cache_gib", "kv_cache_tokens") and measured <= 0:
