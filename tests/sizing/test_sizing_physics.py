@@ -157,3 +157,19 @@ def test_moe_batch_touches_more_expert_bytes_than_batch_one() -> None:
     )
     # batch 1 reads ~3B active params; batch 64 reads most of the 30B experts: ITL must grow a lot
     assert many.itl_ms > 2 * one.itl_ms
+
+
+def test_tensor_parallel_past_one_server_pays_the_network() -> None:
+    """TP16 on 8-GPU servers reduces over the network: slower per token than the same ranks on one
+    (hypothetical) 16-GPU NVLink domain, and a prompt's all-reduce volume is bounded by the NIC."""
+    cat = load_catalogue()
+    spec, fmt = load_model_spec("llama-3.1-70b-instruct"), cat.quant("fp8")
+    h100 = cat.gpu("h100-sxm")
+    one_domain = h100.model_copy(
+        update={"interconnect": h100.interconnect.model_copy(update={"max_gpus_per_node": 16})}
+    )
+    opts = EstimateOptions(engine="vllm", gpus=16, tp=16, input_len=8192, output_len=256, concurrency=1)
+    split = estimate(spec, fmt, gpu=h100, opts=opts)
+    joined = estimate(spec, fmt, gpu=one_domain, opts=opts)
+    assert split.ttft_ms > joined.ttft_ms * 1.05  # 16 MB of activations per all-reduce over 35 GB/s
+    assert split.itl_ms >= joined.itl_ms

@@ -77,6 +77,12 @@ class Efficiency(BaseModel):
     # ~20-40 us); a ring over n GPUs takes (1 + (n - 2) / 4) times as long (speed.collective_latency_s)
     allreduce_latency_us_nvlink: float = Field(default=10.0, ge=0)
     allreduce_latency_us_pcie: float = Field(default=30.0, ge=0)
+    # between servers (tensor or pipeline parallelism past one server's GPUs): one 400 Gb/s NIC per
+    # GPU, as in NVIDIA's HGX reference (ConnectX-7 NDR; nccl-tests #290: 46-48 GB/s per NIC), and
+    # the latency of a small all-reduce between two GPUs on different servers (nccl-tests #150:
+    # 8 B between two A100 servers over HDR InfiniBand, 19.9 us)
+    network_gbit_s_per_gpu: float = Field(default=400.0, gt=0)
+    allreduce_latency_us_network: float = Field(default=20.0, ge=0)
     # GeForce cards have peer-to-peer over PCIe disabled in the driver: collectives bounce through
     # host memory, at this fraction of the link bandwidth and this many times the latency
     no_p2p_bw: float = Field(default=0.5, gt=0, le=1)

@@ -77,6 +77,9 @@ class Device:
     link_bytes_s: float  # per direction, achievable; 0 when there is no peer
     link_latency_s: float  # one all-reduce between two peers
     step_overhead_s: float = 0.0  # the engine's fixed cost per step (scheduling, sampling, launch gaps)
+    node_gpus: int = 0  # GPUs one server holds on `link`; more ranks reach each other over the network
+    net_bytes_s: float = 0.0  # per GPU between servers, achievable
+    net_latency_s: float = 0.0  # one all-reduce between two GPUs on different servers
 
     @staticmethod
     def from_gpu(
@@ -109,6 +112,9 @@ class Device:
             link_latency_s=latency,
             step_overhead_s=(eff.llamacpp_step_overhead_ms if kernels == "ggml" else eff.step_overhead_ms)
             * 1e-3,
+            node_gpus=gpu.interconnect.max_gpus_per_node,
+            net_bytes_s=eff.network_gbit_s_per_gpu / 8 * 1e9 * eff.link_bw,
+            net_latency_s=eff.allreduce_latency_us_network * 1e-6,
         )
 
     @staticmethod
@@ -280,6 +286,15 @@ class RooflineStepModel:
         latency = collective_latency_s(dev.link_latency_s, self.tp)
         msg = tokens * spec.hidden_size * 2  # bf16 activations
         ring = 2 * (self.tp - 1) / self.tp * msg / dev.link_bytes_s  # ring all-reduce volume
+        if 0 < dev.node_gpus < self.tp and dev.net_bytes_s > 0:
+            # tensor parallelism across servers: NCCL reduces inside each server on its link, then
+            # between servers over the network (hierarchical latency: both parts in turn), and the
+            # ring's volume is bounded by the slowest hop, the network
+            servers = math.ceil(self.tp / dev.node_gpus)
+            latency = collective_latency_s(dev.link_latency_s, dev.node_gpus) + collective_latency_s(
+                dev.net_latency_s, servers
+            )
+            ring = 2 * (self.tp - 1) / self.tp * msg / dev.net_bytes_s
         allreduce = latency + ring
         moe = spec.moe
         if self.ep and moe is not None:
@@ -300,8 +315,13 @@ class RooflineStepModel:
             t += self._moe_layers * self.eff.moe_layer_overhead_us * 1e-6
         stages = self.pp
         if stages > 1:
-            hop_bw = self.device.link_bytes_s or 25e9
-            t += (stages - 1) * (self.device.link_latency_s + tokens * self.spec.hidden_size * 2 / hop_bw)
+            dev = self.device
+            hop = tokens * self.spec.hidden_size * 2  # bf16 activations to the next stage
+            cross = 0  # stage boundaries between servers (stages fill a server before the next)
+            if 0 < dev.node_gpus < self.tp * stages and dev.net_bytes_s > 0:
+                cross = min(stages - 1, math.ceil(self.tp * stages / dev.node_gpus) - 1)
+            t += cross * (dev.net_latency_s + hop / dev.net_bytes_s)
+            t += (stages - 1 - cross) * (dev.link_latency_s + hop / (dev.link_bytes_s or 25e9))
         return t
 
     def step_time_s(
