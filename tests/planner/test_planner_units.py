@@ -8,6 +8,8 @@ import math
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 
 from garrison.catalogue import Catalogue
@@ -354,3 +356,24 @@ def test_recommendation_treats_scores_within_the_index_margin_as_equal() -> None
     assert chosen is big  # without a margin the best score within budget wins
     chosen, _ = choose(uc, [big, small], floor=85, budget=30_000, tie_margin=2.2)
     assert chosen is small  # big is over the budget
+
+
+@given(need=st.floats(0, 6000), channels=st.sampled_from([0, 2, 4, 8, 12, 16, 24]))
+def test_ram_fills_every_channel_and_covers_the_need(need: float, channels: int) -> None:
+    from garrison.planner.bom import DIMM_SIZES_GIB, populate_ram
+
+    total, dimms, size = populate_ram(need, channels)
+    assert total >= max(64.0, need)
+    if channels:
+        assert dimms in (channels, 2 * channels) and total == dimms * size
+        if dimms == channels and size in DIMM_SIZES_GIB:  # no smaller module would have done
+            smaller = [s for s in DIMM_SIZES_GIB if s < size]
+            assert not smaller or smaller[-1] * channels < max(64.0, need)
+
+
+def test_cpu_server_ram_is_a_full_channel_population() -> None:
+    """A 2-socket EPYC 9124 host for CPU inference: 24 channels, so 224 GiB of need buys 24 x 16 GiB."""
+    from garrison.planner.bom import populate_ram
+
+    assert populate_ram(224, 24) == (384, 24, 16)
+    assert populate_ram(100, 2) == (128, 2, 64)  # a desktop board: two UDIMMs

@@ -60,12 +60,37 @@ class ServerPlan:
     server: Server
     capex_low: float
     capex_high: float
+    memory_channels: int = 0  # DIMM channels of the server's CPUs together (0: not a rack server)
+    ram_need_gib: float = 0.0  # what the deployment wants before the channels are filled
+    ram_floor_gib: float = 0.0  # what it cannot do without (the rest of the need is headroom)
+    dimm_module: str = "RDIMM"
 
 
-def _round_ram_gib(gib: float) -> int:
-    """RAM comes in full channel populations: round up to 32 GiB steps below 256 GiB, 64 GiB above (min 64)."""
-    step = 32 if gib <= 256 else 64
-    return int(max(64, math.ceil(gib / step) * step))
+# DDR5 RDIMM capacities in volume production, GiB (JEDEC DDR5 densities 16-32 Gb, 1-2 ranks, and
+# the non-binary 24 Gb dies behind 48 and 96 GiB modules)
+DIMM_SIZES_GIB = (16, 32, 48, 64, 96, 128)
+
+
+def populate_ram(gib: float, channels: int) -> tuple[int, int, int]:
+    """(total GiB, DIMMs, GiB per DIMM) for at least `gib` (min 64) with every memory channel filled.
+
+    A server reaches its memory bandwidth only with a DIMM in every channel, and the speed model's
+    CPU bandwidth (sizing.cpu) assumes exactly that; a half-filled board runs at half the bandwidth.
+    One DIMM per channel of the smallest size that covers the need; past 128 GiB DIMMs, two per
+    channel (the DDR5 speed then drops a grade, e.g. 4800 -> 4400 MT/s). `channels` 0: no channel
+    rule (round up to 32 GiB steps).
+    """
+    need = max(64.0, gib)
+    if channels <= 0:
+        total = int(math.ceil(need / 32) * 32)
+        return total, 0, 0
+    for per_channel in (1, 2):
+        for size in DIMM_SIZES_GIB:
+            if size * channels * per_channel >= need:
+                return size * channels * per_channel, channels * per_channel, size
+    dimms = 2 * channels
+    size = int(math.ceil(need / dimms / 64) * 64)
+    return size * dimms, dimms, size
 
 
 def _nvme_tb(needed_tb: float, parts: ServerParts) -> float:
@@ -125,7 +150,11 @@ def build_servers(
         ch_name = "pcie4"  # four or fewer cards: the 2U four-slot server (less base power, less rack space)
         ch = parts.chassis[ch_name]
     gpu_mem_gib = (gpu.usable_memory_gib if gpu else 0) * gpus_in_server
-    ram = _round_ram_gib(max(2 * gpu_mem_gib, host_ram_gib, 64))
+    is_apple = gpu is not None and gpu.segment == "apple"
+    channels = 0 if (is_apple or owned) else cpu.memory_channels * cpu_sockets
+    ram_need = max(2 * gpu_mem_gib, host_ram_gib)
+    ram_floor = max(gpu_mem_gib, host_ram_gib)  # pinned staging of the weights / CPU model + KV
+    ram, dimms, dimm_gib = populate_ram(ram_need, channels)
     nvme = _nvme_tb(3 * model_bytes / 1e12 + 1.0, parts)
     if multi_node:
         nic = parts.nic["ndr_400g_per_gpu"]
@@ -154,7 +183,6 @@ def build_servers(
     gpu_price_high = gpu.price.high_usd if gpu and gpu.price else 0.0
     cpu_low = cpu.price.low_usd if cpu.price else 0.0
     cpu_high = cpu.price.high_usd if cpu.price else 0.0
-    is_apple = gpu is not None and gpu.segment == "apple"
     host_low = (
         0.0
         if is_apple
@@ -180,6 +208,8 @@ def build_servers(
     low = host_low + gpu_price_low * gpus_in_server
     high = host_high + gpu_price_high * gpus_in_server
     notes = [f"chassis: {ch.for_}"]
+    if dimms:
+        notes.append(_dimm_note(dimms, dimm_gib, channels, gpu is None, dimm_module(cpu)))
     if drives > 1:
         notes.append(f"storage: {drives}x {nvme:g} TB NVMe mirrored (RAID1); {nvme:g} TB usable")
     if ch_name in ("workstation4", "apple") or owned:
@@ -226,7 +256,31 @@ def build_servers(
         notes=tuple(notes),
         owned=owned,
     )
-    return ServerPlan(server=server, capex_low=low * servers, capex_high=high * servers)
+    return ServerPlan(
+        server=server,
+        capex_low=low * servers,
+        capex_high=high * servers,
+        memory_channels=channels,
+        ram_need_gib=ram_need,
+        ram_floor_gib=ram_floor,
+        dimm_module=dimm_module(cpu),
+    )
+
+
+def _dimm_note(dimms: int, dimm_gib: int, channels: int, cpu_inference: bool, module: str) -> str:
+    per = "one per channel" if dimms == channels else "two per channel (DDR5 runs a speed grade lower)"
+    why = (
+        "the memory bandwidth the CPU sizing assumes needs every channel filled"
+        if cpu_inference
+        else "a balanced population: a channel left empty cuts the host's memory bandwidth and interleave"
+    )
+    return f"memory: {dimms}x {dimm_gib} GiB DDR5 {module}, {per} on all {channels} channels ({why})"
+
+
+def dimm_module(cpu: CPU) -> str:
+    """Desktop sockets (two memory channels: AM5, LGA1700/1851) take unbuffered DIMMs; server and
+    workstation sockets registered ones."""
+    return "UDIMM" if cpu.memory_channels <= 2 else "RDIMM"
 
 
 # What nginx, Prometheus, Grafana and Open WebUI take when they run beside the engine on one host: a few
@@ -237,7 +291,14 @@ COLOCATED_GATEWAY_RAM_GIB = 16
 def colocate_gateway(plan: ServerPlan, parts: ServerParts) -> ServerPlan:
     """The same server with the gateway and monitoring stack on it (a small site: one inference server)."""
     srv = plan.server
-    ram = _round_ram_gib(srv.ram_gib + COLOCATED_GATEWAY_RAM_GIB)
+    # the stack lives in the engine host's headroom (swap / offload space) when the floor leaves room
+    need = max(plan.ram_need_gib or srv.ram_gib, plan.ram_floor_gib + COLOCATED_GATEWAY_RAM_GIB)
+    ram, dimms, dimm_gib = populate_ram(need, plan.memory_channels)
+    ram = max(ram, srv.ram_gib)  # the slack of a filled board often holds the stack already
+    notes = tuple(n for n in srv.notes if not n.startswith("memory: "))
+    if dimms:
+        dimm = _dimm_note(dimms, dimm_gib, plan.memory_channels, srv.gpu is None, plan.dimm_module)
+        notes = (notes[0], dimm, *notes[1:])
     extra_low = 0.0 if srv.owned else (ram - srv.ram_gib) * parts.memory_usd_per_gib.low
     extra_high = 0.0 if srv.owned else (ram - srv.ram_gib) * parts.memory_usd_per_gib.high
     price = srv.price_usd
@@ -253,15 +314,21 @@ def colocate_gateway(plan: ServerPlan, parts: ServerParts) -> ServerPlan:
             "price_usd": price,
             "hosts": (*srv.hosts, "gateway", "prometheus", "grafana", "open-webui"),
             "notes": (
-                *srv.notes,
+                *notes,
                 "also runs the gateway (nginx), Prometheus, Grafana and Open WebUI as containers "
-                f"(+{COLOCATED_GATEWAY_RAM_GIB} GiB RAM): one inference server and no high availability, "
+                f"({COLOCATED_GATEWAY_RAM_GIB} GiB of its RAM): one inference server and no high availability, "
                 "so a separate gateway node would add cost and a second box to patch without adding resilience",
             ),
         }
     )
     return ServerPlan(
-        server=server, capex_low=plan.capex_low + extra_low, capex_high=plan.capex_high + extra_high
+        server=server,
+        capex_low=plan.capex_low + extra_low,
+        capex_high=plan.capex_high + extra_high,
+        memory_channels=plan.memory_channels,
+        ram_need_gib=need,
+        ram_floor_gib=plan.ram_floor_gib + COLOCATED_GATEWAY_RAM_GIB,
+        dimm_module=plan.dimm_module,
     )
 
 
