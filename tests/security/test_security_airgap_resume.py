@@ -24,10 +24,10 @@ def test_sigint_says_what_is_left_and_resume_rechecks_kept_pieces(tmp_path: Path
     with model.open("wb") as f:
         f.write(b"GGUF")
         f.write(os.urandom(1 << 20))
-        f.truncate(256 * 1024 * 1024)
+        f.truncate(512 * 1024 * 1024)  # 64 pieces of 8 MiB: far more than a fast disk copies between polls
     req = requirements_yaml(tmp_path / "req.yaml", [str(model)])
     out = tmp_path / "out"
-    args = ["airgap", "pack", str(req), "--out", str(out), "--no-wheelhouse", "--volume-size", "16M"]
+    args = ["airgap", "pack", str(req), "--out", str(out), "--no-wheelhouse", "--volume-size", "8M"]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "garrison", *args, "--quiet"],
@@ -43,7 +43,7 @@ def test_sigint_says_what_is_left_and_resume_rechecks_kept_pieces(tmp_path: Path
             state = json.loads((out / STATE_NAME).read_text())["pieces"]
         except (OSError, ValueError, KeyError):
             state = {}
-        if len(state) >= 3:
+        if len(state) >= 2:
             break
         time.sleep(0.02)
     assert proc.poll() is None, "pack finished before it could be interrupted; make the file bigger"
