@@ -323,6 +323,18 @@ def estimate(
     max_conc = kv_tokens / max_len if max_len else 0.0
     if gpu is not None:
         device = Device.from_gpu(gpu, fmt, eff, engine.gpu_kernels, p2p=opts.p2p)
+        servers = math.ceil(tp * pp / gpu.interconnect.max_gpus_per_node)
+        if servers > 1:
+            assumptions.append(
+                f"{tp * pp} GPUs span {servers} servers of {gpu.interconnect.max_gpus_per_node}: "
+                + (
+                    "tensor-parallel all-reduces"
+                    if tp > gpu.interconnect.max_gpus_per_node
+                    else "pipeline hops"
+                )
+                + f" between servers go over the network ({eff.network_gbit_s_per_gpu:g} Gb/s per GPU, "
+                f"{eff.allreduce_latency_us_network:g} us per hop; efficiency.Efficiency)"
+            )
         if tp * pp > 1 and not (has_p2p(gpu) if opts.p2p is None else opts.p2p):
             assumptions.append(
                 f"{gpu.id}: no PCIe peer-to-peer (GeForce driver), so collectives go through host memory "
