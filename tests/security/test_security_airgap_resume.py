@@ -35,6 +35,9 @@ def test_sigint_says_what_is_left_and_resume_rechecks_kept_pieces(tmp_path: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a runner started in the background (`cmd &` in a script) hands its children SIGINT ignored,
+        # and Python then installs no KeyboardInterrupt handler: give the child the default back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     state: dict[str, dict[str, str]] = {}
     deadline = time.monotonic() + 180
