@@ -13,6 +13,7 @@ decides the batch; the replica state carries it out).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from garrison.simulate.replica import Replica, ceil_div
@@ -33,7 +34,7 @@ class StepPlan:
         self.prefill_context += context_end
 
 
-class Scheduler:
+class Scheduler(ABC):
     """Shared prefill logic; subclasses decide how decodes and prefills share a step."""
 
     mixed = True  # decodes and prompt chunks in one batch
@@ -42,9 +43,9 @@ class Scheduler:
         self.budget = max_num_batched_tokens
         self.chunked = chunked_prefill
 
+    @abstractmethod
     def plan(self, rep: Replica, k: int) -> StepPlan:
         """The batch of decode step k."""
-        raise NotImplementedError
 
     def fill(self, rep: Replica, plan: StepPlan, k: int, budget: int) -> None:
         """Continues partial prefills in admission order, then admits waiting requests."""
