@@ -152,9 +152,10 @@ def _driver_sampler_gib(point: dict[str, Any], est: Estimate) -> float:
     (`measured_rank: worker`) is compared with the driver's prediction plus these buffers.
     """
     from garrison.sizing.engine_memory import SAMPLER_LOGIT_COPIES
+    from garrison.sizing.units import GIB
 
     vocab = load_model_spec(load_catalogue().model(point["model"]).id).vocab_size
-    return est.max_num_seqs * vocab * 4 * SAMPLER_LOGIT_COPIES / 2**30
+    return est.max_num_seqs * vocab * 4 * SAMPLER_LOGIT_COPIES / GIB
 
 
 def _device_kind(point: dict[str, Any]) -> str:
