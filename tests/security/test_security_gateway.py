@@ -19,20 +19,16 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bundle.designs import cpu_llamacpp_design
 from bundle.test_bundle_gateway import ENGINE_KEY, KEYS, Gateway
-from garrison.render import render_bundle, write_bundle
 from garrison.render.context import gateway_limits
-from garrison.testing.ci import require_tool
 from garrison.testing.servers import LlamaServer
-from garrison.validate.gateway_sandbox import Ports, prepare_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -53,32 +49,6 @@ def _design(**dep_updates: Any) -> Any:
         }
     )
     return d.model_copy(update={"deployments": (dep,)})
-
-
-@pytest.fixture
-def start_gateway(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Callable[..., Gateway]]:
-    require_tool("nginx")
-    started: list[Gateway] = []
-
-    def start(servers: list[str], design: Any) -> Gateway:
-        n = len(started)
-        bundle = write_bundle(render_bundle(design), tmp_path / f"bundle{n}")
-        ports = Ports(http=free_port(), https=free_port(), status=free_port()).filled()
-        conf = prepare_gateway(
-            bundle / "gateway",
-            tmp_path / f"gw{n}",
-            keys=KEYS,
-            servers={"up_chat": servers},
-            ports=ports,
-            engine_key=ENGINE_KEY,
-        )
-        gw = Gateway(conf, ports)
-        started.append(gw)
-        return gw.start()
-
-    yield start
-    for gw in started:
-        gw.stop()
 
 
 def _is_openai_error(status: int, headers: dict[str, str], body: bytes) -> None:
@@ -129,13 +99,13 @@ def _parse(data: bytes) -> tuple[int, dict[str, str], bytes]:
 
 def test_every_gateway_answer_is_openai_json_with_security_headers(
     llama_server: Callable[..., LlamaServer],
-    start_gateway: Callable[..., Gateway],
+    gateway_factory: Callable[..., Gateway],
     free_port: Callable[[], int],
 ) -> None:
     design = _design()
     limits = gateway_limits(design)
     replica = llama_server(parallel=2, api_key=ENGINE_KEY)
-    gw = start_gateway([f"127.0.0.1:{replica.port}"], design)
+    gw = gateway_factory([f"127.0.0.1:{replica.port}"], design)
     alice, bob, _ = KEYS
     chat = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
 
@@ -190,10 +160,10 @@ def test_every_gateway_answer_is_openai_json_with_security_headers(
 
 
 def test_plain_http_redirects_to_the_platform_name_not_the_host_header(
-    llama_server: Callable[..., LlamaServer], start_gateway: Callable[..., Gateway]
+    llama_server: Callable[..., LlamaServer], gateway_factory: Callable[..., Gateway]
 ) -> None:
     replica = llama_server(parallel=1, api_key=ENGINE_KEY)
-    gw = start_gateway([f"127.0.0.1:{replica.port}"], _design())
+    gw = gateway_factory([f"127.0.0.1:{replica.port}"], _design())
     status, headers, _ = _raw_plain(
         gw.ports.http, b"GET /v1/models?x=1 HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n"
     )
@@ -203,10 +173,10 @@ def test_plain_http_redirects_to_the_platform_name_not_the_host_header(
 
 
 def test_an_engine_refuses_requests_without_the_engine_key(
-    llama_server: Callable[..., LlamaServer], start_gateway: Callable[..., Gateway]
+    llama_server: Callable[..., LlamaServer], gateway_factory: Callable[..., Gateway]
 ) -> None:
     replica = llama_server(parallel=1, api_key=ENGINE_KEY)
-    gw = start_gateway([f"127.0.0.1:{replica.port}"], _design())
+    gw = gateway_factory([f"127.0.0.1:{replica.port}"], _design())
     body = json.dumps({"model": "tiny", "prompt": "x", "max_tokens": 2}).encode()
     direct = urllib.request.Request(
         f"{replica.base_url}/v1/completions", data=body, headers={"Content-Type": "application/json"}
@@ -254,7 +224,7 @@ def _timed(gw: Gateway, key: str, i: int, stream: bool) -> tuple[float, float, i
 
 
 def test_a_hung_replica_delays_no_request_past_the_first_byte_limit(
-    llama_server: Callable[..., LlamaServer], start_gateway: Callable[..., Gateway]
+    llama_server: Callable[..., LlamaServer], gateway_factory: Callable[..., Gateway]
 ) -> None:
     # a design whose limits are short: 2,048-token context at the estimate's prefill rate, 16-token
     # answers at 2 ms per token -> the 10 s floor for the first byte, 11 s for a whole answer
@@ -263,7 +233,7 @@ def test_a_hung_replica_delays_no_request_past_the_first_byte_limit(
     limits = gateway_limits(design)
     assert (limits.ttfb_s, limits.response_s) == (10, 11)
     healthy, hung = (llama_server(parallel=4, api_key=ENGINE_KEY) for _ in range(2))
-    gw = start_gateway([f"127.0.0.1:{healthy.port}", f"127.0.0.1:{hung.port}"], design)
+    gw = gateway_factory([f"127.0.0.1:{healthy.port}", f"127.0.0.1:{hung.port}"], design)
     key = next(iter(KEYS))
     results: list[tuple[float, float, int, bool]] = []
     lock = threading.Lock()
