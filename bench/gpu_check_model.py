@@ -18,7 +18,7 @@ import gguf
 import numpy as np
 import numpy.typing as npt
 
-from garrison.testing.tiny_gguf import CHATML, builtin_vocab
+from garrison.testing.tiny_gguf import CHATML, add_llama_blocks, builtin_vocab
 
 # name: (layers, hidden, heads, kv_heads, ffn)
 SHAPES = {
@@ -65,17 +65,7 @@ def write_model(path: Path, shape: str, ctx: int = 32768, seed: int = 0) -> Path
 
     n_vocab = len(toks)
     w.add_tensor("token_embd.weight", rnd(n_vocab, hidden))
-    for i in range(layers):
-        p = f"blk.{i}."
-        w.add_tensor(p + "attn_norm.weight", np.ones(hidden, np.float32))
-        w.add_tensor(p + "attn_q.weight", rnd(heads * head_dim, hidden))
-        w.add_tensor(p + "attn_k.weight", rnd(kv_heads * head_dim, hidden))
-        w.add_tensor(p + "attn_v.weight", rnd(kv_heads * head_dim, hidden))
-        w.add_tensor(p + "attn_output.weight", rnd(hidden, heads * head_dim))
-        w.add_tensor(p + "ffn_norm.weight", np.ones(hidden, np.float32))
-        w.add_tensor(p + "ffn_gate.weight", rnd(ff, hidden))
-        w.add_tensor(p + "ffn_up.weight", rnd(ff, hidden))
-        w.add_tensor(p + "ffn_down.weight", rnd(hidden, ff))
+    add_llama_blocks(w, rnd, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ff=ff)
     w.add_tensor("output_norm.weight", np.ones(hidden, np.float32))
     head = rnd(n_vocab, hidden).copy()
     normal = np.array([t == int(gguf.TokenType.NORMAL) for t in types])

@@ -11,7 +11,9 @@ Verified with llama.cpp's llama-server in /work/shared/research/feasibility.md (
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gguf
 import numpy as np
@@ -110,6 +112,32 @@ def builtin_vocab() -> tuple[list[str], list[float], list[int]]:
     return toks, scores, types
 
 
+def add_llama_blocks(
+    writer: gguf.GGUFWriter,
+    rnd: Callable[[int, int], npt.NDArray[Any]],
+    *,
+    layers: int,
+    hidden: int,
+    heads: int,
+    kv_heads: int,
+    ff: int,
+) -> None:
+    """The tensors of `layers` Llama blocks (norms, q/k/v/o, gate/up/down) in llama.cpp's names;
+    `rnd(rows, cols)` makes a weight matrix (numpy rows = ggml output features)."""
+    hd = hidden // heads
+    for i in range(layers):
+        p = f"blk.{i}."
+        writer.add_tensor(p + "attn_norm.weight", np.ones(hidden, np.float32))
+        writer.add_tensor(p + "attn_q.weight", rnd(heads * hd, hidden))
+        writer.add_tensor(p + "attn_k.weight", rnd(kv_heads * hd, hidden))
+        writer.add_tensor(p + "attn_v.weight", rnd(kv_heads * hd, hidden))
+        writer.add_tensor(p + "attn_output.weight", rnd(hidden, heads * hd))
+        writer.add_tensor(p + "ffn_norm.weight", np.ones(hidden, np.float32))
+        writer.add_tensor(p + "ffn_gate.weight", rnd(ff, hidden))
+        writer.add_tensor(p + "ffn_up.weight", rnd(ff, hidden))
+        writer.add_tensor(p + "ffn_down.weight", rnd(hidden, ff))
+
+
 def write_tiny_gguf(
     path: str | Path,
     *,
@@ -157,24 +185,14 @@ def write_tiny_gguf(
     writer.add_vocab_size(len(toks))
 
     rng = np.random.default_rng(seed)
-    n_vocab, head_dim = len(toks), hidden // heads
+    n_vocab = len(toks)
 
     def rnd(*shape: int) -> npt.NDArray[np.float32]:
         # numpy shape is the reverse of ggml's ne[] (rows = output features)
         return (rng.standard_normal(shape) * 0.02).astype(np.float32)
 
     writer.add_tensor("token_embd.weight", rnd(n_vocab, hidden))
-    for i in range(layers):
-        p = f"blk.{i}."
-        writer.add_tensor(p + "attn_norm.weight", np.ones(hidden, np.float32))
-        writer.add_tensor(p + "attn_q.weight", rnd(heads * head_dim, hidden))
-        writer.add_tensor(p + "attn_k.weight", rnd(kv_heads * head_dim, hidden))
-        writer.add_tensor(p + "attn_v.weight", rnd(kv_heads * head_dim, hidden))
-        writer.add_tensor(p + "attn_output.weight", rnd(hidden, heads * head_dim))
-        writer.add_tensor(p + "ffn_norm.weight", np.ones(hidden, np.float32))
-        writer.add_tensor(p + "ffn_gate.weight", rnd(ff, hidden))
-        writer.add_tensor(p + "ffn_up.weight", rnd(ff, hidden))
-        writer.add_tensor(p + "ffn_down.weight", rnd(hidden, ff))
+    add_llama_blocks(writer, rnd, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ff=ff)
     writer.add_tensor("output_norm.weight", np.ones(hidden, np.float32))
     head = rnd(n_vocab, hidden)
     normal = np.array([t == int(gguf.TokenType.NORMAL) for t in types])
