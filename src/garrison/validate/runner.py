@@ -290,15 +290,22 @@ def _kubernetes(root: Path) -> Iterator[CheckResult]:
             yield _result(art, "kubectl kustomize", rc, out)
             continue
         # the overlay's output is what `kubectl apply -k` sends: its values are checked too
-        built = [d for d in yaml.safe_load_all(out) if d]
-        bad = _built_errors(built, one)
-        yield CheckResult(
-            art,
-            "kubectl kustomize + " + K8S_TOOL,
-            "failed" if bad else "ok",
-            "; ".join(bad[:3]) if bad else f"renders offline; {len(built)} objects valid",
-        )
+        yield _rendered_check(art, "kubectl kustomize", out, one)
     yield from _helm(root, one)
+
+
+def _rendered_check(
+    art: str, tool: str, out: str, one: Callable[[dict[str, Any]], str | None]
+) -> CheckResult:
+    """The objects a renderer (`tool`) printed, each validated as `kubectl apply` would send it."""
+    built = [d for d in yaml.safe_load_all(out) if d]
+    bad = _built_errors(built, one)
+    return CheckResult(
+        art,
+        f"{tool} + {K8S_TOOL}",
+        "failed" if bad else "ok",
+        "; ".join(bad[:3]) if bad else f"renders offline; {len(built)} objects valid",
+    )
 
 
 def _built_errors(built: list[dict[str, Any]], one: Callable[[dict[str, Any]], str | None]) -> list[str]:
@@ -348,14 +355,7 @@ def _helm(root: Path, one: Callable[[dict[str, Any]], str | None]) -> Iterator[C
         if rc != 0:
             yield _result(art, "helm template", rc, out)
             continue
-        built = [d for d in yaml.safe_load_all(out) if d]
-        bad = _built_errors(built, one)
-        yield CheckResult(
-            art,
-            "helm template + " + K8S_TOOL,
-            "failed" if bad else "ok",
-            "; ".join(bad[:3]) if bad else f"renders offline; {len(built)} objects valid",
-        )
+        yield _rendered_check(art, "helm template", out, one)
 
 
 def _compose_env(root: Path) -> dict[str, str]:
